@@ -1,0 +1,61 @@
+//! The billing service's configuration, read once from the environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mesh_runtime::{ConfigError, Env, Secret};
+
+use crate::plans::{self, PlanSpec};
+
+/// Everything the billing service reads from the environment.
+#[derive(Debug, Clone)]
+pub struct BillingConfig {
+    /// `BILLING_SERVICE_ADDR` (default `0.0.0.0:50052`).
+    pub listen: SocketAddr,
+    /// `BILLING_METRICS_ADDR` (default `0.0.0.0:9102`; `off` = none).
+    pub metrics_listen: Option<SocketAddr>,
+    /// `STRIPE_SECRET_KEY`; unset = payments not configured.
+    pub stripe_secret_key: Option<Secret>,
+    /// `STRIPE_API_BASE` (default `https://api.stripe.com`).
+    pub stripe_api_base: String,
+    /// The plans (`PLANS_FILE`).
+    pub plans: Vec<PlanSpec>,
+    /// `BILLING_EVENT_DEDUP_SECS`: how long an applied `event.id` is
+    /// remembered (default 4 days: Stripe retries for 3).
+    pub event_dedup_ttl: Duration,
+    /// `BILLING_PAST_DUE_GRACE_SECS`: access kept after a failed renewal
+    /// (default 3 days).
+    pub past_due_grace: Duration,
+}
+
+impl BillingConfig {
+    /// Reads and validates the billing service's variables.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let stripe_secret_key = env.secret("STRIPE_SECRET_KEY");
+        if let Some(k) = &stripe_secret_key
+            && !(k.expose().starts_with("sk_") || k.expose().starts_with("rk_"))
+        {
+            return Err(ConfigError::new(
+                "STRIPE_SECRET_KEY",
+                "must be a secret (sk_...) or restricted (rk_...) key",
+            ));
+        }
+        let metrics_listen = match env.get("BILLING_METRICS_ADDR") {
+            Some(v) if v.eq_ignore_ascii_case("off") => None,
+            _ => Some(env.addr_or("BILLING_METRICS_ADDR", "0.0.0.0:9102")?),
+        };
+        Ok(Self {
+            listen: env.addr_or("BILLING_SERVICE_ADDR", "0.0.0.0:50052")?,
+            metrics_listen,
+            stripe_secret_key,
+            stripe_api_base: env.url_or("STRIPE_API_BASE", "https://api.stripe.com")?,
+            plans: plans::load(env.get("PLANS_FILE"))?,
+            event_dedup_ttl: Duration::from_secs(
+                env.parse_or("BILLING_EVENT_DEDUP_SECS", 4 * 24 * 3600u64)?,
+            ),
+            past_due_grace: Duration::from_secs(
+                env.parse_or("BILLING_PAST_DUE_GRACE_SECS", 3 * 24 * 3600u64)?,
+            ),
+        })
+    }
+}

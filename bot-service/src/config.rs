@@ -1,0 +1,111 @@
+//! The bot service's configuration, read once from the environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mesh_runtime::{ConfigError, Env, Secret};
+use mesh_state::QueueConfig;
+
+/// Everything the bot service reads from the environment.
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    /// `BOT_SERVICE_ADDR` (default `0.0.0.0:50051`).
+    pub listen: SocketAddr,
+    /// `BOT_METRICS_ADDR` (default `0.0.0.0:9101`; empty = off).
+    pub metrics_listen: Option<SocketAddr>,
+    /// `TELEGRAM_BOT_TOKEN`; unset = dry run.
+    pub token: Option<Secret>,
+    /// `TELEGRAM_API_URL` (default `https://api.telegram.org`).
+    pub api_url: String,
+    /// `BILLING_SERVICE_URL` (default `http://127.0.0.1:50052`).
+    pub billing_url: String,
+    /// `BOT_WORKERS`: updates handled concurrently (default 32).
+    pub workers: usize,
+    /// `BOT_UPDATE_LEASE_MS`: how long a worker owns a chat before another
+    /// may take over (default 30000), and `BOT_DEDUP_TTL_SECS` (default 86400).
+    pub queue: QueueConfig,
+    /// `BOT_MAX_ATTEMPTS`: deliveries of one update before it is set aside
+    /// in the dead-letter list (default 5).
+    pub max_attempts: u32,
+}
+
+impl BotConfig {
+    /// Reads and validates the bot service's variables.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let token = env.secret("TELEGRAM_BOT_TOKEN");
+        if let Some(t) = &token {
+            // Bot API tokens look like 123456:ABC-DEF...; checking the shape
+            // turns a pasted-wrong token into a start-up error, not 401s later.
+            let valid = t.expose().split_once(':').is_some_and(|(id, rest)| {
+                !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && rest.len() >= 20
+            });
+            if !valid {
+                return Err(ConfigError::new(
+                    "TELEGRAM_BOT_TOKEN",
+                    "not a Bot API token (expected <digits>:<secret>)",
+                ));
+            }
+        }
+        let workers = env.parse_or("BOT_WORKERS", 32usize)?;
+        if workers == 0 {
+            return Err(ConfigError::new("BOT_WORKERS", "must be at least 1"));
+        }
+        let lease = env.millis_or("BOT_UPDATE_LEASE_MS", Duration::from_secs(30))?;
+        if lease < Duration::from_millis(200) {
+            return Err(ConfigError::new(
+                "BOT_UPDATE_LEASE_MS",
+                "must be at least 200",
+            ));
+        }
+        Ok(Self {
+            listen: env.addr_or("BOT_SERVICE_ADDR", "0.0.0.0:50051")?,
+            metrics_listen: optional_addr(env, "BOT_METRICS_ADDR", "0.0.0.0:9101")?,
+            token,
+            api_url: env.url_or("TELEGRAM_API_URL", "https://api.telegram.org")?,
+            billing_url: env.url_or("BILLING_SERVICE_URL", "http://127.0.0.1:50052")?,
+            workers,
+            queue: QueueConfig {
+                dedup_ttl: Duration::from_secs(env.parse_or("BOT_DEDUP_TTL_SECS", 24 * 3600u64)?),
+                lease,
+            },
+            max_attempts: env.parse_or("BOT_MAX_ATTEMPTS", 5u32)?.max(1),
+        })
+    }
+}
+
+/// An address with a default, where the literal `off` disables it.
+pub(crate) fn optional_addr(
+    env: &Env,
+    key: &str,
+    default: &str,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    match env.get(key) {
+        Some(v) if v.eq_ignore_ascii_case("off") => Ok(None),
+        _ => env.addr_or(key, default).map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Documented defaults; a malformed token is refused without being echoed.
+    #[test]
+    fn defaults_and_token_shape() {
+        let c = BotConfig::from_env(&Env::default()).unwrap();
+        assert!(c.token.is_none());
+        assert_eq!(c.api_url, "https://api.telegram.org");
+        assert_eq!(c.listen.port(), 50051);
+        let e = BotConfig::from_env(&Env::default().with("TELEGRAM_BOT_TOKEN", "oops-secret"))
+            .unwrap_err();
+        assert_eq!(e.var, "TELEGRAM_BOT_TOKEN");
+        assert!(!e.to_string().contains("oops-secret"));
+        let c = BotConfig::from_env(
+            &Env::default()
+                .with("TELEGRAM_BOT_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+                .with("BOT_METRICS_ADDR", "off"),
+        )
+        .unwrap();
+        assert!(c.token.is_some() && c.metrics_listen.is_none());
+    }
+}

@@ -1,0 +1,134 @@
+//! The router, its middleware, and the server loop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mesh_state::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::GatewayConfig;
+use crate::error::ApiError;
+use crate::routes::{self, probes, stripe, telegram};
+use crate::upstream::Upstreams;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// Validated configuration.
+    pub config: Arc<GatewayConfig>,
+    /// The shared store (checked by `/ready`).
+    pub store: Store,
+    /// Per-replica ingress limiter. In-process on purpose: it protects this
+    /// replica and costs no Redis round trip on the hot path.
+    pub limiter: Store,
+    /// gRPC clients.
+    pub upstreams: Upstreams,
+}
+
+/// Builds the router for `config`, talking to `store` and the services.
+pub fn router(config: GatewayConfig, store: Store) -> Result<Router, mesh_runtime::ConfigError> {
+    let upstreams = Upstreams::new(&config)?;
+    let state = AppState {
+        config: Arc::new(config),
+        store,
+        limiter: Store::memory(),
+        upstreams,
+    };
+    Ok(Router::new()
+        .route("/health", get(probes::health))
+        .route("/ready", get(probes::ready))
+        .route("/metrics", get(mesh_telemetry::metrics::metrics_handler))
+        .route("/telegram-webhook", post(telegram::webhook))
+        .route("/stripe-webhook", post(stripe::webhook))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .with_state(state)
+        .layer(middleware::from_fn(record_metrics))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(mesh_telemetry::http_server_span)
+                .on_request(())
+                .on_response(
+                    |response: &Response, latency: std::time::Duration, span: &tracing::Span| {
+                        let code = response.status().as_u16();
+                        span.record("http.response.status_code", code);
+                        if code >= 500 {
+                            span.record("otel.status_code", "ERROR");
+                        }
+                        tracing::debug!(
+                            status = code,
+                            latency_ms = latency.as_secs_f64() * 1e3,
+                            "answered"
+                        );
+                    },
+                )
+                .on_failure(()),
+        )
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal.into_response()
+        })))
+}
+
+/// Counts requests and their latency by route and status.
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| match p.as_str() {
+            "/telegram-webhook" => "/telegram-webhook",
+            "/stripe-webhook" => "/stripe-webhook",
+            "/health" => "/health",
+            "/ready" => "/ready",
+            "/metrics" => "/metrics",
+            _ => "other",
+        });
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("gateway_http_requests_total", "route" => route, "status" => status)
+        .increment(1);
+    metrics::histogram!("gateway_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Serves the gateway on `listener` until `shutdown` fires, then stops
+/// accepting and lets requests in flight finish.
+pub async fn run(
+    config: GatewayConfig,
+    store: Store,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    if config.telegram_secret.is_none() {
+        tracing::warn!(
+            "TELEGRAM_WEBHOOK_SECRET is not set: anyone who finds the URL can post updates"
+        );
+    }
+    if config.stripe_secrets.is_empty() {
+        tracing::warn!("STRIPE_WEBHOOK_SECRET is not set: /stripe-webhook answers 503");
+    }
+    if let Some(addr) = config.metrics_listen {
+        let bound = mesh_telemetry::metrics::spawn_server(addr, shutdown.clone()).await?;
+        tracing::info!(%bound, "gateway metrics listening");
+    }
+    let app = router(config, store)?;
+    tracing::info!(addr = %listener.local_addr()?, "gateway listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await?;
+    tracing::info!("gateway stopped");
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! `POST /telegram-webhook`: verify, check shape, hand to bot-service.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::IntoResponse;
+use mesh_proto::bot::v1::AcceptUpdateRequest;
+use mesh_state::RateDecision;
+use serde::Deserialize;
+use tracing::Instrument;
+
+use crate::app::AppState;
+use crate::error::{ApiError, from_upstream};
+use crate::routes::{body, status};
+use crate::source;
+
+/// The one field the gateway needs; everything else is skipped unparsed
+/// (but still checked to be well-formed JSON).
+#[derive(Deserialize)]
+struct UpdateHead {
+    update_id: i64,
+}
+
+/// Checks that `bytes` is a JSON object with an integer `update_id`.
+pub fn parse_update_id(bytes: &[u8]) -> Result<i64, ApiError> {
+    // serde would also accept `[1]` for a one-field struct; Telegram sends objects.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
+            return Err(ApiError::BadRequest("body is not a JSON object"));
+        }
+        _ => return Err(ApiError::BadRequest("body is not valid JSON")),
+    }
+    serde_json::from_slice::<UpdateHead>(bytes)
+        .map(|h| h.update_id)
+        .map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::BadRequest("update_id is missing or not an integer")
+            }
+            _ => ApiError::BadRequest("body is not valid JSON"),
+        })
+}
+
+/// Handles one delivery from Telegram.
+pub async fn webhook(
+    State(app): State<AppState>,
+    request: Request,
+) -> Result<impl IntoResponse, ApiError> {
+    let config = &app.config;
+    let (parts, body) = request.into_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let forwarded = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let client = source::client_ip(peer, forwarded, &config.trusted_proxies);
+    if !source::allowed(client, &config.telegram_sources) {
+        return Err(ApiError::Forbidden);
+    }
+    if let Some(secret) = &config.telegram_secret {
+        let given = parts
+            .headers
+            .get("x-telegram-bot-api-secret-token")
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if !secret.matches(given) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    if config.rate_limit_rps > 0 {
+        let key = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let interval = Duration::from_secs(1) / config.rate_limit_rps;
+        if let Ok(RateDecision::Limited { retry_after, .. }) = app
+            .limiter
+            .rate_limit(&key, interval, config.rate_limit_burst)
+            .await
+        {
+            metrics::counter!("gateway_rate_limited_total", "route" => "telegram").increment(1);
+            return Err(ApiError::RateLimited(retry_after));
+        }
+    }
+    if !body::is_json(&parts.headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let bytes = body::read_limited(
+        &parts.headers,
+        body,
+        config.max_body_bytes,
+        config.body_timeout,
+    )
+    .await?;
+    let update_id = parse_update_id(&bytes)?;
+    tracing::Span::current().record("telegram.update_id", update_id);
+
+    let request = app.upstreams.request(AcceptUpdateRequest {
+        update_id,
+        update_json: bytes,
+    });
+    let mut bot = app.upstreams.bot.clone();
+    let span = mesh_telemetry::grpc_client_span!("bot.v1.BotService", "AcceptUpdate");
+    let outcome = bot.accept_update(request).instrument(span).await;
+    match outcome {
+        Ok(response) => {
+            let duplicate = response.into_inner().duplicate;
+            metrics::counter!("gateway_telegram_updates_total", "outcome" => if duplicate { "duplicate" } else { "accepted" })
+                .increment(1);
+            Ok(status("ok"))
+        }
+        Err(status) => Err(from_upstream("bot-service", &status)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only JSON objects with an integer update_id pass.
+    #[test]
+    fn update_shapes() {
+        assert_eq!(
+            parse_update_id(br#" {"update_id": 7, "message": {"text": "x"}}"#).unwrap(),
+            7
+        );
+        for bad in [
+            &br#"[{"update_id":1}]"#[..],
+            br#""update_id""#,
+            br#"{"update_id": "7"}"#,
+            br#"{"update_id": 7.5}"#,
+            br#"{"message": {}}"#,
+            br#"{"update_id": 7"#,
+            b"not json",
+            b"",
+            br#"{"update_id": 1} trailing"#,
+        ] {
+            assert!(
+                parse_update_id(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let deep = format!(
+            "{{\"update_id\":1,\"x\":{}{}}}",
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        assert!(
+            parse_update_id(deep.as_bytes()).is_err(),
+            "deep nesting must be refused"
+        );
+    }
+}

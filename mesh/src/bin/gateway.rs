@@ -1,0 +1,5 @@
+//! The `gateway` binary: the mesh with the `gateway` target only.
+
+fn main() -> anyhow::Result<()> {
+    mesh::main_for(mesh::Target::Gateway)
+}

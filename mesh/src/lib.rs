@@ -1,0 +1,229 @@
+//! One binary, many targets (the Grafana Tempo / Loki shape).
+//!
+//! [`Target`] names what a process runs: one service, or `all` three in one
+//! process. In `all` mode the services still call each other over gRPC on
+//! loopback, so it exercises the same code paths as a Kubernetes
+//! deployment; without `REDIS_URL` they share one in-process store.
+//!
+//! The binaries `gateway`, `bot-service` and `billing-service` are this
+//! crate with a fixed target; `mesh [TARGET]` picks one (default `all`).
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use mesh_runtime::{ConfigError, Env};
+use mesh_state::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// What a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// All three services in one process.
+    All,
+    /// The HTTP gateway.
+    Gateway,
+    /// The bot service.
+    Bot,
+    /// The billing service.
+    Billing,
+}
+
+impl Target {
+    /// Parses a target name as given on the command line.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "all" => Some(Self::All),
+            "gateway" => Some(Self::Gateway),
+            "bot" | "bot-service" => Some(Self::Bot),
+            "billing" | "billing-service" => Some(Self::Billing),
+            _ => None,
+        }
+    }
+
+    /// The default `service.name` of a process running this target.
+    pub fn service_name(self) -> &'static str {
+        match self {
+            Self::All => "mesh",
+            Self::Gateway => "gateway",
+            Self::Bot => "bot-service",
+            Self::Billing => "billing-service",
+        }
+    }
+}
+
+/// The validated configuration of every component a target runs.
+#[derive(Debug)]
+pub struct Mesh {
+    target: Target,
+    gateway: Option<gateway::GatewayConfig>,
+    bot: Option<bot_service::BotConfig>,
+    billing: Option<billing_service::BillingConfig>,
+    store: Store,
+}
+
+/// Listeners bound before start-up (tests bind port 0 and pass them in).
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// The gateway's HTTP listener.
+    pub gateway: Option<TcpListener>,
+    /// The bot service's gRPC listener.
+    pub bot: Option<TcpListener>,
+    /// The billing service's gRPC listener.
+    pub billing: Option<TcpListener>,
+}
+
+impl Mesh {
+    /// Reads and validates the configuration `target` needs.
+    pub fn from_env(target: Target, env: &Env) -> Result<Self, ConfigError> {
+        let wants = |t: Target| target == Target::All || target == t;
+        Ok(Self {
+            target,
+            gateway: wants(Target::Gateway)
+                .then(|| gateway::GatewayConfig::from_env(env))
+                .transpose()?,
+            bot: wants(Target::Bot)
+                .then(|| bot_service::BotConfig::from_env(env))
+                .transpose()?,
+            billing: wants(Target::Billing)
+                .then(|| billing_service::BillingConfig::from_env(env))
+                .transpose()?,
+            store: Store::from_env(env)?,
+        })
+    }
+
+    /// Where each component listens. In `all` mode the services listen on
+    /// the ports of `BOT_SERVICE_URL` / `BILLING_SERVICE_URL` (where the
+    /// gateway calls them), on loopback unless their `*_ADDR` says otherwise.
+    fn addresses(&self, env: &Env) -> (Option<SocketAddr>, Option<SocketAddr>, Option<SocketAddr>) {
+        let in_process =
+            |url: Option<&String>, own: Option<SocketAddr>, addr_var: &str| -> Option<SocketAddr> {
+                let mut addr = own?;
+                if self.target == Target::All {
+                    if env.get(addr_var).is_none() {
+                        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                    }
+                    if let Some(port) = url.and_then(|u| mesh_runtime::env::url_port(u)) {
+                        addr.set_port(port);
+                    }
+                }
+                Some(addr)
+            };
+        let gateway = self.gateway.as_ref();
+        (
+            gateway.map(|g| g.listen),
+            in_process(
+                gateway.map(|g| &g.bot_url),
+                self.bot.as_ref().map(|b| b.listen),
+                "BOT_SERVICE_ADDR",
+            ),
+            in_process(
+                gateway.map(|g| &g.billing_url),
+                self.billing.as_ref().map(|b| b.listen),
+                "BILLING_SERVICE_ADDR",
+            ),
+        )
+    }
+
+    /// Binds every listener this target needs.
+    pub async fn bind(&self, env: &Env) -> anyhow::Result<Listeners> {
+        async fn bind(addr: Option<SocketAddr>, what: &str) -> anyhow::Result<Option<TcpListener>> {
+            match addr {
+                None => Ok(None),
+                Some(a) => {
+                    Ok(Some(TcpListener::bind(a).await.with_context(|| {
+                        format!("cannot listen on {a} ({what})")
+                    })?))
+                }
+            }
+        }
+        let (g, b, p) = self.addresses(env);
+        Ok(Listeners {
+            gateway: bind(g, "gateway").await?,
+            bot: bind(b, "bot-service").await?,
+            billing: bind(p, "billing-service").await?,
+        })
+    }
+
+    /// Runs every component until `shutdown` fires, or until one fails,
+    /// which stops the others too.
+    pub async fn run(
+        self,
+        listeners: Listeners,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let mut tasks = tokio::task::JoinSet::new();
+        // A child token: one component failing drains the others without
+        // touching the caller's token.
+        let stop = shutdown.child_token();
+        if let (Some(config), Some(listener)) = (self.billing, listeners.billing) {
+            tasks.spawn(billing_service::run(
+                config,
+                self.store.clone(),
+                listener,
+                stop.clone(),
+            ));
+        }
+        if let (Some(config), Some(listener)) = (self.bot, listeners.bot) {
+            tasks.spawn(bot_service::run(
+                config,
+                self.store.clone(),
+                listener,
+                stop.clone(),
+            ));
+        }
+        if let (Some(config), Some(listener)) = (self.gateway, listeners.gateway) {
+            tasks.spawn(gateway::run(
+                config,
+                self.store.clone(),
+                listener,
+                stop.clone(),
+            ));
+        }
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            let result = joined.map_err(anyhow::Error::from).and_then(|r| r);
+            if let Err(e) = result {
+                tracing::error!(error = %e, "component failed; stopping the others");
+                stop.cancel();
+                first_error.get_or_insert(e);
+            } else if !stop.is_cancelled() {
+                // A component returned without being asked to: stop the rest.
+                stop.cancel();
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// The body of every binary: configuration, telemetry, signals, run.
+/// Bad configuration prints one line naming the variable and exits 2.
+pub fn main_for(target: Target) -> anyhow::Result<()> {
+    let env = Env::from_process();
+    let loaded = Mesh::from_env(target, &env).and_then(|mesh| {
+        Ok((
+            mesh,
+            mesh_telemetry::TelemetryConfig::from_env(&env, target.service_name())?,
+        ))
+    });
+    let (mesh, telemetry_config) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let telemetry = mesh_telemetry::init(&telemetry_config)?;
+        mesh_telemetry::metrics::recorder();
+        tracing::info!(target = ?target, version = env!("CARGO_PKG_VERSION"), "starting");
+        let shutdown = mesh_runtime::shutdown_on_signal();
+        let listeners = mesh.bind(&env).await?;
+        let result = mesh.run(listeners, shutdown).await;
+        telemetry.shutdown();
+        result
+    })
+}

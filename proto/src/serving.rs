@@ -1,0 +1,96 @@
+//! What every gRPC server of the mesh serves besides its own API:
+//! `grpc.health.v1.Health`, server reflection (v1 and v1alpha), a server
+//! span per call, and a health status kept true to the shared store.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// Why a server could not start or stopped.
+pub type ServeError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Adds health and reflection (both protocol versions: v1, and v1alpha,
+/// the only one grpcurl releases before 1.9 speak) for `descriptor` to
+/// `routes`, then serves them on `listener` until `shutdown` resolves. Calls
+/// in flight finish before this returns.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    health: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
+    descriptor: &'static [u8],
+    trace: fn(&http::Request<()>) -> tracing::Span,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(descriptor)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(descriptor)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let routes = routes
+        .add_service(health)
+        .add_service(v1)
+        .add_service(v1alpha);
+    Server::builder()
+        .trace_fn(trace)
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Keeps `service`'s health status equal to what `probe` says, checking
+/// every two seconds until `stop` resolves; then reports NOT_SERVING so
+/// callers stop sending new work while the server drains.
+pub async fn track_health<F, Fut>(
+    reporter: HealthReporter,
+    service: &'static str,
+    probe: F,
+    stop: impl Future<Output = ()>,
+) where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let mut last = None;
+    let watch = async {
+        loop {
+            let serving = probe().await;
+            if last != Some(serving) {
+                let status = if serving {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                };
+                reporter.set_service_status(service, status).await;
+                reporter.set_service_status("", status).await;
+                if last.is_some() {
+                    tracing::info!(service, serving, "health changed");
+                }
+                last = Some(serving);
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    };
+    tokio::select! {
+        () = watch => {}
+        () = stop => {}
+    }
+    reporter
+        .set_service_status(service, ServingStatus::NotServing)
+        .await;
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+}

@@ -1,0 +1,35 @@
+//! The store's one error type.
+
+/// Why a store operation failed. Callers treat every variant as "the shared
+/// state is not usable right now": webhooks answer 503 and the sender retries.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Redis cannot be reached, timed out, or dropped the connection.
+    #[error("state store unavailable: {0}")]
+    Unavailable(String),
+    /// Redis answered with an error (out of memory, script error, ...).
+    #[error("state store error: {0}")]
+    Backend(String),
+    /// A reply had a shape this code does not expect (a bug or a foreign key).
+    #[error("unexpected reply from state store: {0}")]
+    Protocol(String),
+    /// The store was configured wrongly (bad URL, bad prefix).
+    #[error("invalid state store configuration: {0}")]
+    Config(String),
+}
+
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        // The connection URL may carry a password; RedisError's Display never
+        // includes it, so its text is safe to keep.
+        if e.is_io_error()
+            || e.is_timeout()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+        {
+            Self::Unavailable(e.to_string())
+        } else {
+            Self::Backend(e.to_string())
+        }
+    }
+}

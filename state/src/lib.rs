@@ -1,0 +1,24 @@
+//! The shared state store: one API, two backends.
+//!
+//! - [`Store::redis`]: every replica of every service shares state through
+//!   Redis. Anything that must happen together (de-duplicate and enqueue,
+//!   check and consume a rate-limit token) is one Lua script, and the keys a
+//!   script touches share a hash tag so the same scripts run on a cluster.
+//! - [`Store::memory`]: an in-process store with the same semantics, the
+//!   embedded default for one process and for laptops. It is not shared
+//!   between processes and does not survive a restart.
+//!
+//! What the mesh keeps here: de-duplication marks (Telegram `update_id`s,
+//! Stripe `event.id`s), the per-chat update queue ([`queue`]), rate limits
+//! ([`RateDecision`]), sessions (plain values with a TTL) and versioned
+//! records whose older versions never overwrite newer ones.
+
+mod error;
+mod memory;
+mod queue;
+mod redis_backend;
+mod store;
+
+pub use error::StoreError;
+pub use queue::{Claim, ClaimResult, Enqueued, QueueConfig};
+pub use store::{Backend, RateDecision, Store};

@@ -1,0 +1,313 @@
+//! The in-process backend: the same semantics as the Lua scripts, under one
+//! mutex. Critical sections are short and never await, so a std mutex is
+//! the right tool. Time comes from tokio's clock, so tests can pause it.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::queue::{Claim, ClaimResult, Enqueued, QueueConfig};
+use crate::store::RateDecision;
+
+/// The in-process state.
+pub(crate) struct MemoryBackend {
+    epoch: Instant,
+    inner: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    values: HashMap<String, (Vec<u8>, Option<Instant>)>,
+    versioned: HashMap<String, (i64, Vec<u8>)>,
+    /// GCRA theoretical arrival time, ms since epoch.
+    tat: HashMap<String, i64>,
+    queues: HashMap<String, Queue>,
+    /// Writes since expired values and rate-limit entries were last swept.
+    writes: u32,
+}
+
+impl State {
+    /// Drops expired values and idle rate-limit entries every few thousand
+    /// writes, so a long-running process does not grow without bound.
+    fn sweep_now_and_then(&mut self, now: Instant, now_ms: i64) {
+        self.writes += 1;
+        if self.writes < 4096 {
+            return;
+        }
+        self.writes = 0;
+        self.values
+            .retain(|_, (_, exp)| exp.is_none_or(|e| e > now));
+        self.tat.retain(|_, tat| *tat > now_ms);
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Marks in insertion order with their expiry; the TTL is constant per
+    /// queue, so the front always expires first and pruning is O(1).
+    dedup_order: VecDeque<(Instant, String)>,
+    dedup: std::collections::HashSet<String>,
+    lists: HashMap<String, VecDeque<Vec<u8>>>,
+    /// (ready-at ms, partition) ordered, plus the reverse index.
+    ready: BTreeSet<(i64, String)>,
+    score: HashMap<String, i64>,
+    attempts: HashMap<String, u32>,
+    pending: u64,
+    dead: VecDeque<Vec<u8>>,
+}
+
+impl Queue {
+    fn set_score(&mut self, partition: &str, score: i64) {
+        if let Some(old) = self.score.insert(partition.to_owned(), score) {
+            self.ready.remove(&(old, partition.to_owned()));
+        }
+        self.ready.insert((score, partition.to_owned()));
+    }
+
+    fn remove_partition(&mut self, partition: &str) {
+        if let Some(old) = self.score.remove(partition) {
+            self.ready.remove(&(old, partition.to_owned()));
+        }
+    }
+
+    fn holds(&self, claim: &Claim) -> bool {
+        self.score.get(&claim.partition) == Some(&claim.token)
+    }
+}
+
+impl MemoryBackend {
+    pub(crate) fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            inner: Mutex::new(State::default()),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        i64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves maps that are still
+        // consistent (every mutation is a single step), so keep going.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn enqueue_once(
+        &self,
+        queue: &str,
+        config: &QueueConfig,
+        id: &str,
+        partition: &str,
+        item: &[u8],
+    ) -> Enqueued {
+        let now = Instant::now();
+        let now_ms = self.now_ms();
+        let mut state = self.lock();
+        let q = state.queues.entry(queue.to_owned()).or_default();
+        while let Some((expiry, _)) = q.dedup_order.front() {
+            if *expiry > now {
+                break;
+            }
+            if let Some((_, key)) = q.dedup_order.pop_front() {
+                q.dedup.remove(&key);
+            }
+        }
+        if !q.dedup.insert(id.to_owned()) {
+            return Enqueued::Duplicate;
+        }
+        q.dedup_order
+            .push_back((now + config.dedup_ttl, id.to_owned()));
+        q.lists
+            .entry(partition.to_owned())
+            .or_default()
+            .push_back(item.to_vec());
+        if !q.score.contains_key(partition) {
+            q.set_score(partition, now_ms);
+        }
+        q.pending += 1;
+        Enqueued::New
+    }
+
+    pub(crate) fn claim(&self, queue: &str, config: &QueueConfig) -> ClaimResult {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let Some(q) = state.queues.get_mut(queue) else {
+            return ClaimResult::Idle(None);
+        };
+        loop {
+            let Some((score, partition)) = q.ready.first().cloned() else {
+                return ClaimResult::Idle(None);
+            };
+            if score > now {
+                return ClaimResult::Idle(Some(Duration::from_millis(
+                    (score - now).unsigned_abs(),
+                )));
+            }
+            let Some(item) = q.lists.get(&partition).and_then(|l| l.front()).cloned() else {
+                q.remove_partition(&partition);
+                continue;
+            };
+            let deadline = now + i64::try_from(config.lease.as_millis()).unwrap_or(i64::MAX / 2);
+            q.set_score(&partition, deadline);
+            let attempts = q.attempts.entry(partition.clone()).or_default();
+            *attempts += 1;
+            return ClaimResult::Claimed(Claim {
+                partition,
+                item,
+                token: deadline,
+                attempts: *attempts,
+            });
+        }
+    }
+
+    pub(crate) fn ack(&self, queue: &str, claim: &Claim, dead_letter: bool) -> bool {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let Some(q) = state.queues.get_mut(queue) else {
+            return false;
+        };
+        if !q.holds(claim) {
+            return false;
+        }
+        let list = q.lists.entry(claim.partition.clone()).or_default();
+        let item = list.pop_front();
+        let more = !list.is_empty();
+        if !more {
+            q.lists.remove(&claim.partition);
+        }
+        if let Some(item) = item {
+            q.pending = q.pending.saturating_sub(1);
+            if dead_letter {
+                q.dead.push_back(item);
+                if q.dead.len() > 1000 {
+                    q.dead.pop_front();
+                }
+            }
+        }
+        q.attempts.remove(&claim.partition);
+        if more {
+            q.set_score(&claim.partition, now);
+        } else {
+            q.remove_partition(&claim.partition);
+        }
+        true
+    }
+
+    pub(crate) fn release(&self, queue: &str, claim: &Claim, delay: Duration) -> bool {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let Some(q) = state.queues.get_mut(queue) else {
+            return false;
+        };
+        if !q.holds(claim) {
+            return false;
+        }
+        q.set_score(
+            &claim.partition,
+            now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2),
+        );
+        true
+    }
+
+    pub(crate) fn pending(&self, queue: &str) -> u64 {
+        self.lock().queues.get(queue).map_or(0, |q| q.pending)
+    }
+
+    pub(crate) fn dead_letters(&self, queue: &str) -> Vec<Vec<u8>> {
+        self.lock()
+            .queues
+            .get(queue)
+            .map(|q| q.dead.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn rate_limit(&self, key: &str, interval: Duration, burst: u32) -> RateDecision {
+        let now = self.now_ms();
+        let interval = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX / 4);
+        let mut state = self.lock();
+        let tat = state.tat.get(key).copied().unwrap_or(now).max(now);
+        let new_tat = tat + interval;
+        let allow_at = new_tat - interval * i64::from(burst);
+        if allow_at > now {
+            let wait = Duration::from_millis((allow_at - now).unsigned_abs());
+            let notice = format!("\u{0}notice:{key}");
+            let first = match state.values.get(&notice) {
+                Some((_, Some(exp))) if *exp > Instant::now() => false,
+                _ => {
+                    state
+                        .values
+                        .insert(notice, (Vec::new(), Some(Instant::now() + wait)));
+                    true
+                }
+            };
+            return RateDecision::Limited {
+                retry_after: wait,
+                first,
+            };
+        }
+        state.sweep_now_and_then(Instant::now(), now);
+        state.tat.insert(key.to_owned(), new_tat);
+        RateDecision::Allowed
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let state = self.lock();
+        match state.values.get(key) {
+            Some((_, Some(exp))) if *exp <= Instant::now() => None,
+            Some((v, _)) => Some(v.clone()),
+            None => None,
+        }
+    }
+
+    pub(crate) fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) {
+        let now = Instant::now();
+        let now_ms = self.now_ms();
+        let mut state = self.lock();
+        state.sweep_now_and_then(now, now_ms);
+        state
+            .values
+            .insert(key.to_owned(), (value.to_vec(), ttl.map(|t| now + t)));
+    }
+
+    pub(crate) fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> bool {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let live = matches!(state.values.get(key), Some((_, exp)) if exp.is_none_or(|e| e > now));
+        if live {
+            return false;
+        }
+        state.sweep_now_and_then(now, self.now_ms());
+        state
+            .values
+            .insert(key.to_owned(), (value.to_vec(), Some(now + ttl)));
+        true
+    }
+
+    pub(crate) fn delete(&self, key: &str) -> bool {
+        let now = Instant::now();
+        let removed = self.lock().values.remove(key);
+        matches!(removed, Some((_, exp)) if exp.is_none_or(|e| e > now))
+    }
+
+    pub(crate) fn put_if_newer(&self, key: &str, version: i64, data: &[u8]) -> bool {
+        let mut state = self.lock();
+        if let Some((cur, _)) = state.versioned.get(key)
+            && *cur > version
+        {
+            return false;
+        }
+        state
+            .versioned
+            .insert(key.to_owned(), (version, data.to_vec()));
+        true
+    }
+
+    pub(crate) fn get_versioned(&self, key: &str) -> Option<(i64, Vec<u8>)> {
+        self.lock().versioned.get(key).cloned()
+    }
+}

@@ -1,0 +1,60 @@
+//! Types of the durable, partitioned work queue.
+//!
+//! Items are appended to a partition (a Telegram chat) and handed out one
+//! partition at a time: while a worker holds a partition's lease nobody else
+//! gets that partition, so items of one partition are handled strictly in
+//! order and different partitions in parallel. A worker that dies loses its
+//! lease when it expires and the head item is handed out again: delivery is
+//! at least once, and `attempts` tells a handler it is seeing a retry.
+
+use std::time::Duration;
+
+/// Timing of one queue.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueConfig {
+    /// How long a de-duplication mark lives (Telegram keeps updates 24 h).
+    pub dedup_ttl: Duration,
+    /// How long a claim is exclusive before another worker may take over.
+    pub lease: Duration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            dedup_ttl: Duration::from_secs(24 * 3600),
+            lease: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Outcome of an enqueue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Stored; it will be handed out.
+    New,
+    /// The id was seen within the de-duplication window; nothing was stored.
+    Duplicate,
+}
+
+/// A partition's head item, leased to one worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The partition (chat) the item belongs to.
+    pub partition: String,
+    /// The item as enqueued.
+    pub item: Vec<u8>,
+    /// Identifies this lease; acknowledging with a stale token does nothing.
+    pub token: i64,
+    /// How many times this head item has been handed out (1 on first delivery).
+    pub attempts: u32,
+}
+
+/// What [`crate::Store::claim`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimResult {
+    /// A leased item.
+    Claimed(Claim),
+    /// Nothing ready; the earliest partition becomes ready in this long
+    /// (`None`: the queue is empty).
+    Idle(Option<Duration>),
+}

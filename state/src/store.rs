@@ -1,0 +1,283 @@
+//! [`Store`]: the one handle services use, whichever backend is behind it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Claim;
+use crate::error::StoreError;
+use crate::memory::MemoryBackend;
+use crate::queue::{ClaimResult, Enqueued, QueueConfig};
+use crate::redis_backend::RedisBackend;
+
+/// Which backend a [`Store`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// In-process.
+    Memory,
+    /// Redis (single node).
+    Redis,
+}
+
+/// Outcome of a rate-limit check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// Within the limit; one unit was consumed.
+    Allowed,
+    /// Over the limit.
+    Limited {
+        /// When the next unit becomes available.
+        retry_after: Duration,
+        /// True the first time the caller is limited in this window, so it
+        /// can be told once ("slow down") and ignored after that.
+        first: bool,
+    },
+}
+
+/// A handle on the shared state. Cheap to clone; every clone shares the
+/// same connection (Redis) or the same maps (memory). All keys live under
+/// the store's prefix, so tests and tenants sharing one Redis never collide.
+#[derive(Clone)]
+pub struct Store {
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Memory(Arc<MemoryBackend>),
+    Redis(RedisBackend),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the Redis URL: it may carry a password.
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish()
+    }
+}
+
+impl Store {
+    /// An in-process store.
+    pub fn memory() -> Self {
+        Self {
+            inner: Inner::Memory(Arc::new(MemoryBackend::new())),
+        }
+    }
+
+    /// A Redis store. Connects lazily and reconnects on its own, so a Redis
+    /// that is down at start-up or restarts later needs no process restart;
+    /// until it answers, calls fail with [`StoreError::Unavailable`].
+    pub fn redis(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            inner: Inner::Redis(RedisBackend::new(url, prefix)?),
+        })
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match &self.inner {
+            Inner::Memory(_) => Backend::Memory,
+            Inner::Redis(_) => Backend::Redis,
+        }
+    }
+
+    /// Checks that the store answers.
+    #[tracing::instrument(name = "state.ping", skip_all, fields(db.system = self.db_system()))]
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match &self.inner {
+            Inner::Memory(_) => Ok(()),
+            Inner::Redis(r) => r.ping().await,
+        }
+    }
+
+    /// Appends `item` to `partition` of `queue` unless `id` was enqueued
+    /// within the de-duplication window; both in one atomic step.
+    #[tracing::instrument(name = "state.enqueue", skip_all, fields(db.system = self.db_system(), queue))]
+    pub async fn enqueue_once(
+        &self,
+        queue: &str,
+        config: &QueueConfig,
+        id: &str,
+        partition: &str,
+        item: &[u8],
+    ) -> Result<Enqueued, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.enqueue_once(queue, config, id, partition, item)),
+            Inner::Redis(r) => r.enqueue_once(queue, config, id, partition, item).await,
+        }
+    }
+
+    /// Leases the head item of the partition that has waited longest.
+    #[tracing::instrument(name = "state.claim", skip_all, fields(db.system = self.db_system(), queue))]
+    pub async fn claim(
+        &self,
+        queue: &str,
+        config: &QueueConfig,
+    ) -> Result<ClaimResult, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.claim(queue, config)),
+            Inner::Redis(r) => r.claim(queue, config).await,
+        }
+    }
+
+    /// Finishes a claimed item (optionally moving it to the dead-letter
+    /// list). Returns false when the lease had expired and passed to another
+    /// worker, in which case nothing changed.
+    #[tracing::instrument(name = "state.ack", skip_all, fields(db.system = self.db_system(), queue))]
+    pub async fn ack(
+        &self,
+        queue: &str,
+        claim: &Claim,
+        dead_letter: bool,
+    ) -> Result<bool, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.ack(queue, claim, dead_letter)),
+            Inner::Redis(r) => r.ack(queue, claim, dead_letter).await,
+        }
+    }
+
+    /// Gives a lease back; the same item is handed out again after `delay`.
+    #[tracing::instrument(name = "state.release", skip_all, fields(db.system = self.db_system(), queue))]
+    pub async fn release(
+        &self,
+        queue: &str,
+        claim: &Claim,
+        delay: Duration,
+    ) -> Result<bool, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.release(queue, claim, delay)),
+            Inner::Redis(r) => r.release(queue, claim, delay).await,
+        }
+    }
+
+    /// How many items are queued and not yet acknowledged.
+    pub async fn pending(&self, queue: &str) -> Result<u64, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.pending(queue)),
+            Inner::Redis(r) => r.pending(queue).await,
+        }
+    }
+
+    /// The items moved to the dead-letter list (at most the last 1000).
+    pub async fn dead_letters(&self, queue: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.dead_letters(queue)),
+            Inner::Redis(r) => r.dead_letters(queue).await,
+        }
+    }
+
+    /// Consumes one unit of `key`'s budget: `burst` units, refilled at one
+    /// per `interval` (GCRA).
+    #[tracing::instrument(name = "state.rate_limit", skip_all, fields(db.system = self.db_system()))]
+    pub async fn rate_limit(
+        &self,
+        key: &str,
+        interval: Duration,
+        burst: u32,
+    ) -> Result<RateDecision, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.rate_limit(key, interval, burst)),
+            Inner::Redis(r) => r.rate_limit(key, interval, burst).await,
+        }
+    }
+
+    /// Reads a value.
+    #[tracing::instrument(name = "state.get", skip_all, fields(db.system = self.db_system()))]
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.get(key)),
+            Inner::Redis(r) => r.get(key).await,
+        }
+    }
+
+    /// Writes a value, expiring after `ttl` when given.
+    #[tracing::instrument(name = "state.set", skip_all, fields(db.system = self.db_system()))]
+    pub async fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => {
+                m.set(key, value, ttl);
+                Ok(())
+            }
+            Inner::Redis(r) => r.set(key, value, ttl).await,
+        }
+    }
+
+    /// Sets `key` only if absent; true when this call set it.
+    #[tracing::instrument(name = "state.set_nx", skip_all, fields(db.system = self.db_system()))]
+    pub async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.set_if_absent(key, value, ttl)),
+            Inner::Redis(r) => r.set_if_absent(key, value, ttl).await,
+        }
+    }
+
+    /// Deletes a value; true when it existed.
+    #[tracing::instrument(name = "state.delete", skip_all, fields(db.system = self.db_system()))]
+    pub async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.delete(key)),
+            Inner::Redis(r) => r.delete(key).await,
+        }
+    }
+
+    /// Stores a versioned record unless a newer version is stored; true when written.
+    #[tracing::instrument(name = "state.put_if_newer", skip_all, fields(db.system = self.db_system()))]
+    pub async fn put_if_newer(
+        &self,
+        key: &str,
+        version: i64,
+        data: &[u8],
+    ) -> Result<bool, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.put_if_newer(key, version, data)),
+            Inner::Redis(r) => r.put_if_newer(key, version, data).await,
+        }
+    }
+
+    /// Reads a versioned record.
+    #[tracing::instrument(name = "state.get_versioned", skip_all, fields(db.system = self.db_system()))]
+    pub async fn get_versioned(&self, key: &str) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.get_versioned(key)),
+            Inner::Redis(r) => r.get_versioned(key).await,
+        }
+    }
+
+    fn db_system(&self) -> &'static str {
+        match self.backend() {
+            Backend::Memory => "memory",
+            Backend::Redis => "redis",
+        }
+    }
+}
+
+impl Store {
+    /// The store the environment asks for: Redis when `REDIS_URL` is set
+    /// (keys under `REDIS_KEY_PREFIX`, default `mesh`), else in-process.
+    pub fn from_env(env: &mesh_runtime::Env) -> Result<Self, mesh_runtime::ConfigError> {
+        match env.get("REDIS_URL") {
+            None => Ok(Self::memory()),
+            Some(url) => {
+                let prefix = env.get("REDIS_KEY_PREFIX").unwrap_or("mesh");
+                Self::redis(url, prefix).map_err(|e| {
+                    let var = if matches!(&e, StoreError::Config(m) if m.contains("prefix")) {
+                        "REDIS_KEY_PREFIX"
+                    } else {
+                        "REDIS_URL"
+                    };
+                    mesh_runtime::ConfigError::new(var, e)
+                })
+            }
+        }
+    }
+}

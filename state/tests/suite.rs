@@ -1,0 +1,258 @@
+//! One suite, two backends: every test below runs against the in-process
+//! store and against the Redis on 127.0.0.1:6379 (or `TEST_REDIS_URL`),
+//! each Redis test under its own key prefix.
+
+use std::time::Duration;
+
+use mesh_state::{Claim, ClaimResult, Enqueued, QueueConfig, RateDecision, Store};
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn unique_prefix(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("test:{test}:{}:{nanos}", std::process::id())
+}
+
+const CFG: QueueConfig = QueueConfig {
+    dedup_ttl: Duration::from_secs(60),
+    lease: Duration::from_secs(30),
+};
+
+async fn claimed(store: &Store, queue: &str, cfg: &QueueConfig) -> Claim {
+    match store.claim(queue, cfg).await.expect("claim") {
+        ClaimResult::Claimed(c) => c,
+        other => panic!("expected a claim, got {other:?}"),
+    }
+}
+
+/// Polls until a claim appears, for behaviour that waits on the backend's
+/// own clock (Redis server time); bounded, never a fixed sleep.
+async fn claimed_within(store: &Store, queue: &str, cfg: &QueueConfig, limit: Duration) -> Claim {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match store.claim(queue, cfg).await.expect("claim") {
+            ClaimResult::Claimed(c) => return c,
+            ClaimResult::Idle(wait) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no claim within {limit:?}"
+                );
+                tokio::time::sleep(
+                    wait.unwrap_or(Duration::from_millis(10))
+                        .min(Duration::from_millis(20)),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// An id enqueued twice is stored once.
+async fn dedup(store: Store) {
+    assert_eq!(
+        store.enqueue_once("q", &CFG, "1", "a", b"x").await.unwrap(),
+        Enqueued::New
+    );
+    assert_eq!(
+        store.enqueue_once("q", &CFG, "1", "a", b"x").await.unwrap(),
+        Enqueued::Duplicate
+    );
+    assert_eq!(
+        store.enqueue_once("q", &CFG, "1", "b", b"y").await.unwrap(),
+        Enqueued::Duplicate
+    );
+    assert_eq!(store.pending("q").await.unwrap(), 1);
+}
+
+/// One partition is handed out one item at a time, in order, while other
+/// partitions flow in parallel.
+async fn partition_order_and_exclusivity(store: Store) {
+    for (id, part, item) in [("1", "A", "a1"), ("2", "A", "a2"), ("3", "B", "b1")] {
+        store
+            .enqueue_once("q", &CFG, id, part, item.as_bytes())
+            .await
+            .unwrap();
+    }
+    let a = claimed(&store, "q", &CFG).await;
+    assert_eq!(
+        (a.partition.as_str(), a.item.as_slice(), a.attempts),
+        ("A", &b"a1"[..], 1)
+    );
+    let b = claimed(&store, "q", &CFG).await;
+    assert_eq!((b.partition.as_str(), b.item.as_slice()), ("B", &b"b1"[..]));
+    // A is leased, B is leased: nothing else may be handed out.
+    assert!(matches!(
+        store.claim("q", &CFG).await.unwrap(),
+        ClaimResult::Idle(Some(_))
+    ));
+    assert!(store.ack("q", &a, false).await.unwrap());
+    let a2 = claimed(&store, "q", &CFG).await;
+    assert_eq!(
+        (a2.partition.as_str(), a2.item.as_slice(), a2.attempts),
+        ("A", &b"a2"[..], 1)
+    );
+    assert!(store.ack("q", &a2, false).await.unwrap());
+    assert!(store.ack("q", &b, false).await.unwrap());
+    assert_eq!(
+        store.claim("q", &CFG).await.unwrap(),
+        ClaimResult::Idle(None)
+    );
+    assert_eq!(store.pending("q").await.unwrap(), 0);
+}
+
+/// A worker that dies loses its lease: the item is handed out again with a
+/// higher attempt count, and the dead worker's late ack changes nothing.
+async fn lease_expiry_redelivers(store: Store) {
+    let cfg = QueueConfig {
+        lease: Duration::from_millis(100),
+        ..CFG
+    };
+    store
+        .enqueue_once("q", &cfg, "1", "A", b"a1")
+        .await
+        .unwrap();
+    let first = claimed(&store, "q", &cfg).await;
+    let second = claimed_within(&store, "q", &cfg, Duration::from_secs(5)).await;
+    assert_eq!(second.item, b"a1");
+    assert_eq!(second.attempts, 2);
+    assert!(
+        !store.ack("q", &first, false).await.unwrap(),
+        "stale lease must not ack"
+    );
+    assert!(store.ack("q", &second, false).await.unwrap());
+    assert_eq!(store.pending("q").await.unwrap(), 0);
+}
+
+/// A released item comes back after its delay; a dead-lettered one is kept aside.
+async fn release_and_dead_letter(store: Store) {
+    store
+        .enqueue_once("q", &CFG, "1", "A", b"a1")
+        .await
+        .unwrap();
+    let c = claimed(&store, "q", &CFG).await;
+    assert!(
+        store
+            .release("q", &c, Duration::from_millis(50))
+            .await
+            .unwrap()
+    );
+    let again = claimed_within(&store, "q", &CFG, Duration::from_secs(5)).await;
+    assert_eq!((again.item.as_slice(), again.attempts), (&b"a1"[..], 2));
+    assert!(store.ack("q", &again, true).await.unwrap());
+    assert_eq!(store.dead_letters("q").await.unwrap(), vec![b"a1".to_vec()]);
+    assert_eq!(store.pending("q").await.unwrap(), 0);
+}
+
+/// GCRA: `burst` calls pass, then the caller is limited, told once.
+async fn rate_limit(store: Store) {
+    let interval = Duration::from_secs(60);
+    for _ in 0..3 {
+        assert_eq!(
+            store.rate_limit("u1", interval, 3).await.unwrap(),
+            RateDecision::Allowed
+        );
+    }
+    match store.rate_limit("u1", interval, 3).await.unwrap() {
+        RateDecision::Limited { retry_after, first } => {
+            assert!(first);
+            assert!(
+                retry_after > Duration::from_secs(50) && retry_after <= interval,
+                "{retry_after:?}"
+            );
+        }
+        RateDecision::Allowed => panic!("fourth call should be limited"),
+    }
+    assert!(matches!(
+        store.rate_limit("u1", interval, 3).await.unwrap(),
+        RateDecision::Limited { first: false, .. }
+    ));
+    // Another key has its own budget.
+    assert_eq!(
+        store.rate_limit("u2", interval, 3).await.unwrap(),
+        RateDecision::Allowed
+    );
+}
+
+/// Plain values with TTLs, set-if-absent and delete.
+async fn values(store: Store) {
+    assert_eq!(store.get("k").await.unwrap(), None);
+    store.set("k", b"v", None).await.unwrap();
+    assert_eq!(store.get("k").await.unwrap(), Some(b"v".to_vec()));
+    assert!(
+        !store
+            .set_if_absent("k", b"w", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_if_absent("n", b"w", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(store.delete("k").await.unwrap());
+    assert!(!store.delete("k").await.unwrap());
+    store
+        .set("short", b"v", Some(Duration::from_millis(30)))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while store.get("short").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "value never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// An older version never overwrites a newer one; the same version may be re-applied.
+async fn versioned(store: Store) {
+    assert!(store.put_if_newer("e", 20, b"new").await.unwrap());
+    assert!(!store.put_if_newer("e", 10, b"old").await.unwrap());
+    assert!(store.put_if_newer("e", 20, b"same").await.unwrap());
+    assert_eq!(
+        store.get_versioned("e").await.unwrap(),
+        Some((20, b"same".to_vec()))
+    );
+    assert_eq!(store.get_versioned("missing").await.unwrap(), None);
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(mesh_state::Store::memory()).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let store = mesh_state::Store::redis(&super::redis_url(), &super::unique_prefix(stringify!($name)))
+                        .expect("redis store");
+                    store.ping().await.expect("a Redis server on TEST_REDIS_URL (see .ci/run)");
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    dedup,
+    partition_order_and_exclusivity,
+    lease_expiry_redelivers,
+    release_and_dead_letter,
+    rate_limit,
+    values,
+    versioned,
+);

@@ -1,0 +1,61 @@
+//! Calling the gateway as Telegram and Stripe do.
+
+use serde_json::{Value, json};
+
+/// A plain HTTP client (no proxy from the environment).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
+/// A private-chat text message update from `user`.
+pub fn text_update(update_id: i64, user: i64, text: &str) -> Value {
+    json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1_700_000_000,
+            "chat": {"id": user, "type": "private", "first_name": "Ann"},
+            "from": {"id": user, "is_bot": false, "first_name": "Ann", "language_code": "en"},
+            "text": text,
+        }
+    })
+}
+
+/// Posts an update as Telegram does; returns (status, body).
+pub async fn post_update(gateway: &str, update: &Value, secret: Option<&str>) -> (u16, Value) {
+    let mut request = client()
+        .post(format!("{gateway}/telegram-webhook"))
+        .header("content-type", "application/json")
+        .body(update.to_string());
+    if let Some(s) = secret {
+        request = request.header("X-Telegram-Bot-Api-Secret-Token", s);
+    }
+    match request.send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.json().await.unwrap_or(Value::Null))
+        }
+        Err(_) => (0, Value::Null),
+    }
+}
+
+/// Posts a signed Stripe event; returns (status, body).
+pub async fn post_event(gateway: &str, body: &[u8], signature: Option<&str>) -> (u16, Value) {
+    let mut request = client()
+        .post(format!("{gateway}/stripe-webhook"))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body.to_vec());
+    if let Some(s) = signature {
+        request = request.header("Stripe-Signature", s);
+    }
+    match request.send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.json().await.unwrap_or(Value::Null))
+        }
+        Err(_) => (0, Value::Null),
+    }
+}

@@ -1,0 +1,64 @@
+//! Test doubles and harnesses for the mesh's end-to-end tests.
+//!
+//! - [`telegram`]: a Bot API double speaking the real wire format
+//!   (`{"ok":..,"result":..}` envelopes, error codes, `retry_after`), which
+//!   records every call with its arrival time.
+//! - [`stripe`]: webhook signing (an implementation independent of the
+//!   gateway's) and event builders.
+//! - [`otlp`]: an OTLP trace receiver recording every span it is sent.
+//! - [`redis_server`]: a private `redis-server` a test can stop and start.
+//! - [`mesh`]: the one-process mesh on ephemeral ports.
+//! - [`process`]: the real binaries as child processes, logs kept.
+//! - [`http`]: posting updates and events as Telegram and Stripe do.
+
+pub mod http;
+pub mod mesh;
+pub mod otlp;
+pub mod process;
+pub mod redis_server;
+pub mod stripe;
+pub mod telegram;
+
+use std::time::Duration;
+
+/// A key prefix no other test (or run) uses.
+pub fn unique_prefix(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("t-{test}-{}-{nanos}", std::process::id())
+}
+
+/// The shared Redis of the machine (see `.ci/run`).
+pub fn shared_redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A free loopback port (bound and released; the OS does not hand it out
+/// again right away).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port")
+}
+
+/// Polls `check` until it returns `Some`, failing after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

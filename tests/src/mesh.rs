@@ -1,0 +1,85 @@
+//! The mesh run in this test process on ephemeral ports, the way
+//! `mesh all` (or one target) runs it.
+
+use std::path::PathBuf;
+
+use mesh::{Listeners, Mesh, Target};
+use mesh_runtime::{CancellationToken, Env};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// The repository's plans file.
+pub fn plans_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plans.toml")
+}
+
+/// A running mesh (or part of one).
+pub struct RunningMesh {
+    /// `http://127.0.0.1:PORT` of the gateway, when it runs.
+    pub gateway: String,
+    /// `http://127.0.0.1:PORT` of bot-service, when it runs.
+    pub bot: String,
+    /// `http://127.0.0.1:PORT` of billing-service, when it runs.
+    pub billing: String,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+async fn bind() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    (listener, url)
+}
+
+impl RunningMesh {
+    /// Starts `target` with `vars` on top of test defaults (metrics
+    /// listeners off, the repository's plans file). Services this process
+    /// does not run are found through `BOT_SERVICE_URL` /
+    /// `BILLING_SERVICE_URL` in `vars`.
+    pub async fn start(target: Target, vars: &[(&str, String)]) -> Self {
+        let runs = |t: Target| target == Target::All || target == t;
+        let mut env = Env::from_pairs([
+            ("BOT_METRICS_ADDR", "off".to_owned()),
+            ("BILLING_METRICS_ADDR", "off".to_owned()),
+            ("PLANS_FILE", plans_file().display().to_string()),
+        ]);
+        let mut listeners = Listeners::default();
+        let (mut gateway, mut bot, mut billing) = (String::new(), String::new(), String::new());
+        if runs(Target::Bot) {
+            let (l, url) = bind().await;
+            env = env.with("BOT_SERVICE_URL", url.clone());
+            listeners.bot = Some(l);
+            bot = url;
+        }
+        if runs(Target::Billing) {
+            let (l, url) = bind().await;
+            env = env.with("BILLING_SERVICE_URL", url.clone());
+            listeners.billing = Some(l);
+            billing = url;
+        }
+        if runs(Target::Gateway) {
+            let (l, url) = bind().await;
+            listeners.gateway = Some(l);
+            gateway = url;
+        }
+        for (k, v) in vars {
+            env = env.with(k, v.clone());
+        }
+        let mesh = Mesh::from_env(target, &env).expect("valid test configuration");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(mesh.run(listeners, shutdown.clone()));
+        Self {
+            gateway,
+            bot,
+            billing,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Drains and stops it; returns how the run ended.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.task.await?
+    }
+}

@@ -1,0 +1,129 @@
+//! The real binaries as child processes, each with its log kept in
+//! `target/<profile>/test-logs/<test>/<name>.log` and printed when a test
+//! fails.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The directory cargo put the binaries in (next to this test's `deps/`).
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let deps = exe.parent().expect("deps dir");
+    deps.parent().expect("profile dir").to_path_buf()
+}
+
+/// Path of a workspace binary; fails with a hint when it was not built.
+pub fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first (`cargo build --workspace --bins`, which the README's test command does)",
+        path.display()
+    );
+    path
+}
+
+/// A running binary; killed when dropped.
+pub struct Process {
+    /// The name given at spawn.
+    pub name: String,
+    /// Where its stdout and stderr go.
+    pub log: PathBuf,
+    binary: String,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+}
+
+impl Process {
+    /// Starts `binary` with exactly `env` (plus PATH), logging to a file
+    /// under `test`'s log folder.
+    pub fn spawn(test: &str, name: &str, binary: &str, env: &[(&str, String)]) -> Self {
+        let dir = bin_dir().join("test-logs").join(test);
+        std::fs::create_dir_all(&dir).expect("log dir");
+        let mut process = Self {
+            name: name.to_owned(),
+            log: dir.join(format!("{name}.log")),
+            binary: binary.to_owned(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+            child: None,
+        };
+        process.restart();
+        process
+    }
+
+    /// Starts it again with the same environment (appending to its log).
+    pub fn restart(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open log");
+        let err = log.try_clone().expect("clone log");
+        let child = Command::new(bin(&self.binary))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .expect("spawn binary");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: the process dies where it stands.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits up to `grace` for a clean exit; returns whether
+    /// it exited successfully.
+    pub fn terminate(&mut self, grace: Duration) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + grace;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+
+    /// Everything it has logged so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            let out = self.output();
+            let tail: Vec<&str> = out.lines().rev().take(40).collect();
+            eprintln!(
+                "---- last lines of {} ({}) ----",
+                self.name,
+                self.log.display()
+            );
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! A Bot API double.
+//!
+//! Serves `POST /bot<token>/<method>` like api.telegram.org: a wrong token
+//! gets 401, an unknown method 404, a missing parameter 400, all in the
+//! `{"ok":false,"error_code":..,"description":..}` envelope. Failures can
+//! be scripted per chat: a 429 with `parameters.retry_after`, a 403 "bot
+//! was blocked by the user", or a 500.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+/// One call the double received.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// Bot API method, for example `sendMessage`.
+    pub method: String,
+    /// Its parameters (JSON or form body, as an object).
+    pub params: Value,
+    /// When it arrived.
+    pub at: Instant,
+    /// Whether it was answered with success.
+    pub ok: bool,
+}
+
+/// A scripted failure for the next call that targets a chat.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// 429 with `retry_after` seconds.
+    TooManyRequests(u32),
+    /// 403 "Forbidden: bot was blocked by the user".
+    Blocked,
+    /// 500.
+    ServerError,
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: Vec<Call>,
+    failures: HashMap<i64, VecDeque<Failure>>,
+    delays: HashMap<i64, std::time::Duration>,
+    started: Vec<(String, Option<i64>)>,
+    next_message_id: i64,
+}
+
+/// The running double.
+#[derive(Clone)]
+pub struct TelegramDouble {
+    /// Base URL to put in `TELEGRAM_API_URL`.
+    pub url: String,
+    /// The token it accepts.
+    pub token: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+const KNOWN: &[&str] = &[
+    "getMe",
+    "sendMessage",
+    "editMessageText",
+    "answerCallbackQuery",
+    "createChatInviteLink",
+    "approveChatJoinRequest",
+    "declineChatJoinRequest",
+    "banChatMember",
+    "unbanChatMember",
+    "setWebhook",
+    "deleteWebhook",
+    "getWebhookInfo",
+    "getUpdates",
+    "getChatMember",
+];
+
+fn error(
+    status: StatusCode,
+    description: &str,
+    parameters: Option<Value>,
+) -> (StatusCode, Json<Value>) {
+    let mut body = json!({"ok": false, "error_code": status.as_u16(), "description": description});
+    if let Some(p) = parameters {
+        body["parameters"] = p;
+    }
+    (status, Json(body))
+}
+
+impl TelegramDouble {
+    /// Starts the double on an ephemeral port.
+    pub async fn start() -> Self {
+        let token = "123456789:TEST-token-AAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned();
+        let inner = Arc::new(Mutex::new(Inner {
+            next_message_id: 1000,
+            ..Inner::default()
+        }));
+        let double = Self {
+            url: String::new(),
+            token: token.clone(),
+            inner: inner.clone(),
+        };
+        let app = axum::Router::new()
+            .route("/{bot}/{method}", post(handle))
+            .with_state(double.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url: format!("http://{addr}"),
+            ..double
+        }
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    /// Successful calls of `method`.
+    pub fn successful(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.ok && c.method == method)
+            .collect()
+    }
+
+    /// Messages successfully sent to `chat`, as (text, params).
+    pub fn messages_to(&self, chat: i64) -> Vec<Value> {
+        self.successful("sendMessage")
+            .into_iter()
+            .filter(|c| c.params.get("chat_id").and_then(as_i64) == Some(chat))
+            .map(|c| c.params)
+            .collect()
+    }
+
+    /// Holds the next call for `chat` for `delay` before answering. A
+    /// caller that goes away meanwhile leaves no record (the call never
+    /// happened, as far as Telegram is concerned).
+    pub fn delay_next(&self, chat: i64, delay: std::time::Duration) {
+        self.lock().delays.insert(chat, delay);
+    }
+
+    /// Calls that have arrived (including ones still being held), as (method, chat).
+    pub fn started(&self) -> Vec<(String, Option<i64>)> {
+        self.lock().started.clone()
+    }
+
+    /// Makes the next call for `chat` fail as scripted.
+    pub fn fail_next(&self, chat: i64, failure: Failure) {
+        self.lock()
+            .failures
+            .entry(chat)
+            .or_default()
+            .push_back(failure);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn as_i64(v: &Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+fn parse_params(headers: &HeaderMap, body: &[u8]) -> Option<Value> {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if body.is_empty() {
+        return Some(json!({}));
+    }
+    if content_type.starts_with("application/json") {
+        return serde_json::from_slice(body).ok().filter(Value::is_object);
+    }
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let pairs: HashMap<String, String> = form_urlencoded_pairs(body);
+        return Some(json!(pairs));
+    }
+    None
+}
+
+fn form_urlencoded_pairs(body: &[u8]) -> HashMap<String, String> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.replace('+', " ")))
+        .collect()
+}
+
+async fn handle(
+    State(double): State<TelegramDouble>,
+    Path((bot, method)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Json<Value>) {
+    if bot.strip_prefix("bot") != Some(double.token.as_str()) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized", None);
+    }
+    // The Bot API matches method names case-insensitively (teloxide sends
+    // `SendMessage`); calls are recorded under the documented spelling.
+    let Some(method) = KNOWN
+        .iter()
+        .find(|m| m.eq_ignore_ascii_case(&method))
+        .map(|m| (*m).to_owned())
+    else {
+        return error(StatusCode::NOT_FOUND, "Not Found: method not found", None);
+    };
+    let Some(params) = parse_params(&headers, &body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: invalid request body",
+            None,
+        );
+    };
+    let chat = params.get("chat_id").and_then(as_i64);
+    let delay = {
+        let mut inner = double.lock();
+        inner.started.push((method.clone(), chat));
+        chat.and_then(|c| inner.delays.remove(&c))
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    let mut inner = double.lock();
+    let failure = chat.and_then(|c| inner.failures.get_mut(&c).and_then(VecDeque::pop_front));
+    let (status, body) = respond(&mut inner, &method, &params, chat, failure);
+    inner.calls.push(Call {
+        method,
+        params,
+        at: Instant::now(),
+        ok: status == StatusCode::OK,
+    });
+    (status, body)
+}
+
+fn respond(
+    inner: &mut Inner,
+    method: &str,
+    params: &Value,
+    chat: Option<i64>,
+    failure: Option<Failure>,
+) -> (StatusCode, Json<Value>) {
+    match failure {
+        Some(Failure::TooManyRequests(secs)) => {
+            return error(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("Too Many Requests: retry after {secs}"),
+                Some(json!({"retry_after": secs})),
+            );
+        }
+        Some(Failure::Blocked) => {
+            return error(
+                StatusCode::FORBIDDEN,
+                "Forbidden: bot was blocked by the user",
+                None,
+            );
+        }
+        Some(Failure::ServerError) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+                None,
+            );
+        }
+        None => {}
+    }
+    let result = match method {
+        "sendMessage" | "editMessageText" => {
+            let text = params
+                .get("text")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let Some(chat) = chat else {
+                return error(StatusCode::BAD_REQUEST, "Bad Request: chat not found", None);
+            };
+            if text.is_empty() {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: message text is empty",
+                    None,
+                );
+            }
+            inner.next_message_id += 1;
+            json!({
+                "message_id": inner.next_message_id,
+                "date": 1_700_000_000,
+                "chat": {"id": chat, "type": if chat > 0 { "private" } else { "supergroup" }, "first_name": "User", "title": "Chat"},
+                "from": {"id": 123456789, "is_bot": true, "first_name": "Test", "username": "test_bot"},
+                "text": text,
+            })
+        }
+        "getMe" => {
+            json!({"id": 123456789, "is_bot": true, "first_name": "Test", "username": "test_bot"})
+        }
+        "createChatInviteLink" => json!({
+            "invite_link": format!("https://t.me/+invite{}", inner.calls.len()),
+            "creator": {"id": 123456789, "is_bot": true, "first_name": "Test"},
+            "creates_join_request": params.get("creates_join_request").and_then(Value::as_bool).unwrap_or(false),
+            "is_primary": false,
+            "is_revoked": false,
+        }),
+        "getWebhookInfo" => {
+            json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0})
+        }
+        "getUpdates" => json!([]),
+        _ => json!(true),
+    };
+    (StatusCode::OK, Json(json!({"ok": true, "result": result})))
+}

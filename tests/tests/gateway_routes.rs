@@ -1,0 +1,495 @@
+//! The gateway's route table from DESIGN.md, each status code triggered by
+//! a real HTTP request against the one-process mesh.
+
+use mesh::Target;
+use mesh_tests::http::{client, post_event, post_update, text_update};
+use mesh_tests::mesh::RunningMesh;
+use mesh_tests::stripe::{event, now, signature_header, subscription};
+use mesh_tests::telegram::TelegramDouble;
+use serde_json::{Value, json};
+
+const SECRET: &str = "s3cret_Token-1";
+
+async fn mesh_with(double: &TelegramDouble, extra: &[(&str, String)]) -> RunningMesh {
+    let mut vars = vec![
+        ("TELEGRAM_BOT_TOKEN", double.token.clone()),
+        ("TELEGRAM_API_URL", double.url.clone()),
+        ("TELEGRAM_WEBHOOK_SECRET", SECRET.to_owned()),
+        ("GATEWAY_MAX_BODY_BYTES", "4096".to_owned()),
+    ];
+    vars.extend(extra.iter().cloned());
+    RunningMesh::start(Target::All, &vars).await
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let r = client().get(url).send().await.expect("request");
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
+async fn raw_post(
+    url: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+    secret: bool,
+) -> (u16, Value) {
+    let mut request = client().post(url).body(body);
+    if let Some(ct) = content_type {
+        request = request.header("content-type", ct);
+    }
+    if secret {
+        request = request.header("X-Telegram-Bot-Api-Secret-Token", SECRET);
+    }
+    let r = request.send().await.expect("request");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+fn is_error_body(v: &Value) -> bool {
+    v.get("error")
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty())
+        && v.as_object().is_some_and(|o| o.len() == 1)
+}
+
+/// /health, /ready, /metrics, unknown paths (404) and wrong methods (405).
+#[tokio::test]
+async fn probes_and_fallbacks() {
+    let double = TelegramDouble::start().await;
+    let mesh = mesh_with(&double, &[]).await;
+    let g = &mesh.gateway;
+    assert_eq!(
+        get(&format!("{g}/health")).await,
+        (200, r#"{"status":"healthy"}"#.to_owned())
+    );
+    let (status, body) = get(&format!("{g}/ready")).await;
+    assert_eq!(status, 200, "{body}");
+    let ready: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        ready,
+        json!({"status": "ready", "services": {"redis": "in-memory", "bot": "ok", "billing": "ok"}})
+    );
+    let (status, metrics) = get(&format!("{g}/metrics")).await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.is_empty() || metrics.contains("# TYPE"),
+        "Prometheus text: {metrics}"
+    );
+    let (status, body) = get(&format!("{g}/no-such-route")).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (404, r#"{"error":"Endpoint not found"}"#)
+    );
+    let (status, body) = get(&format!("{g}/telegram-webhook")).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (405, r#"{"error":"Method not allowed"}"#)
+    );
+    let r = client().post(format!("{g}/health")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    mesh.stop().await.unwrap();
+}
+
+/// POST /telegram-webhook: 200 (also for a duplicate), 401, 415, 400, 413;
+/// only the accepted update has an effect.
+#[tokio::test]
+async fn telegram_webhook_statuses() {
+    let double = TelegramDouble::start().await;
+    let mesh = mesh_with(&double, &[]).await;
+    let url = format!("{}/telegram-webhook", mesh.gateway);
+    let update = text_update(10, 501, "/help");
+
+    assert_eq!(
+        post_update(&mesh.gateway, &update, Some(SECRET)).await,
+        (200, json!({"status": "ok"}))
+    );
+    assert_eq!(
+        post_update(&mesh.gateway, &update, Some(SECRET)).await,
+        (200, json!({"status": "ok"}))
+    );
+
+    let (s, b) = post_update(&mesh.gateway, &text_update(11, 501, "/help"), None).await;
+    assert_eq!(s, 401);
+    assert!(is_error_body(&b), "{b}");
+    let (s, _) = post_update(&mesh.gateway, &text_update(12, 501, "/help"), Some("wrong")).await;
+    assert_eq!(s, 401);
+
+    let body = text_update(13, 501, "/help").to_string().into_bytes();
+    assert_eq!(
+        raw_post(&url, Some("text/plain"), body.clone(), true)
+            .await
+            .0,
+        415
+    );
+    assert_eq!(raw_post(&url, None, body.clone(), true).await.0, 415);
+    assert_eq!(
+        raw_post(&url, Some("application/json; charset=utf-8"), body, true)
+            .await
+            .0,
+        200
+    );
+
+    for bad in [
+        &b"not json"[..],
+        b"{\"update_id\": 14",
+        b"[{\"update_id\": 15}]",
+        b"\"update_id\"",
+        b"{\"message\": {}}",
+        b"{\"update_id\": \"16\"}",
+        b"{\"update_id\": 1.5}",
+    ] {
+        let (s, b) = raw_post(&url, Some("application/json"), bad.to_vec(), true).await;
+        assert_eq!(s, 400, "{}", String::from_utf8_lossy(bad));
+        assert!(is_error_body(&b), "{b}");
+    }
+
+    let mut big = text_update(17, 501, "/help");
+    big["message"]["text"] = json!("x".repeat(5000));
+    let (s, b) = raw_post(
+        &url,
+        Some("application/json"),
+        big.to_string().into_bytes(),
+        true,
+    )
+    .await;
+    assert_eq!((s, is_error_body(&b)), (413, true));
+    // The same without Content-Length (chunked): refused while reading.
+    let stream = futures_body(big.to_string().into_bytes());
+    let r = client()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .body(stream)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+
+    // Two accepted updates (10 and 13), each answered once; nothing else landed.
+    let replies = mesh_tests::eventually(
+        std::time::Duration::from_secs(10),
+        "two /help replies",
+        || async {
+            let m = double.messages_to(501);
+            (m.len() >= 2).then_some(m)
+        },
+    )
+    .await;
+    // A marker update in the same chat: once it is answered, anything queued
+    // before it has been handled, so the count below is final.
+    post_update(&mesh.gateway, &text_update(18, 501, "/start"), Some(SECRET)).await;
+    mesh_tests::eventually(
+        std::time::Duration::from_secs(10),
+        "marker reply",
+        || async { (double.messages_to(501).len() >= 3).then_some(()) },
+    )
+    .await;
+    assert_eq!(double.messages_to(501).len(), 3, "{replies:?}");
+    mesh.stop().await.unwrap();
+}
+
+fn futures_body(bytes: Vec<u8>) -> reqwest::Body {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        bytes.chunks(1000).map(|c| Ok(c.to_vec())).collect();
+    reqwest::Body::wrap_stream(futures_stream(chunks))
+}
+
+fn futures_stream(
+    chunks: Vec<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures_core_stream::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    tokio_stream::iter(chunks)
+}
+
+mod futures_core_stream {
+    pub use tokio_stream::Stream;
+}
+
+/// 429 once a client exceeds the per-address limit, with Retry-After.
+#[tokio::test]
+async fn telegram_webhook_rate_limited() {
+    let double = TelegramDouble::start().await;
+    let mesh = mesh_with(
+        &double,
+        &[
+            ("GATEWAY_RATE_LIMIT_RPS", "1".into()),
+            ("GATEWAY_RATE_LIMIT_BURST", "2".into()),
+        ],
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for id in 0..4 {
+        statuses.push(
+            post_update(
+                &mesh.gateway,
+                &text_update(100 + id, 502, "hi"),
+                Some(SECRET),
+            )
+            .await
+            .0,
+        );
+    }
+    assert_eq!(statuses, vec![200, 200, 429, 429]);
+    let r = client()
+        .post(format!("{}/telegram-webhook", mesh.gateway))
+        .header("content-type", "application/json")
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .body(text_update(200, 502, "hi").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(r.headers().get("retry-after").is_some());
+    mesh.stop().await.unwrap();
+}
+
+/// 503 from both webhooks and /ready when the services can't be reached.
+#[tokio::test]
+async fn dependencies_down_503() {
+    let closed = |_: ()| format!("http://127.0.0.1:{}", mesh_tests::free_port());
+    let mesh = RunningMesh::start(
+        Target::Gateway,
+        &[
+            ("BOT_SERVICE_URL", closed(())),
+            ("BILLING_SERVICE_URL", closed(())),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_test_one".into()),
+            ("GATEWAY_UPSTREAM_TIMEOUT_MS", "1000".into()),
+        ],
+    )
+    .await;
+    let (s, b) = post_update(&mesh.gateway, &text_update(1, 1, "/start"), None).await;
+    assert_eq!(s, 503);
+    assert!(is_error_body(&b));
+    let body = event(
+        "evt_down",
+        "invoice.paid",
+        now(),
+        json!({"id": "in_1", "object": "invoice"}),
+    )
+    .to_string();
+    let sig = signature_header(&["whsec_test_one"], now(), body.as_bytes());
+    assert_eq!(
+        post_event(&mesh.gateway, body.as_bytes(), Some(&sig))
+            .await
+            .0,
+        503
+    );
+    let (s, body) = get(&format!("{}/ready", mesh.gateway)).await;
+    assert_eq!(s, 503);
+    let ready: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["status"], "unhealthy");
+    assert_eq!(ready["services"]["redis"], "in-memory");
+    assert_eq!(ready["services"]["bot"], "unavailable");
+    assert_eq!(ready["services"]["billing"], "unavailable");
+    mesh.stop().await.unwrap();
+}
+
+/// POST /stripe-webhook: 503 when not configured; 400 for every kind of bad
+/// signature and for payloads that are not events; 413; 200 for valid,
+/// duplicate, rotated-secret and unknown-type events, and the entitlement
+/// changed only by the valid ones.
+#[tokio::test]
+async fn stripe_webhook_statuses() {
+    let double = TelegramDouble::start().await;
+    let unconfigured = mesh_with(&double, &[]).await;
+    let body = event("evt_x", "invoice.paid", now(), json!({})).to_string();
+    let sig = signature_header(&["whsec_anything1"], now(), body.as_bytes());
+    let (s, b) = post_event(&unconfigured.gateway, body.as_bytes(), Some(&sig)).await;
+    assert_eq!((s, is_error_body(&b)), (503, true));
+    unconfigured.stop().await.unwrap();
+
+    let mesh = mesh_with(
+        &double,
+        &[(
+            "STRIPE_WEBHOOK_SECRET",
+            "whsec_new_secret, whsec_old_secret".into(),
+        )],
+    )
+    .await;
+    let g = &mesh.gateway;
+    let t = now();
+    let sub = |user: i64, status: &str| {
+        subscription(
+            &format!("sub_{user}"),
+            &format!("cus_{user}"),
+            user,
+            status,
+            t + 86400 * 30,
+            "price_monthly_placeholder",
+        )
+    };
+    let created = event(
+        "evt_created_701",
+        "customer.subscription.created",
+        t,
+        sub(701, "active"),
+    )
+    .to_string();
+    let b = created.as_bytes();
+
+    assert_eq!(post_event(g, b, None).await.0, 400, "missing header");
+    assert_eq!(
+        post_event(g, b, Some("t=1,v1=zz")).await.0,
+        400,
+        "garbage header"
+    );
+    assert_eq!(
+        post_event(g, b, Some(&signature_header(&["whsec_wrong_one"], t, b)))
+            .await
+            .0,
+        400,
+        "wrong secret"
+    );
+    let mut tampered = created.clone().into_bytes();
+    let i = created.find("active").unwrap();
+    tampered[i] = b'A';
+    assert_eq!(
+        post_event(
+            g,
+            &tampered,
+            Some(&signature_header(&["whsec_new_secret"], t, b))
+        )
+        .await
+        .0,
+        400,
+        "tampered"
+    );
+    assert_eq!(
+        post_event(
+            g,
+            b,
+            Some(&signature_header(&["whsec_new_secret"], t - 301, b))
+        )
+        .await
+        .0,
+        400,
+        "stale"
+    );
+    assert_eq!(
+        post_event(
+            g,
+            b,
+            Some(&signature_header(&["whsec_new_secret"], t + 301, b))
+        )
+        .await
+        .0,
+        400,
+        "future"
+    );
+    assert_eq!(
+        entitlement_state(&mesh, 701).await,
+        "ENTITLEMENT_STATE_NONE",
+        "nothing applied yet"
+    );
+
+    // Two v1 values, only the first matching: accepted.
+    let two = signature_header(&["whsec_new_secret", "whsec_not_configured"], t, b);
+    assert_eq!(
+        post_event(g, b, Some(&two)).await,
+        (200, json!({"status": "success"}))
+    );
+    assert_eq!(
+        entitlement_state(&mesh, 701).await,
+        "ENTITLEMENT_STATE_ACTIVE"
+    );
+    // Duplicate delivery: acknowledged, no effect.
+    assert_eq!(
+        post_event(g, b, Some(&signature_header(&["whsec_new_secret"], t, b)))
+            .await
+            .0,
+        200
+    );
+
+    // Signed with the old secret during the roll.
+    let deleted = event(
+        "evt_deleted_701",
+        "customer.subscription.deleted",
+        t + 5,
+        sub(701, "canceled"),
+    )
+    .to_string();
+    let d = deleted.as_bytes();
+    assert_eq!(
+        post_event(g, d, Some(&signature_header(&["whsec_old_secret"], t, d)))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        entitlement_state(&mesh, 701).await,
+        "ENTITLEMENT_STATE_EXPIRED"
+    );
+    // The older "created" replayed with a fresh signature and a new id can't roll it back.
+    let replay = event(
+        "evt_created_again",
+        "customer.subscription.created",
+        t,
+        sub(701, "active"),
+    )
+    .to_string();
+    let r = replay.as_bytes();
+    assert_eq!(
+        post_event(g, r, Some(&signature_header(&["whsec_new_secret"], t, r)))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        entitlement_state(&mesh, 701).await,
+        "ENTITLEMENT_STATE_EXPIRED"
+    );
+
+    // Unknown types are acknowledged.
+    let unknown = event(
+        "evt_unknown",
+        "customer.tax_id.created",
+        t,
+        json!({"id": "txi_1"}),
+    )
+    .to_string();
+    let u = unknown.as_bytes();
+    assert_eq!(
+        post_event(g, u, Some(&signature_header(&["whsec_new_secret"], t, u)))
+            .await
+            .0,
+        200
+    );
+
+    // Validly signed, but not an event.
+    let customer = json!({"id": "cus_1", "object": "customer"}).to_string();
+    let c = customer.as_bytes();
+    let (s, body) = post_event(g, c, Some(&signature_header(&["whsec_new_secret"], t, c))).await;
+    assert_eq!((s, is_error_body(&body)), (400, true));
+
+    // Over the body limit.
+    let huge = event(
+        "evt_huge",
+        "invoice.paid",
+        t,
+        json!({"pad": "x".repeat(5000)}),
+    )
+    .to_string();
+    let h = huge.as_bytes();
+    assert_eq!(
+        post_event(g, h, Some(&signature_header(&["whsec_new_secret"], t, h)))
+            .await
+            .0,
+        413
+    );
+    mesh.stop().await.unwrap();
+}
+
+async fn entitlement_state(mesh: &RunningMesh, user: i64) -> String {
+    use mesh_proto::billing::v1::GetEntitlementRequest;
+    use mesh_proto::billing::v1::billing_service_client::BillingServiceClient;
+    let mut client = BillingServiceClient::connect(mesh.billing.clone())
+        .await
+        .expect("billing");
+    let e = client
+        .get_entitlement(GetEntitlementRequest {
+            telegram_user_id: user,
+        })
+        .await
+        .expect("GetEntitlement")
+        .into_inner()
+        .entitlement
+        .expect("entitlement");
+    e.state().as_str_name().to_owned()
+}
