@@ -200,6 +200,11 @@ impl Mesh {
 /// Bad configuration prints one line naming the variable and exits 2.
 pub fn main_for(target: Target) -> anyhow::Result<()> {
     let env = Env::from_process();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    // The Redis store starts its (lazy) connection task on construction.
+    let _entered = runtime.enter();
     let loaded = Mesh::from_env(target, &env).and_then(|mesh| {
         Ok((
             mesh,

@@ -274,48 +274,28 @@ impl RedisBackend {
 
 fn parse_claim(reply: Vec<Value>) -> Result<ClaimResult, StoreError> {
     use redis::FromRedisValue;
-    let bad = |what: &str| StoreError::Protocol(format!("claim reply: {what}"));
     let mut it = reply.into_iter();
-    let found = it
-        .next()
-        .map(|v| i64::from_redis_value(v))
-        .transpose()
-        .map_err(|_| bad("flag"))?;
-    match found {
-        Some(1) => {
-            let partition = it
-                .next()
-                .ok_or_else(|| bad("partition"))
-                .and_then(|v| String::from_redis_value(v).map_err(|_| bad("partition")))?;
-            let item = it
-                .next()
-                .ok_or_else(|| bad("item"))
-                .and_then(|v| Vec::<u8>::from_redis_value(v).map_err(|_| bad("item")))?;
-            let token = it
-                .next()
-                .ok_or_else(|| bad("token"))
-                .and_then(|v| i64::from_redis_value(v).map_err(|_| bad("token")))?;
-            let attempts = it
-                .next()
-                .ok_or_else(|| bad("attempts"))
-                .and_then(|v| i64::from_redis_value(v).map_err(|_| bad("attempts")))?;
-            Ok(ClaimResult::Claimed(Claim {
-                partition,
-                item,
-                token,
-                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-            }))
-        }
-        Some(0) => {
-            let wait = it
-                .next()
-                .map(|v| i64::from_redis_value(v).map_err(|_| bad("wait")))
-                .transpose()?
-                .unwrap_or(-1);
+    let mut next = |what: &str| -> Result<Value, StoreError> {
+        it.next()
+            .ok_or_else(|| StoreError::Protocol(format!("claim reply: no {what}")))
+    };
+    fn read<T: FromRedisValue>(v: Value, what: &str) -> Result<T, StoreError> {
+        T::from_redis_value(v).map_err(|_| StoreError::Protocol(format!("claim reply: bad {what}")))
+    }
+    match read::<i64>(next("flag")?, "flag")? {
+        1 => Ok(ClaimResult::Claimed(Claim {
+            partition: read(next("partition")?, "partition")?,
+            item: read(next("item")?, "item")?,
+            token: read(next("token")?, "token")?,
+            attempts: u32::try_from(read::<i64>(next("attempts")?, "attempts")?)
+                .unwrap_or(u32::MAX),
+        })),
+        0 => {
+            let wait: i64 = read(next("wait")?, "wait")?;
             Ok(ClaimResult::Idle(
                 u64::try_from(wait).ok().map(Duration::from_millis),
             ))
         }
-        _ => Err(bad("shape")),
+        other => Err(StoreError::Protocol(format!("claim reply: flag {other}"))),
     }
 }

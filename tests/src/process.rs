@@ -51,6 +51,8 @@ impl Process {
                 .collect(),
             child: None,
         };
+        // A fresh log per run; restarts append to it.
+        let _ = std::fs::remove_file(&process.log);
         process.restart();
         process
     }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The test command: everything the suite needs, then the whole suite.
+#
+# - A Redis answering on 127.0.0.1:6379 (installed from Debian's packages
+#   and started when missing); tests use their own key prefixes on it and
+#   start private redis-server processes for outage tests.
+# - The workspace binaries, which the end-to-end tests run as processes.
+# protoc needs no install: the build uses a vendored one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  echo "installing redis-server (Debian package)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "starting redis-server on 127.0.0.1:6379"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
+cargo build --locked --workspace --bins
+cargo test --locked --workspace "$@"
