@@ -22,8 +22,43 @@ struct UpdateHead {
     update_id: i64,
 }
 
+/// Deepest nesting a Telegram update plausibly has (a reply inside a
+/// message inside a callback is about a dozen levels).
+const MAX_DEPTH: usize = 64;
+
+/// The deepest `[`/`{` nesting of a JSON text, ignoring brackets inside
+/// strings. serde_json skips unknown fields without a depth limit, so a
+/// body nested thousands deep would otherwise pass the gateway.
+fn nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Checks that `bytes` is a JSON object with an integer `update_id`.
 pub fn parse_update_id(bytes: &[u8]) -> Result<i64, ApiError> {
+    if nesting_depth(bytes) > MAX_DEPTH {
+        return Err(ApiError::BadRequest("JSON nested too deeply"));
+    }
     // serde would also accept `[1]` for a one-field struct; Telegram sends objects.
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
