@@ -86,8 +86,9 @@ impl Process {
     }
 
     /// SIGTERM, then waits up to `grace` for a clean exit; returns whether
-    /// it exited successfully.
-    pub fn terminate(&mut self, grace: Duration) -> bool {
+    /// it exited successfully. Async, so doubles served by the test's own
+    /// runtime (the OTLP receiver taking the final flush) keep answering.
+    pub async fn terminate(&mut self, grace: Duration) -> bool {
         let Some(mut child) = self.child.take() else {
             return false;
         };
@@ -99,7 +100,7 @@ impl Process {
             if let Ok(Some(status)) = child.try_wait() {
                 return status.success();
             }
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let _ = child.kill();
         let _ = child.wait();

@@ -493,3 +493,88 @@ async fn entitlement_state(mesh: &RunningMesh, user: i64) -> String {
         .expect("entitlement");
     e.state().as_str_name().to_owned()
 }
+
+/// 403 for a caller outside TELEGRAM_ALLOWED_SOURCES, and X-Forwarded-For
+/// believed only from a trusted proxy.
+#[tokio::test]
+async fn telegram_source_allow_list() {
+    let double = TelegramDouble::start().await;
+    let mesh = mesh_with(
+        &double,
+        &[(
+            "TELEGRAM_ALLOWED_SOURCES",
+            "149.154.160.0/20,91.108.4.0/22".into(),
+        )],
+    )
+    .await;
+    let send = |xff: Option<&'static str>| {
+        let mut r = client()
+            .post(format!("{}/telegram-webhook", mesh.gateway))
+            .header("content-type", "application/json")
+            .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+            .body(text_update(300, 503, "/help").to_string());
+        if let Some(x) = xff {
+            r = r.header("X-Forwarded-For", x);
+        }
+        r.send()
+    };
+    let r = send(None).await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(is_error_body(&r.json().await.unwrap()));
+    // 127.0.0.1 is not a trusted proxy: a forged header changes nothing.
+    assert_eq!(
+        send(Some("149.154.167.1")).await.unwrap().status().as_u16(),
+        403
+    );
+    mesh.stop().await.unwrap();
+
+    let mesh = mesh_with(
+        &double,
+        &[
+            ("TELEGRAM_ALLOWED_SOURCES", "149.154.160.0/20".into()),
+            ("TRUSTED_PROXIES", "127.0.0.0/8".into()),
+        ],
+    )
+    .await;
+    let r = client()
+        .post(format!("{}/telegram-webhook", mesh.gateway))
+        .header("content-type", "application/json")
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .header("X-Forwarded-For", "149.154.167.1")
+        .body(text_update(301, 503, "/help").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "behind a trusted proxy, Telegram's address is allowed"
+    );
+    mesh.stop().await.unwrap();
+}
+
+/// 408 when a body stalls past GATEWAY_BODY_TIMEOUT_MS.
+#[tokio::test]
+async fn slow_body_times_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let double = TelegramDouble::start().await;
+    let mesh = mesh_with(&double, &[("GATEWAY_BODY_TIMEOUT_MS", "300".into())]).await;
+    let addr = mesh.gateway.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /telegram-webhook HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nX-Telegram-Bot-Api-Secret-Token: {SECRET}\r\nContent-Length: 100\r\n\r\n{{\"update_id\":"
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 1024];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), socket.read(&mut answer))
+        .await
+        .expect("an answer before the client gives up")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        text.contains(r#"{"error":"request body timed out"}"#),
+        "{text}"
+    );
+    mesh.stop().await.unwrap();
+}

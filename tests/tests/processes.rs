@@ -149,9 +149,12 @@ async fn one_webhook_is_one_trace_across_processes() {
     // The gateway's per-request line is at debug.
     env.retain(|(k, _)| *k != "RUST_LOG");
     env.push(("RUST_LOG", "info,gateway=debug".into()));
-    let _billing = Process::spawn(test, "billing-service", "billing-service", &env);
-    let _bot = Process::spawn(test, "bot-service", "bot-service", &env);
-    let gateway_proc = Process::spawn(test, "gateway", "gateway", &env);
+    let bot_metrics = mesh_tests::free_port();
+    env.retain(|(k, _)| *k != "BOT_METRICS_ADDR");
+    env.push(("BOT_METRICS_ADDR", format!("127.0.0.1:{bot_metrics}")));
+    let mut billing = Process::spawn(test, "billing-service", "billing-service", &env);
+    let mut bot = Process::spawn(test, "bot-service", "bot-service", &env);
+    let mut gateway_proc = Process::spawn(test, "gateway", "gateway", &env);
     let gateway = format!("http://127.0.0.1:{}", ports.gateway);
     wait_ready(&gateway).await;
 
@@ -236,4 +239,33 @@ async fn one_webhook_is_one_trace_across_processes() {
         line.contains(&format!("\"trace_id\":\"{trace}\"")),
         "gateway log line carries trace id {trace}: {line}"
     );
+
+    // Each service serves Prometheus metrics on its own port, the gateway on /metrics.
+    let metrics = |url: String| async move {
+        let response = mesh_tests::http::client()
+            .get(url)
+            .send()
+            .await
+            .expect("metrics");
+        response.text().await.expect("text")
+    };
+    let bot_text = metrics(format!("http://127.0.0.1:{bot_metrics}/metrics")).await;
+    assert!(
+        bot_text.contains("bot_updates_accepted_total"),
+        "{bot_text}"
+    );
+    let gateway_text = metrics(format!("{gateway}/metrics")).await;
+    assert!(
+        gateway_text.contains("gateway_http_requests_total"),
+        "{gateway_text}"
+    );
+
+    // SIGTERM: each process drains and exits cleanly.
+    for p in [&mut gateway_proc, &mut bot, &mut billing] {
+        assert!(
+            p.terminate(Duration::from_secs(10)).await,
+            "{} exits 0 on SIGTERM",
+            p.name
+        );
+    }
 }

@@ -186,5 +186,11 @@ mod tests {
             parse_update_id(deep.as_bytes()).is_err(),
             "deep nesting must be refused"
         );
+        let in_text = format!(r#"{{"update_id":2,"t":"{}\"]"}}"#, "[".repeat(500));
+        assert_eq!(
+            parse_update_id(in_text.as_bytes()).unwrap(),
+            2,
+            "brackets inside strings don't count"
+        );
     }
 }
