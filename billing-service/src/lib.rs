@@ -37,32 +37,23 @@ pub async fn run(
         tracing::warn!("STRIPE_SECRET_KEY is not set: payments are not configured");
     }
     let service = service::Billing::new(config.clone(), store.clone());
-    let (reporter, health) = tonic_health::server::health_reporter();
-    let health_task = tokio::spawn({
-        let store = store.clone();
-        let stop = shutdown.clone();
-        async move {
-            mesh_proto::serving::track_health(
-                reporter,
-                SERVICE_NAME,
-                || async { store.ping().await.is_ok() },
-                stop.cancelled_owned(),
-            )
-            .await;
-        }
-    });
     tracing::info!(addr = %listener.local_addr()?, plans = config.plans.len(), store = ?store.backend(), "billing-service listening");
-    let routes = tonic::service::Routes::new(BillingServiceServer::new(service));
+    let probe_store = store.clone();
     let served = mesh_proto::serving::serve(
         listener,
-        routes,
-        health,
-        mesh_proto::billing::v1::FILE_DESCRIPTOR_SET,
+        mesh_proto::serving::Service {
+            name: SERVICE_NAME,
+            descriptor: mesh_proto::billing::v1::FILE_DESCRIPTOR_SET,
+            routes: tonic::service::Routes::new(BillingServiceServer::new(service)),
+            probe: move || {
+                let store = probe_store.clone();
+                async move { store.ping().await.is_ok() }
+            },
+        },
         mesh_telemetry::grpc_server_span,
-        shutdown.clone().cancelled_owned(),
+        shutdown.clone(),
     )
     .await;
-    let _ = health_task.await;
     tracing::info!("billing-service stopped");
     served.map_err(|e| anyhow::anyhow!("billing-service gRPC server: {e}"))
 }

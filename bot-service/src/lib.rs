@@ -56,35 +56,26 @@ pub async fn run(
     );
 
     let service = service::Bot::new(store.clone(), config.queue, wake);
-    let (reporter, health) = tonic_health::server::health_reporter();
-    let health_task = tokio::spawn({
-        let store = store.clone();
-        let stop = shutdown.clone();
-        async move {
-            mesh_proto::serving::track_health(
-                reporter,
-                SERVICE_NAME,
-                || async { store.ping().await.is_ok() },
-                stop.cancelled_owned(),
-            )
-            .await;
-        }
-    });
     tracing::info!(addr = %listener.local_addr()?, store = ?store.backend(), workers = config.workers, "bot-service listening");
-    let routes = tonic::service::Routes::new(BotServiceServer::new(service));
+    let probe_store = store.clone();
     let served = mesh_proto::serving::serve(
         listener,
-        routes,
-        health,
-        mesh_proto::bot::v1::FILE_DESCRIPTOR_SET,
+        mesh_proto::serving::Service {
+            name: SERVICE_NAME,
+            descriptor: mesh_proto::bot::v1::FILE_DESCRIPTOR_SET,
+            routes: tonic::service::Routes::new(BotServiceServer::new(service)),
+            probe: move || {
+                let store = probe_store.clone();
+                async move { store.ping().await.is_ok() }
+            },
+        },
         mesh_telemetry::grpc_server_span,
-        shutdown.clone().cancelled_owned(),
+        shutdown.clone(),
     )
     .await;
     for worker in workers {
         let _ = worker.await;
     }
-    let _ = health_task.await;
     tracing::info!("bot-service stopped");
     served.map_err(|e| anyhow::anyhow!("bot-service gRPC server: {e}"))
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -15,46 +16,68 @@ use tonic_health::server::HealthReporter;
 /// Why a server could not start or stopped.
 pub type ServeError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Adds health and reflection (both protocol versions: v1, and v1alpha,
-/// the only one grpcurl releases before 1.9 speak) for `descriptor` to
-/// `routes`, then serves them on `listener` until `shutdown` resolves. Calls
-/// in flight finish before this returns.
-pub async fn serve(
+/// What a service brings to [`serve`].
+pub struct Service<P> {
+    /// Its fully qualified gRPC name, under which health is reported.
+    pub name: &'static str,
+    /// Its encoded descriptor set, for reflection.
+    pub descriptor: &'static [u8],
+    /// Its API.
+    pub routes: Routes,
+    /// Whether it can work right now (its store answers); polled for health.
+    pub probe: P,
+}
+
+/// Serves `service` on `listener` with health and reflection (both
+/// protocol versions: v1, and v1alpha, the only one grpcurl releases before
+/// 1.9 speak) until `shutdown` fires. Health turns NOT_SERVING first, and
+/// calls in flight finish before this returns.
+pub async fn serve<P, Fut>(
     listener: TcpListener,
-    routes: Routes,
-    health: tonic_health::pb::health_server::HealthServer<
-        impl tonic_health::pb::health_server::Health,
-    >,
-    descriptor: &'static [u8],
+    service: Service<P>,
     trace: fn(&http::Request<()>) -> tracing::Span,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), ServeError> {
+    shutdown: CancellationToken,
+) -> Result<(), ServeError>
+where
+    P: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send + 'static,
+{
     let v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(descriptor)
+        .register_encoded_file_descriptor_set(service.descriptor)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(descriptor)
+        .register_encoded_file_descriptor_set(service.descriptor)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let routes = routes
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let tracker = tokio::spawn(track_health(
+        reporter,
+        service.name,
+        service.probe,
+        shutdown.clone().cancelled_owned(),
+    ));
+    let routes = service
+        .routes
         .add_service(health)
         .add_service(v1)
         .add_service(v1alpha);
-    Server::builder()
+    let served = Server::builder()
         .trace_fn(trace)
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await?;
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
+        .await;
+    let _ = tracker.await;
+    served?;
     Ok(())
 }
 
 /// Keeps `service`'s health status equal to what `probe` says, checking
 /// every two seconds until `stop` resolves; then reports NOT_SERVING so
 /// callers stop sending new work while the server drains.
-pub async fn track_health<F, Fut>(
+async fn track_health<F, Fut>(
     reporter: HealthReporter,
     service: &'static str,
     probe: F,

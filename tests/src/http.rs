@@ -33,6 +33,12 @@ pub async fn post_update(gateway: &str, update: &Value, secret: Option<&str>) ->
     if let Some(s) = secret {
         request = request.header("X-Telegram-Bot-Api-Secret-Token", s);
     }
+    send(request).await
+}
+
+/// Sends a request; returns (status, JSON body), or (0, null) when the
+/// connection failed.
+pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
     match request.send().await {
         Ok(r) => {
             let status = r.status().as_u16();
@@ -51,11 +57,5 @@ pub async fn post_event(gateway: &str, body: &[u8], signature: Option<&str>) -> 
     if let Some(s) = signature {
         request = request.header("Stripe-Signature", s);
     }
-    match request.send().await {
-        Ok(r) => {
-            let status = r.status().as_u16();
-            (status, r.json().await.unwrap_or(Value::Null))
-        }
-        Err(_) => (0, Value::Null),
-    }
+    send(request).await
 }

@@ -494,6 +494,19 @@ async fn entitlement_state(mesh: &RunningMesh, user: i64) -> String {
     e.state().as_str_name().to_owned()
 }
 
+/// Posts an update with an optional X-Forwarded-For header.
+async fn post_via(gateway: &str, update_id: i64, forwarded_for: Option<&str>) -> (u16, Value) {
+    let mut r = client()
+        .post(format!("{gateway}/telegram-webhook"))
+        .header("content-type", "application/json")
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .body(text_update(update_id, 503, "/help").to_string());
+    if let Some(x) = forwarded_for {
+        r = r.header("X-Forwarded-For", x);
+    }
+    mesh_tests::http::send(r).await
+}
+
 /// 403 for a caller outside TELEGRAM_ALLOWED_SOURCES, and X-Forwarded-For
 /// believed only from a trusted proxy.
 #[tokio::test]
@@ -507,23 +520,11 @@ async fn telegram_source_allow_list() {
         )],
     )
     .await;
-    let send = |xff: Option<&'static str>| {
-        let mut r = client()
-            .post(format!("{}/telegram-webhook", mesh.gateway))
-            .header("content-type", "application/json")
-            .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-            .body(text_update(300, 503, "/help").to_string());
-        if let Some(x) = xff {
-            r = r.header("X-Forwarded-For", x);
-        }
-        r.send()
-    };
-    let r = send(None).await.unwrap();
-    assert_eq!(r.status().as_u16(), 403);
-    assert!(is_error_body(&r.json().await.unwrap()));
+    let (status, body) = post_via(&mesh.gateway, 300, None).await;
+    assert_eq!((status, is_error_body(&body)), (403, true));
     // 127.0.0.1 is not a trusted proxy: a forged header changes nothing.
     assert_eq!(
-        send(Some("149.154.167.1")).await.unwrap().status().as_u16(),
+        post_via(&mesh.gateway, 300, Some("149.154.167.1")).await.0,
         403
     );
     mesh.stop().await.unwrap();
@@ -536,17 +537,8 @@ async fn telegram_source_allow_list() {
         ],
     )
     .await;
-    let r = client()
-        .post(format!("{}/telegram-webhook", mesh.gateway))
-        .header("content-type", "application/json")
-        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-        .header("X-Forwarded-For", "149.154.167.1")
-        .body(text_update(301, 503, "/help").to_string())
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        r.status().as_u16(),
+        post_via(&mesh.gateway, 301, Some("149.154.167.1")).await.0,
         200,
         "behind a trusted proxy, Telegram's address is allowed"
     );
