@@ -24,6 +24,10 @@ struct State {
     /// GCRA theoretical arrival time, ms since epoch.
     tat: HashMap<String, i64>,
     queues: HashMap<String, Queue>,
+    sets: HashMap<String, std::collections::HashSet<String>>,
+    lists: HashMap<String, VecDeque<Vec<u8>>>,
+    schedules: HashMap<String, (BTreeSet<(i64, String)>, HashMap<String, i64>)>,
+    logs: HashMap<String, (u64, VecDeque<(u64, Vec<u8>)>)>,
     /// Writes since expired values and rate-limit entries were last swept.
     writes: u32,
 }
@@ -309,5 +313,123 @@ impl MemoryBackend {
 
     pub(crate) fn get_versioned(&self, key: &str) -> Option<(i64, Vec<u8>)> {
         self.lock().versioned.get(key).cloned()
+    }
+
+    pub(crate) fn set_add(&self, key: &str, member: &str) -> bool {
+        self.lock()
+            .sets
+            .entry(key.to_owned())
+            .or_default()
+            .insert(member.to_owned())
+    }
+
+    pub(crate) fn set_remove(&self, key: &str, member: &str) -> bool {
+        self.lock()
+            .sets
+            .get_mut(key)
+            .is_some_and(|s| s.remove(member))
+    }
+
+    pub(crate) fn set_members(&self, key: &str) -> Vec<String> {
+        self.lock()
+            .sets
+            .get(key)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn list_push(&self, key: &str, value: &[u8], cap: usize) {
+        let mut state = self.lock();
+        let list = state.lists.entry(key.to_owned()).or_default();
+        list.push_back(value.to_vec());
+        while list.len() > cap.max(1) {
+            list.pop_front();
+        }
+    }
+
+    pub(crate) fn list_tail(&self, key: &str, n: usize) -> Vec<Vec<u8>> {
+        let state = self.lock();
+        let Some(list) = state.lists.get(key) else {
+            return Vec::new();
+        };
+        list.iter()
+            .skip(list.len().saturating_sub(n))
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn schedule(&self, key: &str, member: &str, at: i64) {
+        let mut state = self.lock();
+        let (order, index) = state.schedules.entry(key.to_owned()).or_default();
+        if let Some(old) = index.insert(member.to_owned(), at) {
+            order.remove(&(old, member.to_owned()));
+        }
+        order.insert((at, member.to_owned()));
+    }
+
+    pub(crate) fn unschedule(&self, key: &str, member: &str) {
+        let mut state = self.lock();
+        if let Some((order, index)) = state.schedules.get_mut(key)
+            && let Some(old) = index.remove(member)
+        {
+            order.remove(&(old, member.to_owned()));
+        }
+    }
+
+    pub(crate) fn due(&self, key: &str, now: i64, limit: usize) -> Vec<String> {
+        let state = self.lock();
+        state
+            .schedules
+            .get(key)
+            .map(|(order, _)| {
+                order
+                    .iter()
+                    .take_while(|(at, _)| *at <= now)
+                    .take(limit)
+                    .map(|(_, m)| m.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn log_append(&self, key: &str, entry: &[u8], cap: usize) -> String {
+        let mut state = self.lock();
+        let (next, log) = state.logs.entry(key.to_owned()).or_default();
+        *next += 1;
+        log.push_back((*next, entry.to_vec()));
+        while log.len() > cap.max(1) {
+            log.pop_front();
+        }
+        next.to_string()
+    }
+
+    pub(crate) fn log_read(
+        &self,
+        key: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Vec<(String, Vec<u8>)> {
+        let after = after.and_then(|a| a.parse::<u64>().ok()).unwrap_or(0);
+        let state = self.lock();
+        state
+            .logs
+            .get(key)
+            .map(|(_, log)| {
+                log.iter()
+                    .filter(|(id, _)| *id > after)
+                    .take(limit)
+                    .map(|(id, e)| (id.to_string(), e.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn log_last_id(&self, key: &str) -> Option<String> {
+        let state = self.lock();
+        state
+            .logs
+            .get(key)
+            .and_then(|(_, log)| log.back())
+            .map(|(id, _)| id.to_string())
     }
 }

@@ -73,6 +73,10 @@ impl RedisBackend {
         format!("{}:r:{key}", self.prefix)
     }
 
+    fn typed_key(&self, kind: &str, key: &str) -> String {
+        format!("{}:{kind}:{key}", self.prefix)
+    }
+
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
         let _: String = redis::cmd("PING").query_async(&mut c).await?;
@@ -269,6 +273,145 @@ impl RedisBackend {
             .query_async(&mut c)
             .await?;
         Ok(v.zip(d))
+    }
+
+    pub(crate) async fn set_add(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = c.sadd(self.typed_key("s", key), member).await?;
+        Ok(n > 0)
+    }
+
+    pub(crate) async fn set_remove(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = c.srem(self.typed_key("s", key), member).await?;
+        Ok(n > 0)
+    }
+
+    pub(crate) async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(c.smembers(self.typed_key("s", key)).await?)
+    }
+
+    pub(crate) async fn list_push(
+        &self,
+        key: &str,
+        value: &[u8],
+        cap: usize,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let key = self.typed_key("l", key);
+        let cap = isize::try_from(cap.max(1)).unwrap_or(isize::MAX);
+        // One round trip, applied together.
+        redis::pipe()
+            .atomic()
+            .rpush(&key, value)
+            .ignore()
+            .ltrim(&key, -cap, -1)
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_tail(&self, key: &str, n: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let mut c = self.conn.clone();
+        let n = isize::try_from(n).unwrap_or(isize::MAX);
+        Ok(c.lrange(self.typed_key("l", key), -n, -1).await?)
+    }
+
+    pub(crate) async fn schedule(
+        &self,
+        key: &str,
+        member: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        c.zadd::<_, _, _, ()>(self.typed_key("z", key), member, at)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn unschedule(&self, key: &str, member: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        c.zrem::<_, _, ()>(self.typed_key("z", key), member).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn due(
+        &self,
+        key: &str,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut c = self.conn.clone();
+        let limit = isize::try_from(limit).unwrap_or(isize::MAX);
+        Ok(
+            c.zrangebyscore_limit(self.typed_key("z", key), "-inf", now, 0, limit)
+                .await?,
+        )
+    }
+
+    pub(crate) async fn log_append(
+        &self,
+        key: &str,
+        entry: &[u8],
+        cap: usize,
+    ) -> Result<String, StoreError> {
+        let mut c = self.conn.clone();
+        let id: String = redis::cmd("XADD")
+            .arg(self.typed_key("x", key))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(cap.max(1))
+            .arg("*")
+            .arg("e")
+            .arg(entry)
+            .query_async(&mut c)
+            .await?;
+        Ok(id)
+    }
+
+    pub(crate) async fn log_read(
+        &self,
+        key: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut c = self.conn.clone();
+        let start = after.map_or_else(|| "-".to_owned(), |a| format!("({a}"));
+        let reply: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XRANGE")
+            .arg(self.typed_key("x", key))
+            .arg(start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit.max(1))
+            .query_async(&mut c)
+            .await?;
+        Ok(reply
+            .into_iter()
+            .filter_map(|(id, fields)| {
+                fields
+                    .into_iter()
+                    .find(|(f, _)| f == "e")
+                    .map(|(_, e)| (id, e))
+            })
+            .collect())
+    }
+
+    pub(crate) async fn log_last_id(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let mut c = self.conn.clone();
+        let reply: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XREVRANGE")
+            .arg(self.typed_key("x", key))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut c)
+            .await?;
+        Ok(reply.into_iter().next().map(|(id, _)| id))
     }
 }
 

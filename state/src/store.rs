@@ -253,6 +253,116 @@ impl Store {
         }
     }
 
+    /// Adds `member` to the set `key`; true when it was new.
+    pub async fn set_add(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.set_add(key, member)),
+            Inner::Redis(r) => r.set_add(key, member).await,
+        }
+    }
+
+    /// Removes `member` from the set `key`; true when it was there.
+    pub async fn set_remove(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.set_remove(key, member)),
+            Inner::Redis(r) => r.set_remove(key, member).await,
+        }
+    }
+
+    /// The members of the set `key` (any order).
+    pub async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.set_members(key)),
+            Inner::Redis(r) => r.set_members(key).await,
+        }
+    }
+
+    /// Appends to the list `key`, keeping only its last `cap` entries.
+    pub async fn list_push(&self, key: &str, value: &[u8], cap: usize) -> Result<(), StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => {
+                m.list_push(key, value, cap);
+                Ok(())
+            }
+            Inner::Redis(r) => r.list_push(key, value, cap).await,
+        }
+    }
+
+    /// The last `n` entries of the list `key`, oldest first.
+    pub async fn list_tail(&self, key: &str, n: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.list_tail(key, n)),
+            Inner::Redis(r) => r.list_tail(key, n).await,
+        }
+    }
+
+    /// Schedules `member` in `key` at `at` (unix seconds), replacing an
+    /// earlier schedule of the same member.
+    pub async fn schedule(&self, key: &str, member: &str, at: i64) -> Result<(), StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => {
+                m.schedule(key, member, at);
+                Ok(())
+            }
+            Inner::Redis(r) => r.schedule(key, member, at).await,
+        }
+    }
+
+    /// Removes `member`'s schedule from `key`.
+    pub async fn unschedule(&self, key: &str, member: &str) -> Result<(), StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => {
+                m.unschedule(key, member);
+                Ok(())
+            }
+            Inner::Redis(r) => r.unschedule(key, member).await,
+        }
+    }
+
+    /// Up to `limit` members of `key` scheduled at or before `now`, earliest first.
+    pub async fn due(&self, key: &str, now: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.due(key, now, limit)),
+            Inner::Redis(r) => r.due(key, now, limit).await,
+        }
+    }
+
+    /// Appends an entry to the log `key` (keeping about `cap` entries) and
+    /// returns its id. Ids increase; readers resume after the last id seen.
+    pub async fn log_append(
+        &self,
+        key: &str,
+        entry: &[u8],
+        cap: usize,
+    ) -> Result<String, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.log_append(key, entry, cap)),
+            Inner::Redis(r) => r.log_append(key, entry, cap).await,
+        }
+    }
+
+    /// Up to `limit` entries of the log `key` after id `after` (from the
+    /// start when `None`), oldest first.
+    pub async fn log_read(
+        &self,
+        key: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.log_read(key, after, limit)),
+            Inner::Redis(r) => r.log_read(key, after, limit).await,
+        }
+    }
+
+    /// The id of the newest entry of the log `key`, if any.
+    pub async fn log_last_id(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.log_last_id(key)),
+            Inner::Redis(r) => r.log_last_id(key).await,
+        }
+    }
+
     fn db_system(&self) -> &'static str {
         match self.backend() {
             Backend::Memory => "memory",

@@ -223,6 +223,64 @@ async fn versioned(store: Store) {
     assert_eq!(store.get_versioned("missing").await.unwrap(), None);
 }
 
+/// Sets, capped lists, schedules.
+async fn collections(store: Store) {
+    assert!(store.set_add("users", "1").await.unwrap());
+    assert!(!store.set_add("users", "1").await.unwrap());
+    assert!(store.set_add("users", "2").await.unwrap());
+    let mut members = store.set_members("users").await.unwrap();
+    members.sort();
+    assert_eq!(members, vec!["1", "2"]);
+    assert!(store.set_remove("users", "1").await.unwrap());
+    assert!(!store.set_remove("users", "1").await.unwrap());
+    for i in 0..5 {
+        store
+            .list_push("audit", format!("e{i}").as_bytes(), 3)
+            .await
+            .unwrap();
+    }
+    let tail = store.list_tail("audit", 10).await.unwrap();
+    assert_eq!(tail, vec![b"e2".to_vec(), b"e3".to_vec(), b"e4".to_vec()]);
+    assert_eq!(
+        store.list_tail("audit", 1).await.unwrap(),
+        vec![b"e4".to_vec()]
+    );
+    store.schedule("expiry", "a", 100).await.unwrap();
+    store.schedule("expiry", "b", 50).await.unwrap();
+    store.schedule("expiry", "c", 500).await.unwrap();
+    store.schedule("expiry", "a", 10).await.unwrap();
+    assert_eq!(store.due("expiry", 100, 10).await.unwrap(), vec!["a", "b"]);
+    assert_eq!(store.due("expiry", 100, 1).await.unwrap(), vec!["a"]);
+    store.unschedule("expiry", "a").await.unwrap();
+    assert_eq!(store.due("expiry", 1000, 10).await.unwrap(), vec!["b", "c"]);
+}
+
+/// A log hands out entries in order and resumes after any id.
+async fn change_log(store: Store) {
+    assert_eq!(store.log_last_id("changes").await.unwrap(), None);
+    let a = store.log_append("changes", b"a", 100).await.unwrap();
+    let b = store.log_append("changes", b"b", 100).await.unwrap();
+    store.log_append("changes", b"c", 100).await.unwrap();
+    let all = store.log_read("changes", None, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|(_, e)| e.as_slice()).collect::<Vec<_>>(),
+        vec![&b"a"[..], b"b", b"c"]
+    );
+    let after_a = store.log_read("changes", Some(&a), 1).await.unwrap();
+    assert_eq!(
+        (after_a[0].0.as_str(), after_a[0].1.as_slice()),
+        (b.as_str(), &b"b"[..])
+    );
+    let last = store.log_last_id("changes").await.unwrap().unwrap();
+    assert!(
+        store
+            .log_read("changes", Some(&last), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -255,4 +313,6 @@ suite!(
     rate_limit,
     values,
     versioned,
+    collections,
+    change_log,
 );
