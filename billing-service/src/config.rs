@@ -26,6 +26,23 @@ pub struct BillingConfig {
     /// `BILLING_PAST_DUE_GRACE_SECS`: access kept after a failed renewal
     /// (default 3 days).
     pub past_due_grace: Duration,
+    /// `BILLING_REMINDER_DAYS`: how long before a non-renewing plan ends the
+    /// reminder goes out (default 3).
+    pub reminder_lead: Duration,
+    /// `BILLING_SWEEP_INTERVAL_SECS`: how often lapsed access is looked for
+    /// (default 60).
+    pub sweep_interval: Duration,
+    /// `STRIPE_TIMEOUT_MS`: per-attempt timeout of Stripe calls (default 10000).
+    pub stripe_timeout: Duration,
+    /// `BOT_SERVICE_URL`: where notices go (default `http://127.0.0.1:50051`).
+    pub bot_url: String,
+    /// `CHECKOUT_SUCCESS_URL` (default: the bot's `?start=paid` deep link
+    /// when `TELEGRAM_BOT_USERNAME` is set).
+    pub checkout_success_url: String,
+    /// `CHECKOUT_CANCEL_URL` (default: the bot's `?start=canceled` deep link).
+    pub checkout_cancel_url: String,
+    /// `PORTAL_RETURN_URL` (default: the bot's chat).
+    pub portal_return_url: String,
 }
 
 impl BillingConfig {
@@ -40,6 +57,21 @@ impl BillingConfig {
                 "must be a secret (sk_...) or restricted (rk_...) key",
             ));
         }
+        let username = env
+            .get("TELEGRAM_BOT_USERNAME")
+            .map(|u| u.trim_start_matches('@').to_owned());
+        if let Some(u) = &username
+            && (u.len() < 5 || !u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        {
+            return Err(ConfigError::new(
+                "TELEGRAM_BOT_USERNAME",
+                "not a Telegram username",
+            ));
+        }
+        let bot_link = |suffix: &str| match &username {
+            Some(u) => format!("https://t.me/{u}{suffix}"),
+            None => "https://t.me".to_owned(),
+        };
         let metrics_listen = match env.get("BILLING_METRICS_ADDR") {
             Some(v) if v.eq_ignore_ascii_case("off") => None,
             _ => Some(env.addr_or("BILLING_METRICS_ADDR", "0.0.0.0:9102")?),
@@ -56,6 +88,17 @@ impl BillingConfig {
             past_due_grace: Duration::from_secs(
                 env.parse_or("BILLING_PAST_DUE_GRACE_SECS", 3 * 24 * 3600u64)?,
             ),
+            reminder_lead: Duration::from_secs(
+                env.parse_or("BILLING_REMINDER_DAYS", 3u64)? * 24 * 3600,
+            ),
+            sweep_interval: Duration::from_secs(
+                env.parse_or("BILLING_SWEEP_INTERVAL_SECS", 60u64)?.max(1),
+            ),
+            stripe_timeout: env.millis_or("STRIPE_TIMEOUT_MS", Duration::from_secs(10))?,
+            bot_url: env.url_or("BOT_SERVICE_URL", "http://127.0.0.1:50051")?,
+            checkout_success_url: env.url_or("CHECKOUT_SUCCESS_URL", &bot_link("?start=paid"))?,
+            checkout_cancel_url: env.url_or("CHECKOUT_CANCEL_URL", &bot_link("?start=canceled"))?,
+            portal_return_url: env.url_or("PORTAL_RETURN_URL", &bot_link(""))?,
         })
     }
 }

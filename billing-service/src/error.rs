@@ -20,6 +20,12 @@ pub enum BillingError {
     /// The shared store is down.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A dependency (Stripe) is down; retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or misconfiguration; details are logged, not returned.
+    #[error("{0}")]
+    Internal(String),
     /// A stored record could not be read (a bug or foreign data).
     #[error("corrupt record: {0}")]
     Corrupt(String),
@@ -32,6 +38,11 @@ impl From<BillingError> for tonic::Status {
             BillingError::NotFound(m) => tonic::Status::not_found(m),
             BillingError::FailedPrecondition(m) => tonic::Status::failed_precondition(m),
             BillingError::InFlight(_) => tonic::Status::unavailable(e.to_string()),
+            BillingError::Unavailable(m) => tonic::Status::unavailable(m),
+            BillingError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                tonic::Status::internal("internal error")
+            }
             BillingError::Store(e) => {
                 tracing::warn!(error = %e, "shared store unavailable");
                 tonic::Status::unavailable("shared state store unavailable")

@@ -2,19 +2,27 @@
 //!
 //! Event payloads are read with small serde structs of just the fields used,
 //! not async-stripe's generated types: those are tied to one Stripe API
-//! version and fail on payloads of another, while these fields have been
-//! stable for years (both places a field moved between versions are read:
-//! `current_period_end`, and an invoice's subscription).
+//! version and reject payloads of another, while these fields have been
+//! stable for years (both places a field moved between versions are read).
+//!
+//! Order can't be trusted, so with Stripe configured every subscription
+//! and invoice event re-reads the subscription and projects Stripe's current
+//! state: the final entitlement is Stripe's latest state whatever order the
+//! events came in. Without Stripe (a dry run) the payload itself is used,
+//! versioned by the event's time so an older event never overwrites newer
+//! state.
 
 use std::time::Duration;
 
-use mesh_state::Store;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::entitlement::{self, Record, State};
+use crate::entitlement::{State, now};
 use crate::error::BillingError;
+use crate::ledger::{Cause, Ledger};
+use crate::notices::{Notice, NoticeKind};
 use crate::plans::PlanSpec;
+use crate::stripe_api::{StripeApi, SubscriptionView};
 
 /// The envelope of every Stripe event.
 #[derive(Debug, Deserialize)]
@@ -56,14 +64,17 @@ pub const RECOGNISED: &[&str] = &[
     "customer.subscription.created",
     "customer.subscription.updated",
     "customer.subscription.deleted",
+    "customer.subscription.trial_will_end",
     "invoice.paid",
     "invoice.payment_failed",
+    "charge.refunded",
 ];
 
 /// Applies events; cheap to clone.
 #[derive(Clone)]
 pub struct EventApplier {
-    store: Store,
+    ledger: Ledger,
+    stripe: Option<StripeApi>,
     plans: Vec<PlanSpec>,
     dedup_ttl: Duration,
 }
@@ -74,13 +85,7 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
         .and_then(Value::as_str)
 }
 
-fn i64_at(v: &Value, path: &[&str]) -> Option<i64> {
-    path.iter()
-        .try_fold(v, |v, k| v.get(k))
-        .and_then(Value::as_i64)
-}
-
-/// `customer` is an id, or an expanded object with one.
+/// An id field, given as an id or an expanded object.
 fn id_of(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) => Some(s.clone()),
@@ -93,11 +98,47 @@ fn telegram_id(v: Option<&str>) -> Option<i64> {
     v?.trim().parse::<i64>().ok().filter(|id| *id > 0)
 }
 
+/// A subscription as its event payload shows it (the dry-run source).
+fn view_from_payload(obj: &Value) -> Option<SubscriptionView> {
+    let item = obj.pointer("/items/data/0");
+    Some(SubscriptionView {
+        id: id_of(obj.get("id"))?,
+        customer: id_of(obj.get("customer")).unwrap_or_default(),
+        status: str_at(obj, &["status"]).unwrap_or_default().to_owned(),
+        cancel_at_period_end: obj
+            .get("cancel_at_period_end")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        current_period_end: obj
+            .get("current_period_end")
+            .and_then(Value::as_i64)
+            .or_else(|| {
+                item.and_then(|i| i.get("current_period_end"))
+                    .and_then(Value::as_i64)
+            }),
+        price_id: item
+            .and_then(|i| str_at(i, &["price", "id"]))
+            .map(str::to_owned),
+        telegram_user_id: telegram_id(str_at(obj, &["metadata", "telegram_user_id"])),
+        plan_id: str_at(obj, &["metadata", "plan_id"]).map(str::to_owned),
+        created: obj
+            .get("created")
+            .and_then(Value::as_i64)
+            .unwrap_or_default(),
+    })
+}
+
 impl EventApplier {
-    /// An applier writing to `store`.
-    pub fn new(store: Store, plans: Vec<PlanSpec>, dedup_ttl: Duration) -> Self {
+    /// An applier writing through `ledger`, re-reading from `stripe` when set.
+    pub fn new(
+        ledger: Ledger,
+        stripe: Option<StripeApi>,
+        plans: Vec<PlanSpec>,
+        dedup_ttl: Duration,
+    ) -> Self {
         Self {
-            store,
+            ledger,
+            stripe,
             plans,
             dedup_ttl,
         }
@@ -119,17 +160,17 @@ impl EventApplier {
             duplicate,
             recognised,
         };
+        let store = self.ledger.store();
         // Claim the event id briefly, apply, then remember it for the retry
         // window. A concurrent delivery of the same id sees the claim and is
         // told to retry (not "duplicate"): if this attempt fails, the retry
         // is what applies it.
         let mark = format!("billing:event:{}", event.id);
-        if !self
-            .store
+        if !store
             .set_if_absent(&mark, b"applying", Duration::from_secs(60))
             .await?
         {
-            return match self.store.get(&mark).await?.as_deref() {
+            return match store.get(&mark).await?.as_deref() {
                 Some(b"done") => {
                     metrics::counter!("billing_stripe_events_total", "outcome" => "duplicate")
                         .increment(1);
@@ -145,7 +186,7 @@ impl EventApplier {
         };
         match result {
             Ok(()) => {
-                self.store.set(&mark, b"done", Some(self.dedup_ttl)).await?;
+                store.set(&mark, b"done", Some(self.dedup_ttl)).await?;
                 let outcome = if recognised {
                     "applied"
                 } else {
@@ -159,7 +200,7 @@ impl EventApplier {
             }
             Err(e) => {
                 // Best effort: if this fails too, the claim expires in 60 s.
-                let _ = self.store.delete(&mark).await;
+                let _ = store.delete(&mark).await;
                 Err(e)
             }
         }
@@ -177,156 +218,177 @@ impl EventApplier {
                 };
                 let customer = id_of(obj.get("customer"));
                 let subscription = id_of(obj.get("subscription"));
-                self.link(customer.as_deref(), subscription.as_deref(), user)
-                    .await?;
+                self.link(customer.as_deref(), user).await?;
                 let paid = matches!(
                     str_at(obj, &["payment_status"]),
                     Some("paid" | "no_payment_required")
                 );
+                if let (Some(stripe), Some(sub)) = (&self.stripe, &subscription) {
+                    let view = stripe.subscription(sub).await?;
+                    return self.project(user, &view, now(), &event.id).await;
+                }
                 let plan = str_at(obj, &["metadata", "plan_id"]).map(str::to_owned);
-                self.update(user, event.created, |r| {
-                    r.customer_id = customer.clone().or(r.customer_id.take());
-                    r.subscription_id = subscription.clone().or(r.subscription_id.take());
-                    r.plan_id = plan.clone().or(r.plan_id.take());
-                    if paid && matches!(r.state, State::None | State::Expired) {
-                        r.state = State::Active;
-                    }
-                })
-                .await
+                self.ledger
+                    .write(user, event.created, Cause::stripe(&event.id), |r| {
+                        r.customer_id = customer.clone().or(r.customer_id.take());
+                        r.subscription_id = subscription.clone().or(r.subscription_id.take());
+                        r.plan_id = plan.clone().or(r.plan_id.take());
+                        if paid && matches!(r.state, State::None | State::Expired) {
+                            r.state = State::Active;
+                            r.granted_by = None;
+                        }
+                    })
+                    .await
+                    .map(drop)
+            }
+            "customer.subscription.trial_will_end" => {
+                let Some(view) = view_from_payload(obj) else {
+                    return Ok(());
+                };
+                let Some(user) = self.user_of(&view).await? else {
+                    return Ok(());
+                };
+                let trial_end = obj
+                    .get("trial_end")
+                    .and_then(Value::as_i64)
+                    .or(view.current_period_end);
+                self.ledger
+                    .notices()
+                    .send(Notice {
+                        id: format!("{user}:trial_will_end:{}", trial_end.unwrap_or_default()),
+                        user,
+                        kind: NoticeKind::EndingSoon,
+                        plan_id: view.plan_id.clone(),
+                        access_until: trial_end,
+                        reason: "trial".into(),
+                    })
+                    .await
             }
             kind if kind.starts_with("customer.subscription.") => {
-                let subscription = id_of(obj.get("id"));
-                let customer = id_of(obj.get("customer"));
-                let user = match telegram_id(str_at(obj, &["metadata", "telegram_user_id"])) {
-                    Some(u) => Some(u),
-                    None => {
-                        self.user_for(customer.as_deref(), subscription.as_deref())
-                            .await?
-                    }
+                let Some(payload) = view_from_payload(obj) else {
+                    return Err(BillingError::InvalidArgument(
+                        "subscription event without an id".into(),
+                    ));
                 };
-                let Some(user) = user else {
+                let (view, version) = self.truth(payload, event.created).await?;
+                let Some(user) = self.user_of(&view).await? else {
                     tracing::warn!(event_id = %event.id, "subscription of an unknown user; reconcile will pick it up");
                     return Ok(());
                 };
-                self.link(customer.as_deref(), subscription.as_deref(), user)
-                    .await?;
-                let cancel = obj
-                    .get("cancel_at_period_end")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                let status = str_at(obj, &["status"]).unwrap_or("");
-                let state = if kind == "customer.subscription.deleted" {
-                    State::Expired
-                } else {
-                    State::from_stripe(status, cancel)
-                };
-                let item = obj.pointer("/items/data/0");
-                let period_end = i64_at(obj, &["current_period_end"])
-                    .or_else(|| item.and_then(|i| i64_at(i, &["current_period_end"])));
-                let plan = item
-                    .and_then(|i| str_at(i, &["price", "id"]))
-                    .and_then(|price| self.plans.iter().find(|p| p.stripe_price_id == price))
-                    .map(|p| p.id.clone())
-                    .or_else(|| str_at(obj, &["metadata", "plan_id"]).map(str::to_owned));
-                self.update(user, event.created, |r| {
-                    if r.state != State::PastDue && state == State::PastDue {
-                        r.past_due_since = Some(event.created);
-                    }
-                    if state != State::PastDue {
-                        r.past_due_since = None;
-                    }
-                    r.state = state;
-                    r.cancel_at_period_end = cancel;
-                    r.current_period_end = period_end.or(r.current_period_end);
-                    r.customer_id = customer.clone().or(r.customer_id.take());
-                    r.subscription_id = subscription.clone();
-                    r.plan_id = plan.clone().or(r.plan_id.take());
-                })
-                .await
+                self.link(Some(&view.customer), user).await?;
+                self.project(user, &view, version, &event.id).await
             }
-            "invoice.paid" | "invoice.payment_failed" => {
+            "invoice.paid" | "invoice.payment_failed" | "charge.refunded" => {
                 let customer = id_of(obj.get("customer"));
                 let subscription = id_of(obj.get("subscription"))
                     .or_else(|| id_of(obj.pointer("/parent/subscription_details/subscription")));
-                let Some(user) = self
-                    .user_for(customer.as_deref(), subscription.as_deref())
-                    .await?
-                else {
-                    tracing::warn!(event_id = %event.id, "invoice of an unknown customer; ignored");
+                let Some(user) = self.user_for_customer(customer.as_deref()).await? else {
+                    tracing::warn!(event_id = %event.id, "invoice or charge of an unknown customer; ignored");
                     return Ok(());
                 };
+                let subscription = match subscription {
+                    Some(s) => Some(s),
+                    None => self.ledger.read(user).await?.1.subscription_id,
+                };
+                if let (Some(stripe), Some(sub)) = (&self.stripe, &subscription) {
+                    let view = stripe.subscription(sub).await?;
+                    return self.project(user, &view, now(), &event.id).await;
+                }
+                if event.kind == "charge.refunded" {
+                    return Ok(());
+                }
                 let paid = event.kind == "invoice.paid";
-                self.update(user, event.created, |r| {
-                    if paid {
-                        if matches!(r.state, State::PastDue | State::None | State::Trialing) {
-                            r.state = State::Active;
+                let at = event.created;
+                self.ledger
+                    .write(user, at, Cause::stripe(&event.id), |r| {
+                        if paid {
+                            if matches!(r.state, State::PastDue | State::None | State::Trialing) {
+                                r.state = State::Active;
+                            }
+                            r.past_due_since = None;
+                        } else if matches!(
+                            r.state,
+                            State::Active | State::Trialing | State::Canceled
+                        ) {
+                            r.state = State::PastDue;
+                            r.past_due_since = Some(at);
                         }
-                        r.past_due_since = None;
-                    } else if matches!(r.state, State::Active | State::Trialing | State::Canceled) {
-                        r.state = State::PastDue;
-                        r.past_due_since = Some(event.created);
-                    }
-                })
-                .await
+                    })
+                    .await
+                    .map(drop)
             }
             _ => Ok(()),
         }
     }
 
-    /// Reads, changes and writes a user's record unless the stored one is
-    /// newer than `version` (an older event never overwrites newer state).
-    async fn update(
+    /// Stripe's current view of a subscription when configured (versioned
+    /// now), else the payload (versioned by the event's time).
+    async fn truth(
         &self,
-        user: i64,
-        version: i64,
-        change: impl FnOnce(&mut Record),
-    ) -> Result<(), BillingError> {
-        let key = entitlement::key(user);
-        let mut record = match self.store.get_versioned(&key).await? {
-            Some((stored, _)) if stored > version => {
-                metrics::counter!("billing_stale_events_total").increment(1);
-                return Ok(());
-            }
-            Some((_, data)) => serde_json::from_slice(&data)
-                .map_err(|e| BillingError::Corrupt(format!("{key}: {e}")))?,
-            None => Record::none(user),
+        payload: SubscriptionView,
+        created: i64,
+    ) -> Result<(SubscriptionView, i64), BillingError> {
+        let Some(stripe) = &self.stripe else {
+            return Ok((payload, created));
         };
-        change(&mut record);
-        record.updated_at = version;
-        let data = serde_json::to_vec(&record).map_err(|e| BillingError::Corrupt(e.to_string()))?;
-        self.store.put_if_newer(&key, version, &data).await?;
-        Ok(())
+        match stripe.subscription(&payload.id).await {
+            Ok(view) => Ok((view, now())),
+            // Deleted for good: the payload is the last word.
+            Err(BillingError::NotFound(_)) => Ok((payload, now())),
+            Err(e) => Err(e),
+        }
     }
 
-    async fn link(
+    /// Writes Stripe's view of a subscription into the user's record.
+    pub async fn project(
         &self,
-        customer: Option<&str>,
-        subscription: Option<&str>,
         user: i64,
+        view: &SubscriptionView,
+        version: i64,
+        reason: &str,
     ) -> Result<(), BillingError> {
-        let user = user.to_string();
-        for (kind, id) in [("customer", customer), ("subscription", subscription)] {
-            if let Some(id) = id {
-                self.store
-                    .set(&format!("billing:{kind}:{id}"), user.as_bytes(), None)
-                    .await?;
-            }
+        let plans = &self.plans;
+        self.ledger
+            .write(user, version, Cause::stripe(reason), |r| {
+                r.project(view, plans, version);
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn link(&self, customer: Option<&str>, user: i64) -> Result<(), BillingError> {
+        if let Some(c) = customer {
+            let store = self.ledger.store();
+            store
+                .set(
+                    &format!("billing:customer:{c}"),
+                    user.to_string().as_bytes(),
+                    None,
+                )
+                .await?;
+            store
+                .set(&format!("billing:customer_of:{user}"), c.as_bytes(), None)
+                .await?;
         }
         Ok(())
     }
 
-    async fn user_for(
-        &self,
-        customer: Option<&str>,
-        subscription: Option<&str>,
-    ) -> Result<Option<i64>, BillingError> {
-        for (kind, id) in [("subscription", subscription), ("customer", customer)] {
-            if let Some(id) = id
-                && let Some(user) = self.store.get(&format!("billing:{kind}:{id}")).await?
-            {
-                return Ok(telegram_id(std::str::from_utf8(&user).ok()));
-            }
+    async fn user_of(&self, view: &SubscriptionView) -> Result<Option<i64>, BillingError> {
+        match view.telegram_user_id {
+            Some(u) => Ok(Some(u)),
+            None => self.user_for_customer(Some(&view.customer)).await,
         }
-        Ok(None)
+    }
+
+    async fn user_for_customer(&self, customer: Option<&str>) -> Result<Option<i64>, BillingError> {
+        let Some(c) = customer else { return Ok(None) };
+        let user = self
+            .ledger
+            .store()
+            .get(&format!("billing:customer:{c}"))
+            .await?;
+        Ok(telegram_id(
+            user.as_deref().and_then(|u| std::str::from_utf8(u).ok()),
+        ))
     }
 }

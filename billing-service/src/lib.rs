@@ -2,15 +2,21 @@
 //!
 //! Stripe is the system of record. [`events`] turns verified Stripe events
 //! into changes of the [`entitlement`] projection kept in the shared store,
-//! each `event.id` once and never letting an older event overwrite newer
-//! state. [`plans`] loads the plans file; [`service`] is the gRPC API.
+//! each `event.id` once, through the [`ledger`] (the one place entitlements
+//! change: audit, change log, [`notices`] to bot-service, schedules for the
+//! [`sweeper`]). [`stripe_api`] calls Stripe; [`plans`] loads the plans
+//! file; [`service`] is the gRPC API.
 
 pub mod config;
 pub mod entitlement;
 pub mod error;
 pub mod events;
+pub mod ledger;
+pub mod notices;
 pub mod plans;
 pub mod service;
+pub mod stripe_api;
+pub mod sweeper;
 
 use mesh_proto::billing::v1::billing_service_server::BillingServiceServer;
 use mesh_state::Store;
@@ -33,10 +39,35 @@ pub async fn run(
         let bound = mesh_telemetry::metrics::spawn_server(addr, shutdown.clone()).await?;
         tracing::info!(%bound, "billing-service metrics listening");
     }
-    if config.stripe_secret_key.is_none() {
-        tracing::warn!("STRIPE_SECRET_KEY is not set: payments are not configured");
-    }
-    let service = service::Billing::new(config.clone(), store.clone());
+    let stripe = match &config.stripe_secret_key {
+        Some(key) => Some(stripe_api::StripeApi::new(
+            key,
+            &config.stripe_api_base,
+            config.stripe_timeout,
+        )?),
+        None => {
+            tracing::warn!("STRIPE_SECRET_KEY is not set: payments are not configured");
+            None
+        }
+    };
+    let grace = i64::try_from(config.past_due_grace.as_secs()).unwrap_or(i64::MAX / 4);
+    let lead = i64::try_from(config.reminder_lead.as_secs()).unwrap_or(0);
+    let notices = notices::Notices::new(store.clone());
+    let delivery = notices.spawn_delivery(&config.bot_url, shutdown.clone())?;
+    let ledger = ledger::Ledger::new(store.clone(), notices, grace, lead);
+    let events = events::EventApplier::new(
+        ledger.clone(),
+        stripe.clone(),
+        config.plans.clone(),
+        config.event_dedup_ttl,
+    );
+    let sweeper = sweeper::Sweeper {
+        ledger: ledger.clone(),
+        stripe: stripe.clone(),
+        events: events.clone(),
+    };
+    let sweeping = tokio::spawn(sweeper.run(config.sweep_interval, shutdown.clone()));
+    let service = service::Billing::new(config.clone(), ledger, events, stripe, shutdown.clone());
     tracing::info!(addr = %listener.local_addr()?, plans = config.plans.len(), store = ?store.backend(), "billing-service listening");
     let probe_store = store.clone();
     let served = mesh_proto::serving::serve(
@@ -54,6 +85,8 @@ pub async fn run(
         shutdown.clone(),
     )
     .await;
+    let _ = sweeping.await;
+    let _ = delivery.await;
     tracing::info!("billing-service stopped");
     served.map_err(|e| anyhow::anyhow!("billing-service gRPC server: {e}"))
 }

@@ -1,9 +1,11 @@
-//! The bot's client of billing.v1.
+//! The bot's client of billing.v1: one lazily connected channel, a
+//! deadline on every call, and the caller's trace carried along.
+
+use std::time::Duration;
 
 use mesh_proto::billing::v1::billing_service_client::BillingServiceClient;
-use mesh_proto::billing::v1::{ListPlansRequest, Plan};
+use mesh_proto::billing::v1::*;
 use mesh_telemetry::GrpcTracePropagation;
-use std::time::Duration;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tracing::Instrument;
@@ -12,6 +14,20 @@ use tracing::Instrument;
 #[derive(Clone)]
 pub struct BillingClient {
     inner: BillingServiceClient<InterceptedService<Channel, GrpcTracePropagation>>,
+}
+
+macro_rules! rpc {
+    ($self:ident, $method:ident, $name:literal, $request:expr) => {{
+        let mut request = tonic::Request::new($request);
+        request.set_timeout(Duration::from_secs(10));
+        let span = mesh_telemetry::grpc_client_span!("billing.v1.BillingService", $name);
+        let mut client = $self.inner.clone();
+        client
+            .$method(request)
+            .instrument(span)
+            .await
+            .map(tonic::Response::into_inner)
+    }};
 }
 
 impl BillingClient {
@@ -26,15 +42,118 @@ impl BillingClient {
 
     /// The plans on sale.
     pub async fn plans(&self) -> Result<Vec<Plan>, tonic::Status> {
-        let mut request = tonic::Request::new(ListPlansRequest {});
-        request.set_timeout(Duration::from_secs(3));
-        let span = mesh_telemetry::grpc_client_span!("billing.v1.BillingService", "ListPlans");
-        let mut client = self.inner.clone();
-        Ok(client
-            .list_plans(request)
-            .instrument(span)
-            .await?
-            .into_inner()
-            .plans)
+        Ok(rpc!(self, list_plans, "ListPlans", ListPlansRequest {})?.plans)
+    }
+
+    /// A user's entitlement.
+    pub async fn entitlement(&self, user: i64) -> Result<Entitlement, tonic::Status> {
+        rpc!(
+            self,
+            get_entitlement,
+            "GetEntitlement",
+            GetEntitlementRequest {
+                telegram_user_id: user
+            }
+        )?
+        .entitlement
+        .ok_or_else(|| tonic::Status::internal("no entitlement in response"))
+    }
+
+    /// A Checkout session.
+    pub async fn checkout(
+        &self,
+        user: i64,
+        plan: &str,
+        request_id: &str,
+    ) -> Result<CreateCheckoutSessionResponse, tonic::Status> {
+        rpc!(
+            self,
+            create_checkout_session,
+            "CreateCheckoutSession",
+            CreateCheckoutSessionRequest {
+                telegram_user_id: user,
+                plan_id: plan.to_owned(),
+                request_id: request_id.to_owned(),
+            }
+        )
+    }
+
+    /// A portal session URL.
+    pub async fn portal(&self, user: i64, request_id: &str) -> Result<String, tonic::Status> {
+        Ok(rpc!(
+            self,
+            create_portal_session,
+            "CreatePortalSession",
+            CreatePortalSessionRequest {
+                telegram_user_id: user,
+                request_id: request_id.to_owned(),
+            }
+        )?
+        .url)
+    }
+
+    /// Cancel at period end.
+    pub async fn cancel(&self, user: i64) -> Result<Entitlement, tonic::Status> {
+        rpc!(
+            self,
+            cancel_subscription,
+            "CancelSubscription",
+            CancelSubscriptionRequest {
+                telegram_user_id: user
+            }
+        )?
+        .entitlement
+        .ok_or_else(|| tonic::Status::internal("no entitlement in response"))
+    }
+
+    /// Admin grant.
+    pub async fn grant(
+        &self,
+        user: i64,
+        plan: &str,
+        days: u32,
+        reason: &str,
+        actor: &str,
+    ) -> Result<Entitlement, tonic::Status> {
+        rpc!(
+            self,
+            grant_entitlement,
+            "GrantEntitlement",
+            GrantEntitlementRequest {
+                telegram_user_id: user,
+                plan_id: plan.to_owned(),
+                days,
+                reason: reason.to_owned(),
+                actor: actor.to_owned(),
+            }
+        )?
+        .entitlement
+        .ok_or_else(|| tonic::Status::internal("no entitlement in response"))
+    }
+
+    /// Admin revoke.
+    pub async fn revoke(
+        &self,
+        user: i64,
+        reason: &str,
+        actor: &str,
+    ) -> Result<Entitlement, tonic::Status> {
+        rpc!(
+            self,
+            revoke_entitlement,
+            "RevokeEntitlement",
+            RevokeEntitlementRequest {
+                telegram_user_id: user,
+                reason: reason.to_owned(),
+                actor: actor.to_owned(),
+            }
+        )?
+        .entitlement
+        .ok_or_else(|| tonic::Status::internal("no entitlement in response"))
+    }
+
+    /// Subscriber counts.
+    pub async fn stats(&self) -> Result<GetStatsResponse, tonic::Status> {
+        rpc!(self, get_stats, "GetStats", GetStatsRequest {})
     }
 }

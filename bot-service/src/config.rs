@@ -27,6 +27,25 @@ pub struct BotConfig {
     /// `BOT_MAX_ATTEMPTS`: deliveries of one update before it is set aside
     /// in the dead-letter list (default 5).
     pub max_attempts: u32,
+    /// `PREMIUM_CHAT_ID`: the chat whose access is sold.
+    pub premium_chat_id: Option<i64>,
+    /// `ADMIN_USER_IDS`: who may use admin commands.
+    pub admin_ids: Vec<i64>,
+    /// `TELEGRAM_BOT_USERNAME` (without `@`); asked of Telegram at start-up
+    /// when unset. Commands in groups must name it.
+    pub username: Option<String>,
+    /// `BOT_USER_RATE_PER_MIN`: messages a user may send per minute (0 = no
+    /// limit; default 30) and `BOT_USER_BURST` (default 10).
+    pub user_rate_per_min: u32,
+    /// See `user_rate_per_min`.
+    pub user_burst: u32,
+    /// `BOT_OUTBOX_WORKERS`: concurrent senders (default 8).
+    pub outbox_workers: usize,
+    /// `BOT_GLOBAL_SEND_INTERVAL_MS`: spacing of messages overall (default 34:
+    /// at most 30 in any second).
+    pub global_send_interval: Duration,
+    /// `BOT_CHAT_SEND_INTERVAL_MS`: spacing of messages to one chat (default 1000).
+    pub chat_send_interval: Duration,
 }
 
 impl BotConfig {
@@ -69,6 +88,18 @@ impl BotConfig {
                 lease,
             },
             max_attempts: env.parse_or("BOT_MAX_ATTEMPTS", 5u32)?.max(1),
+            premium_chat_id: env.parse("PREMIUM_CHAT_ID")?,
+            admin_ids: env.parse_list("ADMIN_USER_IDS")?,
+            username: env
+                .get("TELEGRAM_BOT_USERNAME")
+                .map(|u| u.trim_start_matches('@').to_owned()),
+            user_rate_per_min: env.parse_or("BOT_USER_RATE_PER_MIN", 30u32)?,
+            user_burst: env.parse_or("BOT_USER_BURST", 10u32)?.max(1),
+            outbox_workers: env.parse_or("BOT_OUTBOX_WORKERS", 8usize)?.max(1),
+            global_send_interval: env
+                .millis_or("BOT_GLOBAL_SEND_INTERVAL_MS", Duration::from_millis(34))?,
+            chat_send_interval: env
+                .millis_or("BOT_CHAT_SEND_INTERVAL_MS", Duration::from_secs(1))?,
         })
     }
 }

@@ -5,18 +5,25 @@
 //! returns; [`worker`]s lease one chat at a time, so a chat's updates are
 //! handled in order and different chats in parallel, and a crash only
 //! delays an update (its lease expires and another worker takes it).
-//! [`handler`] decides what to answer; [`telegram`] sends it (or, in a dry
-//! run, logs it); [`messages`] holds every user-facing text.
+//! Billing's entitlement notices join the same queue, in the user's chat.
+//! [`handler`] decides what to answer and queues it in the [`outbox`],
+//! which sends through [`telegram`] (or, in a dry run, logs) within
+//! Telegram's limits. [`messages`] holds every user-facing text; [`users`]
+//! the registry; [`broadcast`] admin broadcasts.
 
+pub mod action;
 pub mod billing;
+pub mod broadcast;
 pub mod config;
 pub mod envelope;
 pub mod error;
 pub mod handler;
 pub mod messages;
+pub mod outbox;
 pub mod partition;
 pub mod service;
 pub mod telegram;
+pub mod users;
 pub mod worker;
 
 use std::sync::Arc;
@@ -43,10 +50,44 @@ pub async fn run(
         let bound = mesh_telemetry::metrics::spawn_server(addr, shutdown.clone()).await?;
         tracing::info!(%bound, "bot-service metrics listening");
     }
+    let mut config = config;
     let telegram = telegram::Telegram::new(&config)?;
+    if config.username.is_none()
+        && let Some(bot) = telegram.bot()
+    {
+        config.username = whoami(bot).await;
+    }
+    let config = Arc::new(config);
     let billing = billing::BillingClient::new(&config.billing_url)?;
     let wake = Arc::new(tokio::sync::Notify::new());
-    let handler = handler::Handler::new(telegram, billing);
+    let limits = outbox::Limits {
+        global: config.global_send_interval,
+        chat: config.chat_send_interval,
+        ..outbox::Limits::default()
+    };
+    let outbox = outbox::Outbox::new(
+        store.clone(),
+        limits,
+        config.max_attempts,
+        config.queue.lease,
+    );
+    let users = users::Users::new(store.clone());
+    let broadcasts = broadcast::Broadcasts::new(store.clone());
+    let senders = outbox.spawn(
+        config.outbox_workers,
+        telegram,
+        users.clone(),
+        broadcasts.clone(),
+        shutdown.clone(),
+    );
+    let handler = handler::Handler::new(
+        config.clone(),
+        billing,
+        outbox,
+        users,
+        store.clone(),
+        broadcasts,
+    );
     let workers = worker::spawn_pool(
         &config,
         store.clone(),
@@ -73,9 +114,29 @@ pub async fn run(
         shutdown.clone(),
     )
     .await;
-    for worker in workers {
-        let _ = worker.await;
+    for task in workers.into_iter().chain(senders) {
+        let _ = task.await;
     }
     tracing::info!("bot-service stopped");
     served.map_err(|e| anyhow::anyhow!("bot-service gRPC server: {e}"))
+}
+
+/// Asks Telegram for the bot's username (needed to tell commands addressed
+/// to this bot in groups); a failure only means groups are ignored.
+async fn whoami(bot: &teloxide_core::Bot) -> Option<String> {
+    use teloxide_core::requests::Requester;
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        bot.get_me().into_future(),
+    )
+    .await
+    {
+        Ok(Ok(me)) => me.username.clone(),
+        _ => {
+            tracing::warn!(
+                "cannot ask Telegram for the bot's username (set TELEGRAM_BOT_USERNAME); group commands are ignored"
+            );
+            None
+        }
+    }
 }

@@ -1,17 +1,21 @@
-//! `bot.v1.BotService`: durable acceptance of updates.
+//! `bot.v1.BotService`: durable acceptance of updates and notices.
 
 use std::sync::Arc;
 
 use mesh_proto::bot::v1::bot_service_server::BotService;
-use mesh_proto::bot::v1::{AcceptUpdateRequest, AcceptUpdateResponse};
+use mesh_proto::bot::v1::{
+    AcceptUpdateRequest, AcceptUpdateResponse, NotifyEntitlementRequest, NotifyEntitlementResponse,
+};
 use mesh_state::{Enqueued, QueueConfig, Store};
+use prost::Message;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
+use crate::envelope::{self, Kind};
 use crate::error::BotError;
-use crate::{envelope, partition};
+use crate::partition;
 
-/// The queue holding accepted updates.
+/// The queue holding accepted updates and notices, partitioned by chat.
 pub const UPDATES_QUEUE: &str = "updates";
 
 /// The gRPC service.
@@ -22,9 +26,28 @@ pub struct Bot {
 }
 
 impl Bot {
-    /// A service storing updates in `store` and waking local workers.
+    /// A service storing work in `store` and waking local workers.
     pub fn new(store: Store, queue: QueueConfig, wake: Arc<Notify>) -> Self {
         Self { store, queue, wake }
+    }
+
+    async fn enqueue(
+        &self,
+        kind: Kind,
+        id: &str,
+        partition: &str,
+        payload: &[u8],
+    ) -> Result<bool, BotError> {
+        let item = envelope::seal(kind, &mesh_telemetry::current_traceparent(), payload);
+        let outcome = self
+            .store
+            .enqueue_once(UPDATES_QUEUE, &self.queue, id, partition, &item)
+            .await?;
+        let duplicate = outcome == Enqueued::Duplicate;
+        if !duplicate {
+            self.wake.notify_one();
+        }
+        Ok(duplicate)
     }
 }
 
@@ -43,23 +66,41 @@ impl BotService for Bot {
                 BotError::InvalidArgument("update_id does not match update_json".into()).into(),
             );
         }
-        let item = envelope::seal(&mesh_telemetry::current_traceparent(), &request.update_json);
-        let outcome = self
-            .store
-            .enqueue_once(
-                UPDATES_QUEUE,
-                &self.queue,
+        let duplicate = self
+            .enqueue(
+                Kind::Update,
                 &update_id.to_string(),
                 &partition,
-                &item,
+                &request.update_json,
             )
-            .await
-            .map_err(BotError::from)?;
-        let duplicate = outcome == Enqueued::Duplicate;
-        if !duplicate {
-            self.wake.notify_one();
-        }
+            .await?;
         metrics::counter!("bot_updates_accepted_total", "duplicate" => if duplicate { "true" } else { "false" }).increment(1);
         Ok(Response::new(AcceptUpdateResponse { duplicate }))
+    }
+
+    async fn notify_entitlement(
+        &self,
+        request: Request<NotifyEntitlementRequest>,
+    ) -> Result<Response<NotifyEntitlementResponse>, Status> {
+        let notice = request.into_inner();
+        if notice.notice_id.is_empty() || notice.telegram_user_id <= 0 {
+            return Err(BotError::InvalidArgument(
+                "a notice needs an id and a positive user id".into(),
+            )
+            .into());
+        }
+        // Queued in the user's own chat partition: it is handled in order
+        // with what the user sends.
+        let duplicate = self
+            .enqueue(
+                Kind::Notice,
+                &format!("notice:{}", notice.notice_id),
+                &format!("chat:{}", notice.telegram_user_id),
+                &notice.encode_to_vec(),
+            )
+            .await?;
+        metrics::counter!("bot_notices_accepted_total", "kind" => notice.kind().as_str_name())
+            .increment(1);
+        Ok(Response::new(NotifyEntitlementResponse { duplicate }))
     }
 }

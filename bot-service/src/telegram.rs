@@ -1,25 +1,33 @@
-//! Outgoing Bot API calls, through teloxide's `Bot`, or logged in a dry run.
+//! Executes [`Action`]s through teloxide's `Bot`, or logs them in a dry run.
 
+use std::time::Duration;
+
+use chrono::Utc;
 use mesh_runtime::ConfigError;
+use teloxide_core::payloads::{
+    BanChatMemberSetters, CreateChatInviteLinkSetters, SendMessageSetters, UnbanChatMemberSetters,
+};
 use teloxide_core::requests::Requester;
-use teloxide_core::types::ChatId;
+use teloxide_core::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, UserId};
 use teloxide_core::{ApiError, Bot, RequestError};
 use tracing::Instrument;
 
 use crate::BotConfig;
+use crate::action::{Action, Button};
 
 /// How a failed call should be treated.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// Worth retrying later (network, 5xx, 429 with its wait).
-    #[error("transient Telegram failure: {reason}")]
-    Transient {
-        /// What went wrong (never contains the token).
-        reason: String,
-        /// Telegram's `retry_after`, when it gave one.
-        retry_after: Option<std::time::Duration>,
-    },
-    /// Will fail again however often it is retried (blocked, bad request).
+    /// Telegram asked us to wait (429): this chat pauses, others go on.
+    #[error("rate limited by Telegram for {0:?}")]
+    RetryAfter(Duration),
+    /// The user blocked the bot (or is gone): stop writing to them.
+    #[error("blocked by the user")]
+    Blocked,
+    /// Worth retrying later (network, 5xx).
+    #[error("transient Telegram failure: {0}")]
+    Transient(String),
+    /// Will fail again however often it is retried.
     #[error("permanent Telegram failure: {0}")]
     Permanent(String),
 }
@@ -57,68 +65,174 @@ impl Telegram {
         ))
     }
 
-    /// `sendMessage`.
-    pub async fn send_message(&self, chat_id: i64, text: &str) -> Result<(), SendError> {
+    /// The underlying client, unless this is a dry run.
+    pub fn bot(&self) -> Option<&Bot> {
+        match self {
+            Self::Live(bot) => Some(bot),
+            Self::DryRun => None,
+        }
+    }
+
+    /// Makes the Bot API call(s) of `action`.
+    pub async fn execute(&self, action: &Action) -> Result<(), SendError> {
         let span = tracing::info_span!(
-            "telegram.sendMessage",
+            "telegram.call",
+            otel.name = action.method(),
             otel.kind = "client",
             http.request.method = "POST",
-            telegram.method = "sendMessage",
-            telegram.chat_id = chat_id,
+            telegram.method = action.method(),
+            telegram.chat_id = action.chat(),
         );
-        match self {
-            Self::DryRun => {
-                let _enter = span.enter();
-                tracing::info!(chat_id, text, "dry run: would call sendMessage");
-                Ok(())
+        let Self::Live(bot) = self else {
+            let _enter = span.enter();
+            tracing::info!(?action, "dry run: would call {}", action.method());
+            return Ok(());
+        };
+        let outcome = run(bot, action).instrument(span).await;
+        let label = match &outcome {
+            Ok(()) => "ok",
+            Err(SendError::RetryAfter(_)) => "retry_after",
+            Err(SendError::Blocked) => "blocked",
+            Err(SendError::Transient(_)) => "transient",
+            Err(SendError::Permanent(_)) => "permanent",
+        };
+        metrics::counter!("bot_telegram_calls_total", "method" => action.method(), "outcome" => label).increment(1);
+        outcome
+    }
+}
+
+fn keyboard(rows: &[Vec<Button>]) -> Result<InlineKeyboardMarkup, SendError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut buttons = Vec::with_capacity(row.len());
+        for b in row {
+            buttons.push(match b {
+                Button::Url { text, url } => InlineKeyboardButton::url(
+                    text.clone(),
+                    reqwest::Url::parse(url)
+                        .map_err(|e| SendError::Permanent(format!("bad button URL: {e}")))?,
+                ),
+                Button::Callback { text, data } => {
+                    InlineKeyboardButton::callback(text.clone(), data.clone())
+                }
+            });
+        }
+        out.push(buttons);
+    }
+    Ok(InlineKeyboardMarkup::new(out))
+}
+
+async fn run(bot: &Bot, action: &Action) -> Result<(), SendError> {
+    match action {
+        Action::SendMessage {
+            chat_id,
+            text,
+            buttons,
+        } => {
+            let mut request = bot.send_message(ChatId(*chat_id), text.clone());
+            if !buttons.is_empty() {
+                request = request.reply_markup(keyboard(buttons)?);
             }
-            Self::Live(bot) => {
-                let outcome = bot
-                    .send_message(ChatId(chat_id), text)
-                    .into_future()
-                    .instrument(span)
-                    .await;
-                metrics::counter!("bot_telegram_calls_total", "method" => "sendMessage", "ok" => if outcome.is_ok() { "true" } else { "false" })
-                    .increment(1);
-                outcome.map(|_| ()).map_err(classify)
+            request.await.map(drop).map_err(classify)
+        }
+        Action::AnswerCallbackQuery {
+            callback_query_id,
+            text,
+        } => {
+            let mut request = bot.answer_callback_query(callback_query_id.clone().into());
+            if let Some(t) = text {
+                use teloxide_core::payloads::AnswerCallbackQuerySetters;
+                request = request.text(t.clone());
             }
+            request.await.map(drop).map_err(classify)
+        }
+        Action::SendInvite {
+            chat_id,
+            premium_chat_id,
+            text,
+            button,
+            expire_secs,
+        } => {
+            let expire = Utc::now() + chrono::Duration::seconds(*expire_secs);
+            let link = bot
+                .create_chat_invite_link(ChatId(*premium_chat_id))
+                .name(format!("tg{chat_id}"))
+                .member_limit(1)
+                .expire_date(expire)
+                .await
+                .map_err(classify)?;
+            let buttons = vec![vec![Button::Url {
+                text: button.clone(),
+                url: link.invite_link,
+            }]];
+            bot.send_message(ChatId(*chat_id), text.clone())
+                .reply_markup(keyboard(&buttons)?)
+                .await
+                .map(drop)
+                .map_err(classify)
+        }
+        Action::ApproveJoinRequest { chat_id, user_id } => bot
+            .approve_chat_join_request(ChatId(*chat_id), user(*user_id)?)
+            .await
+            .map(drop)
+            .map_err(classify),
+        Action::DeclineJoinRequest { chat_id, user_id } => bot
+            .decline_chat_join_request(ChatId(*chat_id), user(*user_id)?)
+            .await
+            .map(drop)
+            .map_err(classify),
+        Action::RemoveMember { chat_id, user_id } => {
+            // An until_date under 30 s would mean "for ever": ban for a
+            // minute, then lift it at once.
+            bot.ban_chat_member(ChatId(*chat_id), user(*user_id)?)
+                .until_date(Utc::now() + chrono::Duration::seconds(60))
+                .await
+                .map_err(classify)?;
+            bot.unban_chat_member(ChatId(*chat_id), user(*user_id)?)
+                .only_if_banned(true)
+                .await
+                .map(drop)
+                .map_err(classify)
         }
     }
 }
 
-/// Sorts a teloxide error into retry-or-not. Matched exhaustively so a new
-/// teloxide variant forces a decision here.
+fn user(id: i64) -> Result<UserId, SendError> {
+    u64::try_from(id)
+        .map(UserId)
+        .map_err(|_| SendError::Permanent(format!("bad user id {id}")))
+}
+
+/// Sorts a teloxide error into what the outbox does next. Matched
+/// exhaustively so a new teloxide variant forces a decision here.
 fn classify(e: RequestError) -> SendError {
-    let transient = |reason: String| SendError::Transient {
-        reason,
-        retry_after: None,
-    };
     match e {
-        RequestError::RetryAfter(wait) => SendError::Transient {
-            reason: "rate limited by Telegram".into(),
-            retry_after: Some(wait.duration()),
-        },
+        RequestError::RetryAfter(wait) => SendError::RetryAfter(wait.duration()),
         // Reqwest errors may carry the request URL, which holds the token:
         // keep only the kind of failure.
-        RequestError::Network(e) => transient(if e.is_timeout() {
+        RequestError::Network(e) => SendError::Transient(if e.is_timeout() {
             "timeout".into()
         } else {
             "network error".into()
         }),
-        RequestError::Io(_) => transient("I/O error".into()),
-        RequestError::InvalidJson { .. } => transient("invalid response from Telegram".into()),
+        RequestError::Io(_) => SendError::Transient("I/O error".into()),
+        RequestError::InvalidJson { .. } => {
+            SendError::Transient("invalid response from Telegram".into())
+        }
         RequestError::MigrateToChatId(_) => {
             SendError::Permanent("chat migrated to a supergroup".into())
         }
         RequestError::Api(api) => match api {
-            ApiError::BotBlocked
-            | ApiError::UserDeactivated
-            | ApiError::BotKicked
-            | ApiError::BotKickedFromSupergroup => SendError::Permanent(api.to_string()),
+            ApiError::BotBlocked | ApiError::UserDeactivated => SendError::Blocked,
+            ApiError::BotKicked | ApiError::BotKickedFromSupergroup | ApiError::ChatNotFound => {
+                SendError::Permanent(api.to_string())
+            }
             ApiError::Unknown(ref m)
-                if m.contains("Internal Server Error") || m.contains("Bad Gateway") =>
+                if m.contains("Internal Server Error")
+                    || m.contains("Bad Gateway")
+                    || m.contains("Gateway") =>
             {
-                transient(api.to_string())
+                SendError::Transient(api.to_string())
             }
             other => SendError::Permanent(other.to_string()),
         },

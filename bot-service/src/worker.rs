@@ -14,9 +14,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::BotConfig;
-use crate::envelope;
+use crate::envelope::{self, Kind};
 use crate::handler::{HandleError, Handler};
 use crate::service::UPDATES_QUEUE;
+use mesh_proto::bot::v1::NotifyEntitlementRequest;
+use prost::Message;
+use tracing::Instrument;
 
 const POLL: Duration = Duration::from_millis(200);
 const IDLE: Duration = Duration::from_secs(5);
@@ -84,61 +87,56 @@ impl Worker {
         }
     }
 
-    /// Handles one claimed update. Not cancelled by shutdown: the update in
+    /// Handles one claimed item. Not cancelled by shutdown: the item in
     /// hand finishes (within the lease) so a drain loses nothing.
     async fn process(&self, claim: Claim) {
-        let (traceparent, update) = envelope::open(&claim.item);
+        let Some((kind, traceparent, payload)) = envelope::open(&claim.item) else {
+            tracing::error!("unreadable queue item; moved to the dead-letter list");
+            let _ = self.store.ack(UPDATES_QUEUE, &claim, true).await;
+            return;
+        };
         let span = tracing::info_span!(
-            "bot.handle_update",
+            "bot.handle",
+            kind = ?kind,
             partition = %claim.partition,
             attempt = claim.attempts,
             trace_id = tracing::field::Empty,
         );
         mesh_telemetry::continue_trace(&span, &traceparent);
-        let _guard = span.clone();
         // Finish well inside the lease so no other worker takes the chat over
         // while this one still works on it.
         let budget = self.config.queue.lease.mul_f64(0.8);
         let started = std::time::Instant::now();
-        let outcome = {
-            use tracing::Instrument;
-            match tokio::time::timeout(
-                budget,
-                self.handler.handle(&update).instrument(span.clone()),
-            )
-            .await
-            {
-                Ok(result) => result,
-                Err(_) => Err(HandleError::Transient {
-                    reason: "handling timed out".into(),
-                    retry_after: None,
-                }),
+        let work = async {
+            match kind {
+                Kind::Update => self.handler.handle_update(&payload).await,
+                Kind::Notice => match NotifyEntitlementRequest::decode(payload.as_ref()) {
+                    Ok(notice) => self.handler.handle_notice(&notice).await,
+                    Err(e) => Err(HandleError::Permanent(format!("unreadable notice: {e}"))),
+                },
             }
+        };
+        let outcome = match tokio::time::timeout(budget, work.instrument(span.clone())).await {
+            Ok(result) => result,
+            Err(_) => Err(HandleError::Transient("handling timed out".into())),
         };
         metrics::histogram!("bot_update_handle_seconds").record(started.elapsed().as_secs_f64());
         let _enter = span.enter();
         let result = match outcome {
             Ok(()) => self.store.ack(UPDATES_QUEUE, &claim, false).await,
             Err(HandleError::Permanent(reason)) => {
-                tracing::warn!(%reason, "update cannot be handled; dropped");
+                tracing::warn!(%reason, "item cannot be handled; dropped");
                 metrics::counter!("bot_updates_failed_total", "kind" => "permanent").increment(1);
                 self.store.ack(UPDATES_QUEUE, &claim, false).await
             }
-            Err(HandleError::Transient {
-                reason,
-                retry_after,
-            }) if claim.attempts >= self.config.max_attempts => {
-                tracing::error!(%reason, attempts = claim.attempts, "update failed too often; moved to the dead-letter list");
+            Err(HandleError::Transient(reason)) if claim.attempts >= self.config.max_attempts => {
+                tracing::error!(%reason, attempts = claim.attempts, "item failed too often; moved to the dead-letter list");
                 metrics::counter!("bot_updates_failed_total", "kind" => "dead_letter").increment(1);
-                let _ = retry_after;
                 self.store.ack(UPDATES_QUEUE, &claim, true).await
             }
-            Err(HandleError::Transient {
-                reason,
-                retry_after,
-            }) => {
-                let delay = retry_after.unwrap_or_else(|| backoff(claim.attempts));
-                tracing::info!(%reason, attempts = claim.attempts, delay_ms = delay.as_millis() as u64, "update will be retried");
+            Err(HandleError::Transient(reason)) => {
+                let delay = backoff(claim.attempts);
+                tracing::info!(%reason, attempts = claim.attempts, delay_ms = delay.as_millis() as u64, "item will be retried");
                 metrics::counter!("bot_updates_failed_total", "kind" => "retry").increment(1);
                 self.store.release(UPDATES_QUEUE, &claim, delay).await
             }
@@ -146,12 +144,10 @@ impl Worker {
         match result {
             Ok(true) => {}
             Ok(false) => tracing::warn!(
-                "lease expired before the update was finished; another worker retries it"
+                "lease expired before the item was finished; another worker retries it"
             ),
-            // The lease runs out and the update is delivered again.
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot acknowledge update; it will be redelivered")
-            }
+            // The lease runs out and the item is delivered again.
+            Err(e) => tracing::warn!(error = %e, "cannot acknowledge item; it will be redelivered"),
         }
     }
 }

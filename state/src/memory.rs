@@ -315,6 +315,21 @@ impl MemoryBackend {
         self.lock().versioned.get(key).cloned()
     }
 
+    pub(crate) fn incr(&self, key: &str, by: i64) -> i64 {
+        let mut state = self.lock();
+        let entry = state
+            .values
+            .entry(key.to_owned())
+            .or_insert_with(|| (b"0".to_vec(), None));
+        let current: i64 = std::str::from_utf8(&entry.0)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let next = current.saturating_add(by);
+        entry.0 = next.to_string().into_bytes();
+        next
+    }
+
     pub(crate) fn set_add(&self, key: &str, member: &str) -> bool {
         self.lock()
             .sets

@@ -275,6 +275,11 @@ impl RedisBackend {
         Ok(v.zip(d))
     }
 
+    pub(crate) async fn incr(&self, key: &str, by: i64) -> Result<i64, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(c.incr(self.value_key(key), by).await?)
+    }
+
     pub(crate) async fn set_add(&self, key: &str, member: &str) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
         let n: i64 = c.sadd(self.typed_key("s", key), member).await?;

@@ -253,6 +253,14 @@ impl Store {
         }
     }
 
+    /// Adds `by` to the counter `key` and returns the new value.
+    pub async fn incr(&self, key: &str, by: i64) -> Result<i64, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.incr(key, by)),
+            Inner::Redis(r) => r.incr(key, by).await,
+        }
+    }
+
     /// Adds `member` to the set `key`; true when it was new.
     pub async fn set_add(&self, key: &str, member: &str) -> Result<bool, StoreError> {
         match &self.inner {

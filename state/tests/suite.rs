@@ -223,8 +223,11 @@ async fn versioned(store: Store) {
     assert_eq!(store.get_versioned("missing").await.unwrap(), None);
 }
 
-/// Sets, capped lists, schedules.
+/// Sets, capped lists, schedules, counters.
 async fn collections(store: Store) {
+    assert_eq!(store.incr("n", 2).await.unwrap(), 2);
+    assert_eq!(store.incr("n", 3).await.unwrap(), 5);
+    assert_eq!(store.get("n").await.unwrap(), Some(b"5".to_vec()));
     assert!(store.set_add("users", "1").await.unwrap());
     assert!(!store.set_add("users", "1").await.unwrap());
     assert!(store.set_add("users", "2").await.unwrap());

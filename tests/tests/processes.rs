@@ -191,7 +191,7 @@ async fn one_webhook_is_one_trace_across_processes() {
                 && has("bot-service", "bot.v1.BotService/AcceptUpdate")
                 && has("bot-service", "billing.v1.BillingService/ListPlans")
                 && has("billing-service", "billing.v1.BillingService/ListPlans")
-                && has("bot-service", "telegram.sendMessage"))
+                && has("bot-service", "sendMessage"))
             .then_some(spans)
         },
     )

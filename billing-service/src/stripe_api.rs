@@ -1,0 +1,438 @@
+//! Stripe API calls, through async-stripe.
+//!
+//! Every write carries an idempotency key derived from what it does (the
+//! user, the plan, the caller's request id), so a retry, ours or our
+//! caller's, never creates a second customer or session. 429s, 5xx and
+//! network failures are retried here with backoff under the same key:
+//! async-stripe's own retrying strategies draw a random key per request,
+//! which would defeat that.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use mesh_runtime::Secret;
+use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_billing::billing_portal_session::CreateBillingPortalSession;
+use stripe_billing::subscription::{
+    CancelSubscription, ListSubscription, ListSubscriptionStatus, RetrieveSubscription,
+    UpdateSubscription,
+};
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
+};
+use stripe_core::customer::CreateCustomer;
+use stripe_core::event::ListEvent;
+use stripe_shared::{CheckoutSessionMode, Subscription};
+
+use crate::error::BillingError;
+
+/// What billing needs to know of a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionView {
+    /// `sub_...`.
+    pub id: String,
+    /// `cus_...`.
+    pub customer: String,
+    /// Stripe's status (`active`, `past_due`, ...).
+    pub status: String,
+    /// Will not renew.
+    pub cancel_at_period_end: bool,
+    /// End of the current period (unix seconds).
+    pub current_period_end: Option<i64>,
+    /// The first item's price.
+    pub price_id: Option<String>,
+    /// `metadata.telegram_user_id`.
+    pub telegram_user_id: Option<i64>,
+    /// `metadata.plan_id`.
+    pub plan_id: Option<String>,
+    /// Creation time (unix seconds).
+    pub created: i64,
+}
+
+impl From<&Subscription> for SubscriptionView {
+    fn from(s: &Subscription) -> Self {
+        let item = s.items.data.first();
+        Self {
+            id: s.id.as_str().to_owned(),
+            customer: s.customer.id().as_str().to_owned(),
+            status: s.status.as_str().to_owned(),
+            cancel_at_period_end: s.cancel_at_period_end,
+            current_period_end: item.map(|i| i.current_period_end),
+            price_id: item.map(|i| i.price.id.as_str().to_owned()),
+            telegram_user_id: s
+                .metadata
+                .get("telegram_user_id")
+                .and_then(|v| v.parse().ok()),
+            plan_id: s.metadata.get("plan_id").cloned(),
+            created: s.created,
+        }
+    }
+}
+
+impl SubscriptionView {
+    /// Whether the status still means a live subscription.
+    pub fn is_live(&self) -> bool {
+        matches!(self.status.as_str(), "active" | "trialing" | "past_due")
+    }
+}
+
+/// A Checkout session to send the user to.
+#[derive(Debug, Clone)]
+pub struct CheckoutLink {
+    /// `cs_...`.
+    pub id: String,
+    /// The hosted page.
+    pub url: String,
+    /// When it stops working (unix seconds).
+    pub expires_at: i64,
+}
+
+/// What a Checkout session needs.
+#[derive(Debug, Clone)]
+pub struct CheckoutParams<'a> {
+    /// The paying user.
+    pub telegram_user_id: i64,
+    /// Their Stripe customer.
+    pub customer: &'a str,
+    /// The plan id (kept in metadata).
+    pub plan_id: &'a str,
+    /// The Stripe price.
+    pub price_id: &'a str,
+    /// Trial days (0 = none).
+    pub trial_days: u32,
+    /// Where Stripe sends the user after paying.
+    pub success_url: &'a str,
+    /// Where Stripe sends the user when they give up.
+    pub cancel_url: &'a str,
+}
+
+/// The Stripe client.
+#[derive(Clone)]
+pub struct StripeApi {
+    client: Client,
+    attempts: u32,
+}
+
+impl std::fmt::Debug for StripeApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StripeApi(***)")
+    }
+}
+
+fn key(raw: &str) -> Result<IdempotencyKey, BillingError> {
+    // Stripe accepts up to 255 characters; ours are short and ASCII.
+    IdempotencyKey::new(raw).map_err(|e| BillingError::Internal(format!("idempotency key: {e}")))
+}
+
+impl StripeApi {
+    /// A client of `api_base` (Stripe, stripe-mock or a double).
+    pub fn new(
+        secret: &Secret,
+        api_base: &str,
+        timeout: Duration,
+    ) -> Result<Self, mesh_runtime::ConfigError> {
+        let client = ClientBuilder::new(secret.expose())
+            .url(format!("{api_base}/"))
+            .timeout(timeout)
+            .build()
+            .map_err(|e| mesh_runtime::ConfigError::new("STRIPE_API_BASE", e))?;
+        Ok(Self {
+            client,
+            attempts: 3,
+        })
+    }
+
+    /// Sends `request` once per attempt under one idempotency key (writes)
+    /// or none (reads), retrying what Stripe says is retryable.
+    async fn call<R>(
+        &self,
+        operation: &'static str,
+        request: &R,
+        idempotency: Option<&str>,
+    ) -> Result<R::Output, BillingError>
+    where
+        R: StripeRequest,
+        R::Output: miniserde::Deserialize,
+    {
+        let strategy = match idempotency {
+            Some(k) => RequestStrategy::Idempotent(key(k)?),
+            None => RequestStrategy::Once,
+        };
+        let span = tracing::info_span!(
+            "stripe.request",
+            otel.kind = "client",
+            stripe.operation = operation,
+            http.response.status_code = tracing::field::Empty,
+        );
+        let mut attempt = 1;
+        loop {
+            let started = std::time::Instant::now();
+            let outcome = {
+                use tracing::Instrument;
+                request
+                    .customize()
+                    .request_strategy(strategy.clone())
+                    .send(&self.client)
+                    .instrument(span.clone())
+                    .await
+            };
+            let label = match &outcome {
+                Ok(_) => "ok",
+                Err(StripeError::Stripe(_, status)) if *status == 429 || *status >= 500 => {
+                    "retryable"
+                }
+                Err(StripeError::Timeout | StripeError::ClientError(_)) => "retryable",
+                Err(_) => "error",
+            };
+            metrics::histogram!("billing_stripe_request_seconds", "operation" => operation, "outcome" => label)
+                .record(started.elapsed().as_secs_f64());
+            match outcome {
+                Ok(value) => return Ok(value),
+                Err(e) if label == "retryable" && attempt < self.attempts => {
+                    let delay = Duration::from_millis(200 * (1 << (attempt - 1)));
+                    tracing::info!(parent: &span, operation, attempt, error = %brief(&e), "Stripe call failed; retrying with the same idempotency key");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(map_error(operation, e)),
+            }
+        }
+    }
+
+    /// Creates the Stripe customer of a Telegram user.
+    pub async fn create_customer(&self, telegram_user_id: i64) -> Result<String, BillingError> {
+        let metadata =
+            HashMap::from([("telegram_user_id".to_owned(), telegram_user_id.to_string())]);
+        let request = CreateCustomer::new()
+            .description(format!("Telegram user {telegram_user_id}"))
+            .metadata(metadata);
+        let customer = self
+            .call(
+                "customers.create",
+                &request,
+                Some(&format!("customer-tg{telegram_user_id}")),
+            )
+            .await?;
+        Ok(customer.id.as_str().to_owned())
+    }
+
+    /// Creates a Checkout session in subscription mode.
+    pub async fn create_checkout(
+        &self,
+        p: &CheckoutParams<'_>,
+        idempotency: &str,
+    ) -> Result<CheckoutLink, BillingError> {
+        let metadata = HashMap::from([
+            (
+                "telegram_user_id".to_owned(),
+                p.telegram_user_id.to_string(),
+            ),
+            ("plan_id".to_owned(), p.plan_id.to_owned()),
+        ]);
+        let mut line = CreateCheckoutSessionLineItems::new();
+        line.price = Some(p.price_id.to_owned());
+        line.quantity = Some(1);
+        let mut subscription = CreateCheckoutSessionSubscriptionData::new();
+        subscription.metadata = Some(metadata.clone());
+        if p.trial_days > 0 {
+            subscription.trial_period_days = Some(p.trial_days);
+        }
+        let request = CreateCheckoutSession::new()
+            .mode(CheckoutSessionMode::Subscription)
+            .customer(p.customer)
+            .client_reference_id(p.telegram_user_id.to_string())
+            .line_items(vec![line])
+            .subscription_data(subscription)
+            .metadata(metadata)
+            .allow_promotion_codes(true)
+            .success_url(p.success_url)
+            .cancel_url(p.cancel_url);
+        let session = self
+            .call("checkout.sessions.create", &request, Some(idempotency))
+            .await?;
+        let url = session.url.ok_or_else(|| {
+            BillingError::Internal("Stripe returned a Checkout session without a URL".into())
+        })?;
+        Ok(CheckoutLink {
+            id: session.id.as_str().to_owned(),
+            url,
+            expires_at: session.expires_at,
+        })
+    }
+
+    /// Creates a customer-portal session.
+    pub async fn create_portal(
+        &self,
+        customer: &str,
+        return_url: &str,
+        idempotency: &str,
+    ) -> Result<String, BillingError> {
+        let request = CreateBillingPortalSession::new()
+            .customer(customer)
+            .return_url(return_url);
+        Ok(self
+            .call(
+                "billing_portal.sessions.create",
+                &request,
+                Some(idempotency),
+            )
+            .await?
+            .url)
+    }
+
+    /// Reads a subscription (the truth, whatever order events came in).
+    pub async fn subscription(&self, id: &str) -> Result<SubscriptionView, BillingError> {
+        let sub = self
+            .call(
+                "subscriptions.retrieve",
+                &RetrieveSubscription::new(id),
+                None,
+            )
+            .await?;
+        Ok(SubscriptionView::from(&sub))
+    }
+
+    /// Sets a subscription to cancel at period end.
+    pub async fn cancel_at_period_end(&self, id: &str) -> Result<SubscriptionView, BillingError> {
+        let request = UpdateSubscription::new(id).cancel_at_period_end(true);
+        let sub = self
+            .call(
+                "subscriptions.update",
+                &request,
+                Some(&format!("cancel-at-period-end-{id}")),
+            )
+            .await?;
+        Ok(SubscriptionView::from(&sub))
+    }
+
+    /// Cancels a subscription now.
+    pub async fn cancel_now(&self, id: &str) -> Result<SubscriptionView, BillingError> {
+        let sub = self
+            .call(
+                "subscriptions.cancel",
+                &CancelSubscription::new(id),
+                Some(&format!("cancel-now-{id}")),
+            )
+            .await?;
+        Ok(SubscriptionView::from(&sub))
+    }
+
+    /// Every subscription, any status, all pages.
+    pub async fn all_subscriptions(&self) -> Result<Vec<SubscriptionView>, BillingError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut request = ListSubscription::new()
+                .status(ListSubscriptionStatus::All)
+                .limit(100);
+            if let Some(a) = &after {
+                request = request.starting_after(a.as_str());
+            }
+            let page = self.call("subscriptions.list", &request, None).await?;
+            out.extend(page.data.iter().map(SubscriptionView::from));
+            match (page.has_more, page.data.last()) {
+                (true, Some(last)) => after = Some(last.id.as_str().to_owned()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Events whose webhook delivery failed (Stripe keeps 30 days), as
+    /// event JSON the webhook path understands.
+    pub async fn undelivered_events(&self) -> Result<Vec<Vec<u8>>, BillingError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut request = ListEvent::new().delivery_success(false).limit(100);
+            if let Some(a) = &after {
+                request = request.starting_after(a.as_str());
+            }
+            let page = self.call("events.list", &request, None).await?;
+            for event in &page.data {
+                let object: serde_json::Value =
+                    serde_json::from_str(&miniserde::json::to_string(&event.data.object))
+                        .map_err(|e| BillingError::Internal(format!("event object: {e}")))?;
+                let json = serde_json::json!({
+                    "id": event.id.as_str(),
+                    "object": "event",
+                    "type": event.type_.as_str(),
+                    "created": event.created,
+                    "data": {"object": object},
+                });
+                out.push(json.to_string().into_bytes());
+            }
+            match (page.has_more, page.data.last()) {
+                (true, Some(last)) => after = Some(last.id.as_str().to_owned()),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+/// A log-safe summary of an error (never the request, which holds the key).
+fn brief(e: &StripeError) -> String {
+    match e {
+        StripeError::Stripe(err, status) => format!("{status} {}", err.type_.as_str()),
+        StripeError::Timeout => "timeout".into(),
+        StripeError::ClientError(_) => "network error".into(),
+        StripeError::JSONDeserialize(_) => "unreadable response".into(),
+        StripeError::ConfigError(_) => "client configuration".into(),
+    }
+}
+
+/// Maps a Stripe failure to what billing's callers can act on. Matched
+/// exhaustively: a card or input problem is the caller's to fix (never
+/// INTERNAL); only our own mistakes are internal.
+fn map_error(operation: &'static str, e: StripeError) -> BillingError {
+    use stripe::ApiErrorsType;
+    match e {
+        StripeError::Stripe(err, status) => {
+            let message = err.message.clone().unwrap_or_default();
+            let code = err
+                .code
+                .as_ref()
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default();
+            match (&err.type_, status) {
+                (_, 429) | (_, 500..) => {
+                    tracing::warn!(operation, status, "Stripe unavailable after retries");
+                    BillingError::Unavailable("Stripe is unavailable; retry later".into())
+                }
+                (_, 401) => {
+                    tracing::error!(operation, "Stripe rejected the API key");
+                    BillingError::Internal("payments are misconfigured".into())
+                }
+                (ApiErrorsType::CardError, _) => {
+                    BillingError::FailedPrecondition(format!("card declined: {message}"))
+                }
+                (ApiErrorsType::InvalidRequestError, 404)
+                | (ApiErrorsType::InvalidRequestError, _)
+                    if code == "resource_missing" =>
+                {
+                    BillingError::NotFound(format!("Stripe: {message}"))
+                }
+                (ApiErrorsType::InvalidRequestError, _) => {
+                    BillingError::InvalidArgument(format!("Stripe: {message}"))
+                }
+                (ApiErrorsType::IdempotencyError, _) => {
+                    tracing::error!(operation, "idempotency key reused with other parameters");
+                    BillingError::Internal("conflicting retry".into())
+                }
+                // api_error, and types newer than this client: Stripe's side.
+                _ => BillingError::Unavailable("Stripe is unavailable; retry later".into()),
+            }
+        }
+        StripeError::Timeout | StripeError::ClientError(_) => {
+            tracing::warn!(operation, "Stripe unreachable after retries");
+            BillingError::Unavailable("Stripe is unreachable; retry later".into())
+        }
+        StripeError::JSONDeserialize(m) => {
+            tracing::error!(operation, error = %m, "unreadable Stripe response");
+            BillingError::Internal("unreadable Stripe response".into())
+        }
+        StripeError::ConfigError(m) => {
+            tracing::error!(operation, error = %m, "Stripe client misconfigured");
+            BillingError::Internal("payments are misconfigured".into())
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Outgoing Bot API work, as data: what the outbox stores and sends.
+
+use serde::{Deserialize, Serialize};
+
+/// An inline keyboard button.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Button {
+    /// Opens a URL.
+    Url {
+        /// Label.
+        text: String,
+        /// Target.
+        url: String,
+    },
+    /// Sends a callback query with `data` (at most 64 bytes).
+    Callback {
+        /// Label.
+        text: String,
+        /// Payload.
+        data: String,
+    },
+}
+
+/// One Bot API call (or a short fixed sequence) the bot wants made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Action {
+    /// `sendMessage`, optionally with an inline keyboard.
+    SendMessage {
+        /// Target chat.
+        chat_id: i64,
+        /// Text.
+        text: String,
+        /// Keyboard rows.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        buttons: Vec<Vec<Button>>,
+    },
+    /// `answerCallbackQuery`.
+    AnswerCallbackQuery {
+        /// The query.
+        callback_query_id: String,
+        /// A toast, if any.
+        #[serde(default)]
+        text: Option<String>,
+    },
+    /// `createChatInviteLink` (single use, expiring) for `premium_chat_id`,
+    /// then `sendMessage` to `chat_id` with the link as a button.
+    SendInvite {
+        /// The user's chat.
+        chat_id: i64,
+        /// The chat whose access is sold.
+        premium_chat_id: i64,
+        /// Message text.
+        text: String,
+        /// Button label.
+        button: String,
+        /// Link lifetime in seconds.
+        expire_secs: i64,
+    },
+    /// `approveChatJoinRequest`.
+    ApproveJoinRequest {
+        /// The premium chat.
+        chat_id: i64,
+        /// The user.
+        user_id: i64,
+    },
+    /// `declineChatJoinRequest`.
+    DeclineJoinRequest {
+        /// The premium chat.
+        chat_id: i64,
+        /// The user.
+        user_id: i64,
+    },
+    /// `banChatMember` then `unbanChatMember(only_if_banned)`: removes the
+    /// user without a lasting ban, so they can come back after paying.
+    RemoveMember {
+        /// The premium chat.
+        chat_id: i64,
+        /// The user.
+        user_id: i64,
+    },
+}
+
+impl Action {
+    /// The chat this action writes to: throttling and ordering are per chat.
+    pub fn chat(&self) -> i64 {
+        match self {
+            Self::SendMessage { chat_id, .. } | Self::SendInvite { chat_id, .. } => *chat_id,
+            Self::ApproveJoinRequest { chat_id, .. }
+            | Self::DeclineJoinRequest { chat_id, .. }
+            | Self::RemoveMember { chat_id, .. } => *chat_id,
+            // Callback answers go to no chat; they are not rate limited by
+            // Telegram per chat, so give them their own lane.
+            Self::AnswerCallbackQuery { .. } => 0,
+        }
+    }
+
+    /// Whether the action posts a message (counted against send limits).
+    pub fn is_message(&self) -> bool {
+        matches!(self, Self::SendMessage { .. } | Self::SendInvite { .. })
+    }
+
+    /// The Bot API method, for logs and metrics.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::SendMessage { .. } => "sendMessage",
+            Self::AnswerCallbackQuery { .. } => "answerCallbackQuery",
+            Self::SendInvite { .. } => "createChatInviteLink+sendMessage",
+            Self::ApproveJoinRequest { .. } => "approveChatJoinRequest",
+            Self::DeclineJoinRequest { .. } => "declineChatJoinRequest",
+            Self::RemoveMember { .. } => "banChatMember+unbanChatMember",
+        }
+    }
+}
+
+/// Shorthand for a plain message.
+pub fn message(chat_id: i64, text: impl Into<String>) -> Action {
+    Action::SendMessage {
+        chat_id,
+        text: text.into(),
+        buttons: Vec::new(),
+    }
+}
