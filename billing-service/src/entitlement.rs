@@ -152,6 +152,11 @@ impl Record {
             return false;
         }
         let state = State::from_stripe(&sub.status, sub.cancel_at_period_end);
+        // Access ended when the grace ran out; Stripe still retrying the
+        // same invoice doesn't start a new grace period.
+        if current && self.state == State::Expired && state == State::PastDue {
+            return false;
+        }
         if state == State::PastDue && self.state != State::PastDue {
             self.past_due_since = Some(at);
         } else if state != State::PastDue {

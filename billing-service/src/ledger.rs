@@ -234,8 +234,12 @@ impl Ledger {
         self.store.log_append(keys::CHANGES, &json, 100_000).await?;
         metrics::counter!("billing_entitlement_changes_total", "to" => format!("{:?}", after.state).to_lowercase())
             .increment(1);
-        let had = before.has_access(at, self.grace)
-            || matches!(before.state, State::Active | State::Trialing);
+        // "Had" is the state that let the user in (they are still in the
+        // chat even when the grace or period already ran out); "has" is now.
+        let had = matches!(
+            before.state,
+            State::Active | State::Trialing | State::PastDue | State::Canceled
+        );
         let has = after.has_access(at, self.grace);
         if had && !has {
             let month = month_of(at);

@@ -59,3 +59,60 @@ pub async fn post_event(gateway: &str, body: &[u8], signature: Option<&str>) -> 
     }
     send(request).await
 }
+
+/// A user's tap on an inline button.
+pub fn callback_update(update_id: i64, user: i64, query_id: &str, data: &str) -> Value {
+    json!({
+        "update_id": update_id,
+        "callback_query": {
+            "id": query_id,
+            "from": {"id": user, "is_bot": false, "first_name": "Ann", "language_code": "en"},
+            "chat_instance": "ci",
+            "data": data,
+            "message": {
+                "message_id": 1, "date": 1_700_000_000, "text": "Choose a plan:",
+                "chat": {"id": user, "type": "private", "first_name": "Ann"},
+            },
+        }
+    })
+}
+
+/// A text message in a group.
+pub fn group_update(update_id: i64, chat: i64, user: i64, text: &str) -> Value {
+    json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id, "date": 1_700_000_000, "text": text,
+            "chat": {"id": chat, "type": "supergroup", "title": "Group"},
+            "from": {"id": user, "is_bot": false, "first_name": "Ann"},
+        }
+    })
+}
+
+/// A request to join `chat` (a chat with join requests on).
+pub fn join_request_update(update_id: i64, chat: i64, user: i64) -> Value {
+    json!({
+        "update_id": update_id,
+        "chat_join_request": {
+            "chat": {"id": chat, "type": "supergroup", "title": "Premium"},
+            "from": {"id": user, "is_bot": false, "first_name": "Ann"},
+            "user_chat_id": user,
+            "date": 1_700_000_000,
+        }
+    })
+}
+
+/// `user`'s membership of `chat` changing from `old` to `new` status.
+pub fn chat_member_update(update_id: i64, chat: i64, user: i64, old: &str, new: &str) -> Value {
+    let member = |status: &str| json!({"user": {"id": user, "is_bot": false, "first_name": "Ann"}, "status": status});
+    json!({
+        "update_id": update_id,
+        "chat_member": {
+            "chat": {"id": chat, "type": "supergroup", "title": "Premium"},
+            "from": {"id": user, "is_bot": false, "first_name": "Ann"},
+            "date": 1_700_000_000,
+            "old_chat_member": member(old),
+            "new_chat_member": member(new),
+        }
+    })
+}

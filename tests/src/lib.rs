@@ -5,18 +5,23 @@
 //!   records every call with its arrival time.
 //! - [`stripe`]: webhook signing (an implementation independent of the
 //!   gateway's) and event builders.
+//! - [`stripe_double`]: a Stripe API double (form-encoded nested keys, Bearer
+//!   auth, idempotency replay, error objects, paging, signed events).
 //! - [`otlp`]: an OTLP trace receiver recording every span it is sent.
 //! - [`redis_server`]: a private `redis-server` a test can stop and start.
 //! - [`mesh`]: the one-process mesh on ephemeral ports.
 //! - [`process`]: the real binaries as child processes, logs kept.
+//! - [`product`]: the whole product (mesh, Redis, both doubles) for flows.
 //! - [`http`]: posting updates and events as Telegram and Stripe do.
 
 pub mod http;
 pub mod mesh;
 pub mod otlp;
 pub mod process;
+pub mod product;
 pub mod redis_server;
 pub mod stripe;
+pub mod stripe_double;
 pub mod telegram;
 
 use std::time::Duration;
@@ -60,5 +65,16 @@ where
             "timed out after {limit:?} waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Logs of in-process components to the test output when `TEST_LOG` is set
+/// (a `RUST_LOG`-style filter), for debugging a failing test.
+pub fn init_logs() {
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
     }
 }

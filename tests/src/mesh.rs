@@ -37,6 +37,7 @@ impl RunningMesh {
     /// does not run are found through `BOT_SERVICE_URL` /
     /// `BILLING_SERVICE_URL` in `vars`.
     pub async fn start(target: Target, vars: &[(&str, String)]) -> Self {
+        crate::init_logs();
         let runs = |t: Target| target == Target::All || target == t;
         let mut env = Env::from_pairs([
             ("BOT_METRICS_ADDR", "off".to_owned()),

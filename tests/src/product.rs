@@ -1,0 +1,158 @@
+//! The whole product on ephemeral ports: the one-process mesh with Redis,
+//! a Bot API double and a Stripe double, wired as in production.
+
+use std::time::Duration;
+
+use mesh::Target;
+use mesh_proto::billing::v1::billing_service_client::BillingServiceClient;
+use mesh_proto::billing::v1::{Entitlement, EntitlementState, GetEntitlementRequest};
+use serde_json::Value;
+use tonic::transport::Channel;
+
+use crate::mesh::RunningMesh;
+use crate::stripe_double::StripeDouble;
+use crate::telegram::TelegramDouble;
+
+/// The premium chat in tests.
+pub const PREMIUM_CHAT: i64 = -100_123_456_789;
+/// The admin in tests.
+pub const ADMIN: i64 = 9000;
+/// The prices of the repository's plans file.
+pub const PRICES: &[&str] = &["price_monthly_placeholder", "price_yearly_placeholder"];
+
+/// A running product.
+pub struct Product {
+    /// The Bot API double.
+    pub telegram: TelegramDouble,
+    /// The Stripe double.
+    pub stripe: StripeDouble,
+    /// The mesh.
+    pub mesh: RunningMesh,
+    /// Its Redis key prefix.
+    pub prefix: String,
+}
+
+impl Product {
+    /// Starts everything; `extra` overrides the defaults.
+    pub async fn start(test: &str, extra: &[(&str, String)]) -> Self {
+        let telegram = TelegramDouble::start().await;
+        let stripe = StripeDouble::start(PRICES).await;
+        let prefix = crate::unique_prefix(test);
+        let mut vars = vec![
+            ("REDIS_URL", crate::shared_redis_url()),
+            ("REDIS_KEY_PREFIX", prefix.clone()),
+            ("TELEGRAM_BOT_TOKEN", telegram.token.clone()),
+            ("TELEGRAM_API_URL", telegram.url.clone()),
+            ("TELEGRAM_BOT_USERNAME", "test_bot".to_owned()),
+            ("STRIPE_SECRET_KEY", stripe.secret_key.clone()),
+            ("STRIPE_API_BASE", stripe.url.clone()),
+            ("STRIPE_WEBHOOK_SECRET", stripe.webhook_secret.clone()),
+            ("PREMIUM_CHAT_ID", PREMIUM_CHAT.to_string()),
+            ("ADMIN_USER_IDS", ADMIN.to_string()),
+            // Fast per-chat spacing so flows don't wait a second per reply;
+            // the throttle tests set the real limits.
+            ("BOT_CHAT_SEND_INTERVAL_MS", "50".to_owned()),
+            ("BOT_UPDATE_LEASE_MS", "2000".to_owned()),
+        ];
+        for (k, v) in extra {
+            vars.retain(|(key, _)| key != k);
+            vars.push((k, v.clone()));
+        }
+        let mesh = RunningMesh::start(Target::All, &vars).await;
+        Self {
+            telegram,
+            stripe,
+            mesh,
+            prefix,
+        }
+    }
+
+    /// A billing.v1 client.
+    pub fn billing(&self) -> BillingServiceClient<Channel> {
+        BillingServiceClient::new(mesh_proto::lazy_channel(&self.mesh.billing).expect("channel"))
+    }
+
+    /// A user's entitlement.
+    pub async fn entitlement(&self, user: i64) -> Entitlement {
+        self.billing()
+            .get_entitlement(GetEntitlementRequest {
+                telegram_user_id: user,
+            })
+            .await
+            .expect("GetEntitlement")
+            .into_inner()
+            .entitlement
+            .expect("entitlement")
+    }
+
+    /// Waits until a user's entitlement is in `state`.
+    pub async fn wait_state(&self, user: i64, state: EntitlementState) -> Entitlement {
+        crate::eventually(
+            Duration::from_secs(10),
+            &format!("user {user} in {state:?}"),
+            || async {
+                let e = self.entitlement(user).await;
+                (e.state() == state).then_some(e)
+            },
+        )
+        .await
+    }
+
+    /// Posts an update as Telegram does, expecting 200.
+    pub async fn post(&self, update: &Value) {
+        let (status, body) = crate::http::post_update(&self.mesh.gateway, update, None).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// Waits for a successful Bot API call matching `pred`.
+    pub async fn wait_call(
+        &self,
+        what: &str,
+        pred: impl Fn(&crate::telegram::Call) -> bool,
+    ) -> crate::telegram::Call {
+        crate::eventually(Duration::from_secs(10), what, || async {
+            self.telegram.calls().into_iter().find(|c| c.ok && pred(c))
+        })
+        .await
+    }
+
+    /// Waits for a message to `chat` whose text contains `needle`.
+    pub async fn wait_message(&self, chat: i64, needle: &str) -> Value {
+        self.wait_call(&format!("a message to {chat} containing {needle:?}"), |c| {
+            c.method == "sendMessage"
+                && c.params["chat_id"] == chat
+                && c.params["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains(needle))
+        })
+        .await
+        .params
+    }
+
+    /// Stops the mesh.
+    pub async fn stop(self) {
+        self.mesh.stop().await.expect("clean stop");
+    }
+}
+
+/// The URL buttons of a sent message.
+pub fn url_buttons(params: &Value) -> Vec<String> {
+    params["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["url"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The callback data of a sent message's buttons.
+pub fn callback_buttons(params: &Value) -> Vec<String> {
+    params["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["callback_data"].as_str().map(str::to_owned))
+        .collect()
+}

@@ -1,0 +1,769 @@
+//! A Stripe API double speaking Stripe's wire format.
+//!
+//! Requests are `application/x-www-form-urlencoded` with nested keys
+//! (`line_items[0][price]`), authenticated with `Authorization: Bearer`.
+//! Writes honour `Idempotency-Key`: the same key with the same parameters
+//! replays the first response; with other parameters it is an
+//! `idempotency_error`. Errors are Stripe error objects; lists page with
+//! `starting_after` and `has_more`. Objects carry every field async-stripe
+//! requires, so the real client parses them.
+//!
+//! The test drives Stripe's side of the story (a customer pays, a renewal
+//! fails, a subscription ends): each step changes the double's objects and
+//! returns the events Stripe would send, which the test signs and posts to
+//! the gateway like Stripe's webhook sender.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
+
+use crate::stripe::{now, signature_header};
+
+/// One request the double received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// `GET`, `POST`, `DELETE`.
+    pub method: String,
+    /// Path, e.g. `/v1/checkout/sessions`.
+    pub path: String,
+    /// Parsed parameters (nested keys become nested objects).
+    pub params: Value,
+    /// The `Idempotency-Key` header.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Default)]
+struct Inner {
+    next: u64,
+    customers: BTreeMap<String, Value>,
+    sessions: BTreeMap<String, Value>,
+    subscriptions: BTreeMap<String, Value>,
+    events: Vec<(Value, bool)>,
+    idempotency: HashMap<String, (String, u16, Value)>,
+    requests: Vec<Recorded>,
+    failures: VecDeque<(String, u16)>,
+    delays: VecDeque<(String, Duration)>,
+}
+
+/// The running double.
+#[derive(Clone)]
+pub struct StripeDouble {
+    /// Base URL for `STRIPE_API_BASE`.
+    pub url: String,
+    /// The API key it accepts.
+    pub secret_key: String,
+    /// The webhook signing secret its events are signed with.
+    pub webhook_secret: String,
+    prices: Vec<String>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+type Reply = (StatusCode, Json<Value>);
+
+fn error(
+    status: StatusCode,
+    kind: &str,
+    code: Option<&str>,
+    message: &str,
+    param: Option<&str>,
+) -> Reply {
+    let mut e = json!({"type": kind, "message": message});
+    if let Some(c) = code {
+        e["code"] = json!(c);
+    }
+    if let Some(p) = param {
+        e["param"] = json!(p);
+    }
+    (status, Json(json!({"error": e})))
+}
+
+/// Parses a form or query string into nested JSON (`a[b][0]=x` gives
+/// `{"a":{"b":{"0":"x"}}}`).
+pub fn parse_nested(raw: &[u8]) -> Value {
+    let mut root = Map::new();
+    for (key, value) in form_urlencoded::parse(raw) {
+        let mut parts: Vec<String> = Vec::new();
+        let (head, rest) = key
+            .split_once('[')
+            .map_or((key.as_ref(), ""), |(h, r)| (h, r));
+        parts.push(head.to_owned());
+        for seg in rest.split('[') {
+            let seg = seg.trim_end_matches(']');
+            if !seg.is_empty() || !rest.is_empty() {
+                parts.push(seg.to_owned());
+            }
+        }
+        let parts: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+        let mut node = &mut root;
+        for (i, part) in parts.iter().enumerate() {
+            if i + 1 == parts.len() {
+                node.insert(part.clone(), Value::String(value.to_string()));
+            } else {
+                let entry = node
+                    .entry(part.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if !entry.is_object() {
+                    *entry = Value::Object(Map::new());
+                }
+                node = entry.as_object_mut().unwrap_or_else(|| unreachable!());
+            }
+        }
+    }
+    Value::Object(root)
+}
+
+fn s<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
+    v.pointer(path).and_then(Value::as_str)
+}
+
+impl StripeDouble {
+    /// Starts the double, selling `prices`.
+    pub async fn start(prices: &[&str]) -> Self {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let mut double = Self {
+            url: String::new(),
+            secret_key: "sk_test_double_0123456789".into(),
+            webhook_secret: "whsec_double_signing_secret".into(),
+            prices: prices.iter().map(|p| (*p).to_owned()).collect(),
+            inner,
+        };
+        let app = axum::Router::new()
+            .route("/v1/customers", post(handle_root))
+            .route("/v1/checkout/sessions", post(handle_root))
+            .route("/v1/billing_portal/sessions", post(handle_root))
+            .route("/v1/subscriptions", get(handle_root))
+            .route("/v1/events", get(handle_root))
+            .route(
+                "/v1/subscriptions/{id}",
+                get(handle_id).post(handle_id).delete(handle_id),
+            )
+            .with_state(double.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        double.url = format!("http://{addr}");
+        double
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().requests.clone()
+    }
+
+    /// Requests to `method path`.
+    pub fn requests_to(&self, method: &str, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path == path)
+            .collect()
+    }
+
+    /// Checkout sessions created.
+    pub fn sessions(&self) -> Vec<Value> {
+        self.lock().sessions.values().cloned().collect()
+    }
+
+    /// A subscription as Stripe holds it now.
+    pub fn subscription(&self, id: &str) -> Option<Value> {
+        self.lock().subscriptions.get(id).cloned()
+    }
+
+    /// The next request whose path starts with `prefix` fails with `status`.
+    pub fn fail_next(&self, prefix: &str, status: u16) {
+        self.lock().failures.push_back((prefix.to_owned(), status));
+    }
+
+    /// The next request whose path starts with `prefix` is processed at
+    /// once but answered only after `delay` (a response lost to a timeout).
+    pub fn delay_next(&self, prefix: &str, delay: Duration) {
+        self.lock().delays.push_back((prefix.to_owned(), delay));
+    }
+
+    fn id(inner: &mut Inner, prefix: &str) -> String {
+        inner.next += 1;
+        format!(
+            "{prefix}_test{:06}{}",
+            inner.next,
+            rand::random::<u32>() % 10_000
+        )
+    }
+
+    fn event(inner: &mut Inner, kind: &str, object: Value) -> Value {
+        let id = Self::id(inner, "evt");
+        let event = json!({
+            "id": id,
+            "object": "event",
+            "api_version": "2025-08-27.basil",
+            "created": now(),
+            "data": {"object": object},
+            "livemode": false,
+            "pending_webhooks": 1,
+            "request": {"id": null, "idempotency_key": null},
+            "type": kind,
+        });
+        inner.events.push((event.clone(), false));
+        event
+    }
+
+    fn invoice(inner: &mut Inner, sub: &Value, status: &str) -> Value {
+        let id = Self::id(inner, "in");
+        json!({
+            "id": id, "object": "invoice", "customer": sub["customer"], "subscription": sub["id"],
+            "status": status, "created": now(),
+            "parent": {"type": "subscription_details", "subscription_details": {"subscription": sub["id"]}},
+        })
+    }
+
+    /// The customer pays: the session completes and a subscription starts.
+    /// Returns the events Stripe sends (subscription created, checkout
+    /// completed, invoice paid).
+    pub fn complete_checkout(&self, session_id: &str) -> Vec<Value> {
+        let mut inner = self.lock();
+        let Some(session) = inner.sessions.get(session_id).cloned() else {
+            panic!("no session {session_id}");
+        };
+        let sub_id = Self::id(&mut inner, "sub");
+        let trial =
+            s(&session, "/subscription_data/trial_period_days").and_then(|d| d.parse::<i64>().ok());
+        let status = if trial.is_some() {
+            "trialing"
+        } else {
+            "active"
+        };
+        let price = s(&session, "/line_items/0/price")
+            .unwrap_or_default()
+            .to_owned();
+        let metadata = session["subscription_data"]["metadata"].clone();
+        let sub = subscription_object(
+            &sub_id,
+            s(&session, "/customer").unwrap_or_default(),
+            status,
+            &price,
+            metadata,
+            trial,
+        );
+        inner.subscriptions.insert(sub_id.clone(), sub.clone());
+        let mut completed = session.clone();
+        completed["status"] = json!("complete");
+        completed["payment_status"] = json!(if trial.is_some() {
+            "no_payment_required"
+        } else {
+            "paid"
+        });
+        completed["subscription"] = json!(sub_id);
+        inner
+            .sessions
+            .insert(session_id.to_owned(), completed.clone());
+        let invoice = Self::invoice(&mut inner, &sub, "paid");
+        vec![
+            Self::event(&mut inner, "customer.subscription.created", sub),
+            Self::event(&mut inner, "checkout.session.completed", completed),
+            Self::event(&mut inner, "invoice.paid", invoice),
+        ]
+    }
+
+    fn change(&self, sub_id: &str, kinds: &[&str], f: impl FnOnce(&mut Value)) -> Vec<Value> {
+        let mut inner = self.lock();
+        let Some(mut sub) = inner.subscriptions.get(sub_id).cloned() else {
+            panic!("no subscription {sub_id}");
+        };
+        f(&mut sub);
+        inner.subscriptions.insert(sub_id.to_owned(), sub.clone());
+        kinds
+            .iter()
+            .map(|kind| {
+                let object = if kind.starts_with("invoice.") {
+                    let status = if *kind == "invoice.paid" {
+                        "paid"
+                    } else {
+                        "open"
+                    };
+                    Self::invoice(&mut inner, &sub, status)
+                } else {
+                    sub.clone()
+                };
+                Self::event(&mut inner, kind, object)
+            })
+            .collect()
+    }
+
+    /// A renewal payment fails: the subscription goes past due.
+    pub fn fail_renewal(&self, sub_id: &str) -> Vec<Value> {
+        self.change(
+            sub_id,
+            &["invoice.payment_failed", "customer.subscription.updated"],
+            |s| {
+                s["status"] = json!("past_due");
+            },
+        )
+    }
+
+    /// A renewal is paid: the subscription is active for another period.
+    pub fn pay_renewal(&self, sub_id: &str) -> Vec<Value> {
+        self.change(
+            sub_id,
+            &["invoice.paid", "customer.subscription.updated"],
+            |s| {
+                s["status"] = json!("active");
+                let end = s["items"]["data"][0]["current_period_end"]
+                    .as_i64()
+                    .unwrap_or_else(now)
+                    + 30 * 86_400;
+                s["items"]["data"][0]["current_period_end"] = json!(end);
+            },
+        )
+    }
+
+    /// Stripe gives up on the subscription (or it is cancelled): deleted.
+    pub fn end_subscription(&self, sub_id: &str) -> Vec<Value> {
+        self.change(sub_id, &["customer.subscription.deleted"], |s| {
+            s["status"] = json!("canceled");
+            s["ended_at"] = json!(now());
+        })
+    }
+
+    /// Signs and posts `event` to the gateway; marks it delivered on 200.
+    pub async fn deliver(&self, gateway: &str, event: &Value) -> u16 {
+        let body = event.to_string();
+        let header = signature_header(&[&self.webhook_secret], now(), body.as_bytes());
+        let (status, _) = crate::http::post_event(gateway, body.as_bytes(), Some(&header)).await;
+        if status == 200 {
+            let id = event["id"].as_str().unwrap_or_default().to_owned();
+            for (e, delivered) in &mut self.lock().events {
+                if e["id"] == id {
+                    *delivered = true;
+                }
+            }
+        }
+        status
+    }
+
+    /// Delivers each event in order, asserting every one is accepted.
+    pub async fn deliver_all(&self, gateway: &str, events: &[Value]) {
+        for e in events {
+            assert_eq!(
+                self.deliver(gateway, e).await,
+                200,
+                "delivery of {}",
+                e["type"]
+            );
+        }
+    }
+}
+
+/// A subscription with every field async-stripe requires.
+fn subscription_object(
+    id: &str,
+    customer: &str,
+    status: &str,
+    price: &str,
+    metadata: Value,
+    trial_days: Option<i64>,
+) -> Value {
+    let t = now();
+    let end = t + trial_days.map_or(30 * 86_400, |d| d * 86_400);
+    let plan = json!({"id": price, "object": "plan", "active": true, "billing_scheme": "per_unit", "created": t,
+                      "currency": "usd", "interval": "month", "interval_count": 1, "livemode": false, "usage_type": "licensed"});
+    let price_object = json!({"id": price, "object": "price", "active": true, "billing_scheme": "per_unit", "created": t,
+                              "currency": "usd", "livemode": false, "metadata": {}, "product": "prod_double", "type": "recurring"});
+    let item = json!({
+        "id": format!("si_{id}"), "object": "subscription_item", "created": t,
+        "current_period_start": t, "current_period_end": end, "discounts": [], "metadata": {},
+        "quantity": 1, "subscription": id, "plan": plan, "price": price_object,
+    });
+    let items = json!({"object": "list", "has_more": false, "url": format!("/v1/subscription_items?subscription={id}"), "data": [item]});
+    json!({
+        "id": id, "object": "subscription", "customer": customer, "status": status,
+        "automatic_tax": {"enabled": false}, "billing_cycle_anchor": end,
+        "billing_mode": {"type": "classic"}, "billing_schedules": [],
+        "cancel_at_period_end": false, "collection_method": "charge_automatically",
+        "created": t, "currency": "usd", "discounts": [],
+        "invoice_settings": {"issuer": {"type": "self"}},
+        "livemode": false, "metadata": if metadata.is_object() { metadata } else { json!({}) },
+        "start_date": t, "trial_end": trial_days.map(|_| end), "items": items,
+    })
+}
+
+async fn handle_root(
+    State(double): State<StripeDouble>,
+    method: Method,
+    uri: axum::http::Uri,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    dispatch(
+        &double,
+        method,
+        uri.path().to_owned(),
+        None,
+        query,
+        headers,
+        body,
+    )
+    .await
+}
+
+async fn handle_id(
+    State(double): State<StripeDouble>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: axum::http::Uri,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    dispatch(
+        &double,
+        method,
+        uri.path().to_owned(),
+        Some(id),
+        query,
+        headers,
+        body,
+    )
+    .await
+}
+
+async fn dispatch(
+    double: &StripeDouble,
+    method: Method,
+    path: String,
+    id: Option<String>,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth != format!("Bearer {}", double.secret_key) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            None,
+            "Invalid API Key provided: sk_test_****",
+            None,
+        );
+    }
+    let write = method != Method::GET;
+    if write {
+        let ct = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !body.is_empty() && !ct.starts_with("application/x-www-form-urlencoded") {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                None,
+                "Invalid request: unsupported Content-Type",
+                None,
+            );
+        }
+    }
+    let params = if write {
+        parse_nested(&body)
+    } else {
+        parse_nested(query.unwrap_or_default().as_bytes())
+    };
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // Stripe compares parameters, not bytes (field order may differ): the
+    // parsed form, with sorted keys, is the fingerprint.
+    let fingerprint = format!("{method} {path} {params}");
+    let (failure, delay) = {
+        let mut inner = double.lock();
+        inner.requests.push(Recorded {
+            method: method.to_string(),
+            path: path.clone(),
+            params: params.clone(),
+            idempotency_key: key.clone(),
+        });
+        if let (true, Some(k)) = (write, &key)
+            && let Some((seen, status, reply)) = inner.idempotency.get(k).cloned()
+        {
+            if seen != fingerprint {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "idempotency_error",
+                    None,
+                    "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                    None,
+                );
+            }
+            return (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                Json(reply),
+            );
+        }
+        let failure = match inner.failures.front() {
+            Some((prefix, _)) if path.starts_with(prefix.as_str()) => {
+                inner.failures.pop_front().map(|(_, s)| s)
+            }
+            _ => None,
+        };
+        let delay = match inner.delays.front() {
+            Some((prefix, _)) if path.starts_with(prefix.as_str()) => {
+                inner.delays.pop_front().map(|(_, d)| d)
+            }
+            _ => None,
+        };
+        (failure, delay)
+    };
+    if let Some(status) = failure {
+        let s = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return if status == 429 {
+            error(
+                s,
+                "invalid_request_error",
+                Some("rate_limit"),
+                "Too many requests",
+                None,
+            )
+        } else {
+            error(s, "api_error", None, "An unknown error occurred", None)
+        };
+    }
+    let (status, reply) = double.respond(&method, &path, id.as_deref(), &params);
+    // Results are stored once the endpoint ran (Stripe keeps 5xx too, not
+    // requests refused before running).
+    if let (true, Some(k)) = (write, key)
+        && (status.is_success() || status.is_server_error())
+    {
+        double
+            .lock()
+            .idempotency
+            .insert(k, (fingerprint, status.as_u16(), reply.0.clone()));
+    }
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    (status, reply)
+}
+
+impl StripeDouble {
+    fn respond(&self, method: &Method, path: &str, id: Option<&str>, p: &Value) -> Reply {
+        let mut inner = self.lock();
+        let missing = |what: &str, id: &str| {
+            error(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                Some("resource_missing"),
+                &format!("No such {what}: '{id}'"),
+                Some("id"),
+            )
+        };
+        match (method.as_str(), path, id) {
+            ("POST", "/v1/customers", None) => {
+                let cid = Self::id(&mut inner, "cus");
+                let c = json!({"id": cid, "object": "customer", "created": now(), "livemode": false,
+                               "metadata": p.get("metadata").cloned().unwrap_or(json!({})),
+                               "description": p.get("description")});
+                inner.customers.insert(cid, c.clone());
+                (StatusCode::OK, Json(c))
+            }
+            ("POST", "/v1/checkout/sessions", None) => {
+                if s(p, "/mode") != Some("subscription") {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        Some("parameter_missing"),
+                        "Missing required param: mode.",
+                        Some("mode"),
+                    );
+                }
+                let Some(price) = s(p, "/line_items/0/price") else {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        Some("parameter_missing"),
+                        "Missing required param: line_items[0][price].",
+                        Some("line_items[0][price]"),
+                    );
+                };
+                if !self.prices.iter().any(|x| x == price) {
+                    return missing("price", price);
+                }
+                if s(p, "/success_url").is_none() {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        Some("parameter_missing"),
+                        "Missing required param: success_url.",
+                        Some("success_url"),
+                    );
+                }
+                if let Some(c) = s(p, "/customer")
+                    && !inner.customers.contains_key(c)
+                {
+                    return missing("customer", c);
+                }
+                let sid = Self::id(&mut inner, "cs");
+                let mut session = p.clone();
+                let extra = json!({
+                    "id": sid, "object": "checkout.session", "automatic_tax": {"enabled": false},
+                    "created": now(), "custom_fields": [], "custom_text": {}, "expires_at": now() + 86_400,
+                    "livemode": false, "payment_method_types": ["card"], "payment_status": "unpaid",
+                    "shipping_options": [], "status": "open", "subscription": null,
+                    "url": format!("https://checkout.stripe.test/c/pay/{sid}"),
+                    "allow_promotion_codes": s(p, "/allow_promotion_codes") == Some("true"),
+                });
+                if let (Some(o), Some(e)) = (session.as_object_mut(), extra.as_object()) {
+                    for (k, v) in e {
+                        o.insert(k.clone(), v.clone());
+                    }
+                }
+                inner.sessions.insert(sid, session.clone());
+                // Stripe leaves line items out unless expanded.
+                let mut response = session;
+                if let Some(o) = response.as_object_mut() {
+                    o.remove("line_items");
+                    o.remove("subscription_data");
+                }
+                (StatusCode::OK, Json(response))
+            }
+            ("POST", "/v1/billing_portal/sessions", None) => {
+                let Some(customer) = s(p, "/customer") else {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        Some("parameter_missing"),
+                        "Missing required param: customer.",
+                        Some("customer"),
+                    );
+                };
+                if !inner.customers.contains_key(customer) {
+                    return missing("customer", customer);
+                }
+                let id = Self::id(&mut inner, "bps");
+                (
+                    StatusCode::OK,
+                    Json(json!({
+                        "id": id, "object": "billing_portal.session", "configuration": "bpc_double",
+                        "created": now(), "customer": customer, "livemode": false,
+                        "return_url": p.get("return_url"), "url": format!("https://billing.stripe.test/p/session/{id}"),
+                    })),
+                )
+            }
+            ("GET", "/v1/subscriptions", None) => {
+                let limit = s(p, "/limit")
+                    .and_then(|l| l.parse::<usize>().ok())
+                    .unwrap_or(10)
+                    .clamp(1, 100);
+                let after = s(p, "/starting_after");
+                let all: Vec<&Value> = inner.subscriptions.values().collect();
+                let start = after
+                    .and_then(|a| all.iter().position(|v| v["id"] == a).map(|i| i + 1))
+                    .unwrap_or(0);
+                let page: Vec<Value> = all
+                    .iter()
+                    .skip(start)
+                    .take(limit)
+                    .map(|v| (*v).clone())
+                    .collect();
+                let has_more = start + page.len() < all.len();
+                (
+                    StatusCode::OK,
+                    Json(
+                        json!({"object": "list", "url": "/v1/subscriptions", "has_more": has_more, "data": page}),
+                    ),
+                )
+            }
+            ("GET", "/v1/events", None) => {
+                let limit = s(p, "/limit")
+                    .and_then(|l| l.parse::<usize>().ok())
+                    .unwrap_or(10)
+                    .clamp(1, 100);
+                let only_failed = s(p, "/delivery_success") == Some("false");
+                // Newest first, as Stripe lists them.
+                let all: Vec<&Value> = inner
+                    .events
+                    .iter()
+                    .rev()
+                    .filter(|(_, ok)| !only_failed || !ok)
+                    .map(|(e, _)| e)
+                    .collect();
+                let after = s(p, "/starting_after");
+                let start = after
+                    .and_then(|a| all.iter().position(|v| v["id"] == a).map(|i| i + 1))
+                    .unwrap_or(0);
+                let page: Vec<Value> = all
+                    .iter()
+                    .skip(start)
+                    .take(limit)
+                    .map(|v| (*v).clone())
+                    .collect();
+                let has_more = start + page.len() < all.len();
+                (
+                    StatusCode::OK,
+                    Json(
+                        json!({"object": "list", "url": "/v1/events", "has_more": has_more, "data": page}),
+                    ),
+                )
+            }
+            (m, _, Some(id)) if path.starts_with("/v1/subscriptions/") => {
+                let Some(mut sub) = inner.subscriptions.get(id).cloned() else {
+                    return missing("subscription", id);
+                };
+                match m {
+                    "GET" => (StatusCode::OK, Json(sub)),
+                    "POST" => {
+                        if let Some(c) = s(p, "/cancel_at_period_end") {
+                            sub["cancel_at_period_end"] = json!(c == "true");
+                        }
+                        inner.subscriptions.insert(id.to_owned(), sub.clone());
+                        Self::event(&mut inner, "customer.subscription.updated", sub.clone());
+                        (StatusCode::OK, Json(sub))
+                    }
+                    _ => {
+                        sub["status"] = json!("canceled");
+                        sub["ended_at"] = json!(now());
+                        inner.subscriptions.insert(id.to_owned(), sub.clone());
+                        Self::event(&mut inner, "customer.subscription.deleted", sub.clone());
+                        (StatusCode::OK, Json(sub))
+                    }
+                }
+            }
+            _ => error(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                None,
+                "Unrecognized request URL.",
+                None,
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Nested keys become nested objects.
+    #[test]
+    fn nested_form() {
+        let v = super::parse_nested(b"mode=subscription&line_items[0][price]=price_1&line_items[0][quantity]=1&metadata[telegram_user_id]=42");
+        assert_eq!(v["line_items"]["0"]["price"], "price_1");
+        assert_eq!(v["metadata"]["telegram_user_id"], "42");
+        assert_eq!(v["mode"], "subscription");
+    }
+}

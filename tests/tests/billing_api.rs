@@ -1,0 +1,311 @@
+//! Every RPC of billing.v1 over real gRPC: success, the error codes other
+//! services rely on, and the change stream.
+
+use std::time::Duration;
+
+use mesh::Target;
+use mesh_proto::billing::v1::*;
+use mesh_tests::mesh::RunningMesh;
+use mesh_tests::product::Product;
+use tonic::Code;
+
+fn code<T: std::fmt::Debug>(r: Result<tonic::Response<T>, tonic::Status>) -> Code {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(s) => s.code(),
+    }
+}
+
+/// Each RPC answers, and each documented error code is produced.
+#[tokio::test]
+async fn every_rpc_and_its_errors() {
+    let p = Product::start("billing_api", &[]).await;
+    let mut b = p.billing();
+
+    let plans = b
+        .list_plans(ListPlansRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .plans;
+    assert_eq!(
+        plans.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        vec!["monthly", "yearly"]
+    );
+    assert_eq!(plans[1].trial_days, 7);
+
+    assert_eq!(
+        code(
+            b.get_entitlement(GetEntitlementRequest {
+                telegram_user_id: 0
+            })
+            .await
+        ),
+        Code::InvalidArgument
+    );
+    let none = p.entitlement(5001).await;
+    assert_eq!(
+        (none.state(), none.has_access),
+        (EntitlementState::None, false)
+    );
+
+    assert_eq!(
+        code(
+            b.apply_stripe_event(ApplyStripeEventRequest {
+                event_json: "not json".into()
+            })
+            .await
+        ),
+        Code::InvalidArgument
+    );
+
+    // The change stream, opened before anything changes.
+    let mut stream = b
+        .watch_entitlements(WatchEntitlementsRequest {
+            after_cursor: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    let checkout = |plan: &str| CreateCheckoutSessionRequest {
+        telegram_user_id: 5001,
+        plan_id: plan.into(),
+        request_id: "r1".into(),
+    };
+    assert_eq!(
+        code(b.create_checkout_session(checkout("gold")).await),
+        Code::NotFound
+    );
+    let session = b
+        .create_checkout_session(checkout("monthly"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(session.url.starts_with("https://checkout.stripe.test/"));
+    assert!(session.expires_at.is_some());
+
+    assert_eq!(
+        code(
+            b.create_portal_session(CreatePortalSessionRequest {
+                telegram_user_id: 5999,
+                request_id: String::new()
+            })
+            .await
+        ),
+        Code::NotFound
+    );
+    let portal = b
+        .create_portal_session(CreatePortalSessionRequest {
+            telegram_user_id: 5001,
+            request_id: "p1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(portal.url.starts_with("https://billing.stripe.test/"));
+
+    assert_eq!(
+        code(
+            b.cancel_subscription(CancelSubscriptionRequest {
+                telegram_user_id: 5001
+            })
+            .await
+        ),
+        Code::FailedPrecondition
+    );
+
+    // Pay, and the stream sees the change.
+    let events = p.stripe.complete_checkout(&session.session_id);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    let change = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("a change within 10 s")
+        .unwrap()
+        .expect("stream open");
+    assert_eq!(change.previous_state(), EntitlementState::None);
+    assert_eq!(change.cause(), ChangeCause::StripeEvent);
+    let e = change.entitlement.unwrap();
+    assert_eq!(
+        (e.telegram_user_id, e.state()),
+        (5001, EntitlementState::Active)
+    );
+    assert!(!change.cursor.is_empty());
+
+    assert_eq!(
+        code(b.create_checkout_session(checkout("monthly")).await),
+        Code::FailedPrecondition,
+        "already subscribed"
+    );
+
+    let cancelled = b
+        .cancel_subscription(CancelSubscriptionRequest {
+            telegram_user_id: 5001,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let e = cancelled.entitlement.unwrap();
+    assert_eq!(
+        (e.state(), e.has_access, e.cancel_at_period_end),
+        (EntitlementState::Canceled, true, true)
+    );
+    let update = p.stripe.requests_to(
+        "POST",
+        &format!("/v1/subscriptions/{}", e.stripe_subscription_id),
+    );
+    assert_eq!(update[0].params["cancel_at_period_end"], "true");
+    assert!(update[0].idempotency_key.is_some());
+
+    // Grants and revocations, with the audit trail.
+    let grant = |days: u32, reason: &str, plan: &str| GrantEntitlementRequest {
+        telegram_user_id: 5002,
+        plan_id: plan.into(),
+        days,
+        reason: reason.into(),
+        actor: "telegram:9000".into(),
+    };
+    assert_eq!(
+        code(b.grant_entitlement(grant(30, "", "monthly")).await),
+        Code::InvalidArgument
+    );
+    assert_eq!(
+        code(b.grant_entitlement(grant(0, "why", "monthly")).await),
+        Code::InvalidArgument
+    );
+    assert_eq!(
+        code(b.grant_entitlement(grant(30, "why", "gold")).await),
+        Code::NotFound
+    );
+    let granted = b
+        .grant_entitlement(grant(30, "community prize", "monthly"))
+        .await
+        .unwrap()
+        .into_inner();
+    let g = granted.entitlement.unwrap();
+    assert_eq!(
+        (g.state(), g.has_access, g.cancel_at_period_end),
+        (EntitlementState::Active, true, true)
+    );
+    assert_eq!(
+        code(
+            b.revoke_entitlement(RevokeEntitlementRequest {
+                telegram_user_id: 5002,
+                reason: String::new(),
+                actor: "x".into()
+            })
+            .await
+        ),
+        Code::InvalidArgument
+    );
+    let revoked = b
+        .revoke_entitlement(RevokeEntitlementRequest {
+            telegram_user_id: 5002,
+            reason: "abuse".into(),
+            actor: "telegram:9000".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        revoked.entitlement.unwrap().state(),
+        EntitlementState::Expired
+    );
+    let audit = b
+        .list_audit_log(ListAuditLogRequest {
+            telegram_user_id: 5002,
+            limit: 10,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(audit.len(), 2);
+    assert_eq!(
+        (
+            audit[0].cause(),
+            audit[0].reason.as_str(),
+            audit[0].actor.as_str()
+        ),
+        (ChangeCause::AdminGrant, "community prize", "telegram:9000")
+    );
+    assert_eq!(
+        (
+            audit[1].cause(),
+            audit[1].reason.as_str(),
+            audit[1].to_state()
+        ),
+        (ChangeCause::AdminRevoke, "abuse", EntitlementState::Expired)
+    );
+
+    let stats = b.get_stats(GetStatsRequest {}).await.unwrap().into_inner();
+    assert_eq!(
+        (
+            stats.known_users,
+            stats.with_access,
+            stats.churned_this_month
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!(stats.with_access_by_plan.get("monthly"), Some(&1));
+
+    let reconciled = b.reconcile(ReconcileRequest {}).await.unwrap().into_inner();
+    assert_eq!(reconciled.subscriptions_seen, 1);
+
+    // An event whose delivery failed is recovered from Stripe's list.
+    let lost = p.stripe.end_subscription(&e.stripe_subscription_id);
+    assert_eq!(lost.len(), 1, "never delivered");
+    let recovered = b
+        .recover_events(RecoverEventsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        recovered.events_seen >= 1 && recovered.applied >= 1,
+        "{recovered:?}"
+    );
+    assert_eq!(p.entitlement(5001).await.state(), EntitlementState::Expired);
+    let again = b
+        .recover_events(RecoverEventsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.applied, 0, "already applied events are recognised");
+    p.stop().await;
+}
+
+/// Without STRIPE_SECRET_KEY, payment RPCs answer FAILED_PRECONDITION.
+#[tokio::test]
+async fn payments_not_configured() {
+    let mesh = RunningMesh::start(Target::Billing, &[]).await;
+    let mut b = billing_service_client::BillingServiceClient::new(
+        mesh_proto::lazy_channel(&mesh.billing).unwrap(),
+    );
+    let checkout = b
+        .create_checkout_session(CreateCheckoutSessionRequest {
+            telegram_user_id: 1,
+            plan_id: "monthly".into(),
+            request_id: String::new(),
+        })
+        .await;
+    assert_eq!(code(checkout), Code::FailedPrecondition);
+    assert_eq!(
+        code(b.reconcile(ReconcileRequest {}).await),
+        Code::FailedPrecondition
+    );
+    assert_eq!(
+        code(b.recover_events(RecoverEventsRequest {}).await),
+        Code::FailedPrecondition
+    );
+    assert_eq!(
+        code(
+            b.create_portal_session(CreatePortalSessionRequest {
+                telegram_user_id: 1,
+                request_id: String::new()
+            })
+            .await
+        ),
+        Code::FailedPrecondition
+    );
+    mesh.stop().await.unwrap();
+}
