@@ -26,8 +26,8 @@ struct State {
     queues: HashMap<String, Queue>,
     sets: HashMap<String, std::collections::HashSet<String>>,
     lists: HashMap<String, VecDeque<Vec<u8>>>,
-    schedules: HashMap<String, (BTreeSet<(i64, String)>, HashMap<String, i64>)>,
-    logs: HashMap<String, (u64, VecDeque<(u64, Vec<u8>)>)>,
+    schedules: HashMap<String, Schedule>,
+    logs: HashMap<String, Log>,
     /// Writes since expired values and rate-limit entries were last swept.
     writes: u32,
 }
@@ -46,6 +46,12 @@ impl State {
         self.tat.retain(|_, tat| *tat > now_ms);
     }
 }
+
+/// Members ordered by time, and each member's time.
+type Schedule = (BTreeSet<(i64, String)>, HashMap<String, i64>);
+
+/// The last id handed out, and the retained entries.
+type Log = (u64, VecDeque<(u64, Vec<u8>)>);
 
 #[derive(Default)]
 struct Queue {

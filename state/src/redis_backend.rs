@@ -25,6 +25,9 @@ static GCRA: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/g
 static PUT_IF_NEWER: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/put_if_newer.lua")));
 
+/// One stream entry as XRANGE returns it: id and field/value pairs.
+type StreamEntry = (String, Vec<(String, Vec<u8>)>);
+
 /// A Redis connection (multiplexed, reconnecting) and a key prefix.
 #[derive(Clone)]
 pub(crate) struct RedisBackend {
@@ -387,7 +390,7 @@ impl RedisBackend {
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let mut c = self.conn.clone();
         let start = after.map_or_else(|| "-".to_owned(), |a| format!("({a}"));
-        let reply: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XRANGE")
+        let reply: Vec<StreamEntry> = redis::cmd("XRANGE")
             .arg(self.typed_key("x", key))
             .arg(start)
             .arg("+")
@@ -408,7 +411,7 @@ impl RedisBackend {
 
     pub(crate) async fn log_last_id(&self, key: &str) -> Result<Option<String>, StoreError> {
         let mut c = self.conn.clone();
-        let reply: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XREVRANGE")
+        let reply: Vec<StreamEntry> = redis::cmd("XREVRANGE")
             .arg(self.typed_key("x", key))
             .arg("+")
             .arg("-")

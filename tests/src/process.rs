@@ -107,6 +107,36 @@ impl Process {
         false
     }
 
+    /// The port it logged as listening on for `what` (a line with `what`,
+    /// "listening" and `127.0.0.1:PORT`): processes bind port 0 and say
+    /// where they landed, so parallel tests never race for a port.
+    pub async fn port(&self, what: &str) -> u16 {
+        crate::eventually(
+            Duration::from_secs(20),
+            &format!("{} to listen", self.name),
+            || async {
+                let log = self.output();
+                log.lines()
+                    .filter(|l| l.contains(what) && l.contains("listening"))
+                    .find_map(|l| {
+                        let rest = &l[l.find("127.0.0.1:")? + "127.0.0.1:".len()..];
+                        rest.chars()
+                            .take_while(char::is_ascii_digit)
+                            .collect::<String>()
+                            .parse()
+                            .ok()
+                    })
+            },
+        )
+        .await
+    }
+
+    /// Changes one variable for the next [`Process::restart`].
+    pub fn set_env(&mut self, key: &str, value: String) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value));
+    }
+
     /// Everything it has logged so far.
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -127,6 +157,71 @@ impl Drop for Process {
             for line in tail.into_iter().rev() {
                 eprintln!("{line}");
             }
+        }
+    }
+}
+
+/// The three services as separate processes, wired to each other.
+pub struct MeshProcesses {
+    /// billing-service.
+    pub billing: Process,
+    /// bot-service.
+    pub bot: Process,
+    /// gateway.
+    pub gateway: Process,
+    /// The gateway's base URL.
+    pub gateway_url: String,
+    /// bot-service's port (kept across restarts).
+    pub bot_port: u16,
+}
+
+impl MeshProcesses {
+    /// Starts billing, then bot (told where billing is), then the gateway
+    /// (told where both are), each on a port of its own choosing, and
+    /// waits until the gateway is ready.
+    pub async fn start(test: &str, env: &[(&str, String)]) -> Self {
+        let mut env: Vec<(&str, String)> = env.to_vec();
+        env.extend([
+            ("GATEWAY_ADDR", "127.0.0.1:0".to_owned()),
+            ("BOT_SERVICE_ADDR", "127.0.0.1:0".to_owned()),
+            ("BILLING_SERVICE_ADDR", "127.0.0.1:0".to_owned()),
+            (
+                "PLANS_FILE",
+                crate::mesh::plans_file().display().to_string(),
+            ),
+        ]);
+        let billing = Process::spawn(test, "billing-service", "billing-service", &env);
+        let billing_url = format!(
+            "http://127.0.0.1:{}",
+            billing.port("billing-service listening").await
+        );
+        env.push(("BILLING_SERVICE_URL", billing_url.clone()));
+        let bot = Process::spawn(test, "bot-service", "bot-service", &env);
+        let bot_port = bot.port("bot-service listening").await;
+        env.push(("BOT_SERVICE_URL", format!("http://127.0.0.1:{bot_port}")));
+        let gateway = Process::spawn(test, "gateway", "gateway", &env);
+        let gateway_url = format!(
+            "http://127.0.0.1:{}",
+            gateway.port("gateway listening").await
+        );
+        let mut bot = bot;
+        // A restarted bot-service comes back where the gateway looks for it.
+        bot.set_env("BOT_SERVICE_ADDR", format!("127.0.0.1:{bot_port}"));
+        let ready = format!("{gateway_url}/ready");
+        crate::eventually(Duration::from_secs(20), "the mesh to be ready", || {
+            let ready = ready.clone();
+            async move {
+                let r = crate::http::client().get(ready).send().await.ok()?;
+                (r.status().as_u16() == 200).then_some(())
+            }
+        })
+        .await;
+        Self {
+            billing,
+            bot,
+            gateway,
+            gateway_url,
+            bot_port,
         }
     }
 }

@@ -104,14 +104,14 @@ impl Product {
         assert_eq!(status, 200, "{body}");
     }
 
-    /// Waits for a successful Bot API call matching `pred`.
+    /// Waits for a Bot API call (successful or not) matching `pred`.
     pub async fn wait_call(
         &self,
         what: &str,
         pred: impl Fn(&crate::telegram::Call) -> bool,
     ) -> crate::telegram::Call {
         crate::eventually(Duration::from_secs(10), what, || async {
-            self.telegram.calls().into_iter().find(|c| c.ok && pred(c))
+            self.telegram.calls().into_iter().find(|c| pred(c))
         })
         .await
     }
@@ -119,7 +119,7 @@ impl Product {
     /// Waits for a message to `chat` whose text contains `needle`.
     pub async fn wait_message(&self, chat: i64, needle: &str) -> Value {
         self.wait_call(&format!("a message to {chat} containing {needle:?}"), |c| {
-            c.method == "sendMessage"
+            c.ok && c.method == "sendMessage"
                 && c.params["chat_id"] == chat
                 && c.params["text"]
                     .as_str()

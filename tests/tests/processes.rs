@@ -6,60 +6,19 @@ use std::time::Duration;
 
 use mesh_tests::http::{post_update, text_update};
 use mesh_tests::otlp::OtlpReceiver;
-use mesh_tests::process::Process;
+use mesh_tests::process::MeshProcesses;
 use mesh_tests::telegram::TelegramDouble;
 
-struct Ports {
-    gateway: u16,
-    bot: u16,
-    billing: u16,
-}
-
-fn common_env(test: &str, ports: &Ports, double: &TelegramDouble) -> Vec<(&'static str, String)> {
+fn common_env(test: &str, double: &TelegramDouble) -> Vec<(&'static str, String)> {
     vec![
         ("REDIS_URL", mesh_tests::shared_redis_url()),
         ("REDIS_KEY_PREFIX", mesh_tests::unique_prefix(test)),
-        ("GATEWAY_ADDR", format!("127.0.0.1:{}", ports.gateway)),
-        ("BOT_SERVICE_ADDR", format!("127.0.0.1:{}", ports.bot)),
-        (
-            "BILLING_SERVICE_ADDR",
-            format!("127.0.0.1:{}", ports.billing),
-        ),
-        ("BOT_SERVICE_URL", format!("http://127.0.0.1:{}", ports.bot)),
-        (
-            "BILLING_SERVICE_URL",
-            format!("http://127.0.0.1:{}", ports.billing),
-        ),
         ("BOT_METRICS_ADDR", "off".into()),
         ("BILLING_METRICS_ADDR", "off".into()),
-        (
-            "PLANS_FILE",
-            mesh_tests::mesh::plans_file().display().to_string(),
-        ),
         ("TELEGRAM_BOT_TOKEN", double.token.clone()),
         ("TELEGRAM_API_URL", double.url.clone()),
         ("RUST_LOG", "info".into()),
     ]
-}
-
-fn ports() -> Ports {
-    Ports {
-        gateway: mesh_tests::free_port(),
-        bot: mesh_tests::free_port(),
-        billing: mesh_tests::free_port(),
-    }
-}
-
-async fn wait_ready(gateway: &str) {
-    mesh_tests::eventually(Duration::from_secs(20), "the mesh to be ready", || async {
-        let r = mesh_tests::http::client()
-            .get(format!("{gateway}/ready"))
-            .send()
-            .await
-            .ok()?;
-        (r.status().as_u16() == 200).then_some(())
-    })
-    .await;
 }
 
 /// SIGKILL to bot-service while it is handling an accepted update; after a
@@ -68,14 +27,11 @@ async fn wait_ready(gateway: &str) {
 async fn killed_bot_service_handles_accepted_update_after_restart() {
     let test = "killed_bot_service";
     let double = TelegramDouble::start().await;
-    let ports = ports();
-    let mut env = common_env(test, &ports, &double);
+    let mut env = common_env(test, &double);
     env.push(("BOT_UPDATE_LEASE_MS", "1000".into()));
-    let _billing = Process::spawn(test, "billing-service", "billing-service", &env);
-    let mut bot = Process::spawn(test, "bot-service", "bot-service", &env);
-    let _gateway = Process::spawn(test, "gateway", "gateway", &env);
-    let gateway = format!("http://127.0.0.1:{}", ports.gateway);
-    wait_ready(&gateway).await;
+    let mut mesh = MeshProcesses::start(test, &env).await;
+    let gateway = mesh.gateway_url.clone();
+    let bot = &mut mesh.bot;
 
     // The first sendMessage to this chat hangs, so the worker is mid-call
     // when the process dies: nothing reaches Telegram from it.
@@ -141,22 +97,24 @@ async fn one_webhook_is_one_trace_across_processes() {
     let test = "one_trace";
     let double = TelegramDouble::start().await;
     let receiver = OtlpReceiver::start().await;
-    let ports = ports();
-    let mut env = common_env(test, &ports, &double);
+    let mut env = common_env(test, &double);
     env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.clone()));
     env.push(("OTEL_BSP_SCHEDULE_DELAY", "100".into()));
     env.push(("LOG_FORMAT", "json".into()));
     // The gateway's per-request line is at debug.
     env.retain(|(k, _)| *k != "RUST_LOG");
     env.push(("RUST_LOG", "info,gateway=debug".into()));
-    let bot_metrics = mesh_tests::free_port();
     env.retain(|(k, _)| *k != "BOT_METRICS_ADDR");
-    env.push(("BOT_METRICS_ADDR", format!("127.0.0.1:{bot_metrics}")));
-    let mut billing = Process::spawn(test, "billing-service", "billing-service", &env);
-    let mut bot = Process::spawn(test, "bot-service", "bot-service", &env);
-    let mut gateway_proc = Process::spawn(test, "gateway", "gateway", &env);
-    let gateway = format!("http://127.0.0.1:{}", ports.gateway);
-    wait_ready(&gateway).await;
+    env.push(("BOT_METRICS_ADDR", "127.0.0.1:0".into()));
+    let mesh = MeshProcesses::start(test, &env).await;
+    let gateway = mesh.gateway_url.clone();
+    let bot_metrics = mesh.bot.port("metrics listening").await;
+    let MeshProcesses {
+        mut billing,
+        mut bot,
+        gateway: mut gateway_proc,
+        ..
+    } = mesh;
 
     assert_eq!(
         post_update(&gateway, &text_update(1, 55, "/start"), None)
