@@ -46,6 +46,9 @@ pub struct BotConfig {
     pub global_send_interval: Duration,
     /// `BOT_CHAT_SEND_INTERVAL_MS`: spacing of messages to one chat (default 1000).
     pub chat_send_interval: Duration,
+    /// `TELEGRAM_POLLING`: fetch updates with `getUpdates` instead of
+    /// receiving webhooks (local development without a public URL).
+    pub polling: bool,
 }
 
 impl BotConfig {
@@ -100,6 +103,7 @@ impl BotConfig {
                 .millis_or("BOT_GLOBAL_SEND_INTERVAL_MS", Duration::from_millis(34))?,
             chat_send_interval: env
                 .millis_or("BOT_CHAT_SEND_INTERVAL_MS", Duration::from_secs(1))?,
+            polling: env.parse_or("TELEGRAM_POLLING", false)?,
         })
     }
 }

@@ -21,9 +21,11 @@ pub mod handler;
 pub mod messages;
 pub mod outbox;
 pub mod partition;
+pub mod polling;
 pub mod service;
 pub mod telegram;
 pub mod users;
+pub mod webhook;
 pub mod worker;
 
 use std::sync::Arc;
@@ -73,6 +75,20 @@ pub async fn run(
     );
     let users = users::Users::new(store.clone());
     let broadcasts = broadcast::Broadcasts::new(store.clone());
+    let poller = match (config.polling, telegram.bot()) {
+        (true, Some(bot)) => Some(tokio::spawn(polling::run(
+            bot.clone(),
+            store.clone(),
+            config.queue,
+            wake.clone(),
+            shutdown.clone(),
+        ))),
+        (true, None) => {
+            tracing::warn!("TELEGRAM_POLLING is set but there is no token: nothing to poll");
+            None
+        }
+        (false, _) => None,
+    };
     let senders = outbox.spawn(
         config.outbox_workers,
         telegram,
@@ -114,7 +130,7 @@ pub async fn run(
         shutdown.clone(),
     )
     .await;
-    for task in workers.into_iter().chain(senders) {
+    for task in workers.into_iter().chain(senders).chain(poller) {
         let _ = task.await;
     }
     tracing::info!("bot-service stopped");

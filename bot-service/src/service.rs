@@ -38,17 +38,63 @@ impl Bot {
         partition: &str,
         payload: &[u8],
     ) -> Result<bool, BotError> {
-        let item = envelope::seal(kind, &mesh_telemetry::current_traceparent(), payload);
-        let outcome = self
-            .store
-            .enqueue_once(UPDATES_QUEUE, &self.queue, id, partition, &item)
-            .await?;
-        let duplicate = outcome == Enqueued::Duplicate;
-        if !duplicate {
-            self.wake.notify_one();
-        }
-        Ok(duplicate)
+        enqueue(
+            &self.store,
+            &self.queue,
+            &self.wake,
+            kind,
+            id,
+            partition,
+            payload,
+        )
+        .await
     }
+}
+
+/// Durably queues one piece of work (de-duplicated by `id`) and wakes a
+/// local worker; returns whether it was a duplicate.
+async fn enqueue(
+    store: &Store,
+    queue: &QueueConfig,
+    wake: &Notify,
+    kind: Kind,
+    id: &str,
+    partition: &str,
+    payload: &[u8],
+) -> Result<bool, BotError> {
+    let item = envelope::seal(kind, &mesh_telemetry::current_traceparent(), payload);
+    let outcome = store
+        .enqueue_once(UPDATES_QUEUE, queue, id, partition, &item)
+        .await?;
+    let duplicate = outcome == Enqueued::Duplicate;
+    if !duplicate {
+        wake.notify_one();
+    }
+    Ok(duplicate)
+}
+
+/// Accepts one raw Telegram update, exactly as webhooks and polling both
+/// deliver it; returns its id and whether it was a duplicate.
+pub async fn accept_update(
+    store: &Store,
+    queue: &QueueConfig,
+    wake: &Notify,
+    update: &[u8],
+) -> Result<(i64, bool), BotError> {
+    let (update_id, partition) = partition::locate(update)
+        .map_err(|_| BotError::InvalidArgument("update_json is not a Telegram update".into()))?;
+    let duplicate = enqueue(
+        store,
+        queue,
+        wake,
+        Kind::Update,
+        &update_id.to_string(),
+        &partition,
+        update,
+    )
+    .await?;
+    metrics::counter!("bot_updates_accepted_total", "duplicate" => if duplicate { "true" } else { "false" }).increment(1);
+    Ok((update_id, duplicate))
 }
 
 #[tonic::async_trait]
@@ -58,7 +104,7 @@ impl BotService for Bot {
         request: Request<AcceptUpdateRequest>,
     ) -> Result<Response<AcceptUpdateResponse>, Status> {
         let request = request.into_inner();
-        let (update_id, partition) = partition::locate(&request.update_json).map_err(|_| {
+        let (update_id, _) = partition::locate(&request.update_json).map_err(|_| {
             BotError::InvalidArgument("update_json is not a Telegram update".into())
         })?;
         if update_id != request.update_id {
@@ -66,15 +112,8 @@ impl BotService for Bot {
                 BotError::InvalidArgument("update_id does not match update_json".into()).into(),
             );
         }
-        let duplicate = self
-            .enqueue(
-                Kind::Update,
-                &update_id.to_string(),
-                &partition,
-                &request.update_json,
-            )
-            .await?;
-        metrics::counter!("bot_updates_accepted_total", "duplicate" => if duplicate { "true" } else { "false" }).increment(1);
+        let (_, duplicate) =
+            accept_update(&self.store, &self.queue, &self.wake, &request.update_json).await?;
         Ok(Response::new(AcceptUpdateResponse { duplicate }))
     }
 

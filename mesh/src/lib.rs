@@ -232,3 +232,21 @@ pub fn main_for(target: Target) -> anyhow::Result<()> {
         result
     })
 }
+
+/// `webhook set|delete|info`: manages Telegram's webhook with the bot's
+/// configuration (token, API URL, secret) from the environment.
+pub fn webhook_command(args: &[String]) -> anyhow::Result<()> {
+    let env = Env::from_process();
+    let config = match bot_service::BotConfig::from_env(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let secret = env.secret("TELEGRAM_WEBHOOK_SECRET");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(bot_service::webhook::run(args, &config, secret.as_ref()))
+}

@@ -1,7 +1,12 @@
 //! `mesh [all|gateway|bot-service|billing-service]`: runs one target (default `all`).
+//! `mesh webhook set|delete|info`: manages Telegram's webhook.
 
 fn main() -> anyhow::Result<()> {
-    let name = std::env::args().nth(1).unwrap_or_else(|| "all".to_owned());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("webhook") {
+        return mesh::webhook_command(&args[1..]);
+    }
+    let name = args.first().cloned().unwrap_or_else(|| "all".to_owned());
     let Some(target) = mesh::Target::parse(&name) else {
         eprintln!("usage: mesh [all|gateway|bot-service|billing-service] (got {name:?})");
         std::process::exit(2);

@@ -47,6 +47,10 @@ struct Inner {
     calls: Vec<Call>,
     failures: HashMap<i64, VecDeque<Failure>>,
     delays: HashMap<i64, std::time::Duration>,
+    /// Updates waiting for getUpdates.
+    pending: Vec<Value>,
+    /// The webhook URL set with setWebhook.
+    webhook: Option<String>,
     started: Vec<(String, Option<i64>)>,
     next_message_id: i64,
 }
@@ -153,6 +157,11 @@ impl TelegramDouble {
         self.lock().started.clone()
     }
 
+    /// Queues an update for `getUpdates`.
+    pub fn push_update(&self, update: Value) {
+        self.lock().pending.push(update);
+    }
+
     /// Makes the next call for `chat` fail as scripted.
     pub fn fail_next(&self, chat: i64, failure: Failure) {
         self.lock()
@@ -185,11 +194,38 @@ fn parse_params(headers: &HeaderMap, body: &[u8]) -> Option<Value> {
     if content_type.starts_with("application/json") {
         return serde_json::from_slice(body).ok().filter(Value::is_object);
     }
+    if let Some(boundary) = content_type.strip_prefix("multipart/form-data; boundary=") {
+        return Some(parse_multipart(body, boundary.trim_matches('"')));
+    }
     if content_type.starts_with("application/x-www-form-urlencoded") {
         let pairs: HashMap<String, String> = form_urlencoded_pairs(body);
         return Some(json!(pairs));
     }
     None
+}
+
+/// Form fields of a multipart body; values that are JSON (numbers, bools,
+/// arrays) are read as JSON, as the Bot API does.
+fn parse_multipart(body: &[u8], boundary: &str) -> Value {
+    let text = String::from_utf8_lossy(body);
+    let mut out = serde_json::Map::new();
+    for part in text.split(&format!("--{boundary}")) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+        else {
+            continue;
+        };
+        let value = value.trim_end_matches("\r\n");
+        let parsed = serde_json::from_str::<Value>(value)
+            .unwrap_or_else(|_| Value::String(value.to_owned()));
+        out.insert(name.to_owned(), parsed);
+    }
+    Value::Object(out)
 }
 
 fn form_urlencoded_pairs(body: &[u8]) -> HashMap<String, String> {
@@ -225,6 +261,9 @@ async fn handle(
             None,
         );
     };
+    if method == "getUpdates" {
+        return get_updates(&double, &params).await;
+    }
     let chat = params.get("chat_id").and_then(as_i64);
     let delay = {
         let mut inner = double.lock();
@@ -312,11 +351,79 @@ fn respond(
             "is_primary": false,
             "is_revoked": false,
         }),
-        "getWebhookInfo" => {
-            json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0})
+        "setWebhook" => {
+            let Some(url) = params
+                .get("url")
+                .and_then(Value::as_str)
+                .filter(|u| u.starts_with("https://"))
+            else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
+                    None,
+                );
+            };
+            inner.webhook = Some(url.to_owned());
+            if params.get("drop_pending_updates").and_then(Value::as_bool) == Some(true) {
+                inner.pending.clear();
+            }
+            json!(true)
         }
-        "getUpdates" => json!([]),
+        "deleteWebhook" => {
+            inner.webhook = None;
+            json!(true)
+        }
+        "getWebhookInfo" => json!({
+            "url": inner.webhook.clone().unwrap_or_default(),
+            "has_custom_certificate": false,
+            "pending_update_count": inner.pending.len(),
+            "max_connections": 40,
+            "last_error_date": 1_700_000_000,
+            "last_error_message": "Wrong response from the webhook: 503 Service Unavailable",
+        }),
         _ => json!(true),
     };
     (StatusCode::OK, Json(json!({"ok": true, "result": result})))
+}
+
+/// `getUpdates`: long polling with `offset` (confirming earlier updates) and
+/// `timeout`; 409 while a webhook is set, as Telegram answers.
+async fn get_updates(double: &TelegramDouble, params: &Value) -> (StatusCode, Json<Value>) {
+    let offset = params.get("offset").and_then(as_i64).unwrap_or(0);
+    let timeout = params
+        .get("timeout")
+        .and_then(as_i64)
+        .unwrap_or(0)
+        .clamp(0, 50);
+    let deadline = Instant::now() + std::time::Duration::from_secs(timeout.unsigned_abs());
+    loop {
+        {
+            let mut inner = double.lock();
+            let ok = inner.webhook.is_none();
+            inner.calls.push(Call {
+                method: "getUpdates".into(),
+                params: params.clone(),
+                at: Instant::now(),
+                ok,
+            });
+            if inner.webhook.is_some() {
+                return error(
+                    StatusCode::CONFLICT,
+                    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+                    None,
+                );
+            }
+            inner
+                .pending
+                .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+            if !inner.pending.is_empty() || Instant::now() >= deadline {
+                return (
+                    StatusCode::OK,
+                    Json(json!({"ok": true, "result": inner.pending.clone()})),
+                );
+            }
+            inner.calls.pop();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

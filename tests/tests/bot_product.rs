@@ -295,3 +295,30 @@ async fn flood_limit() {
     );
     p.stop().await;
 }
+
+/// A non-renewing plan (here a one-day grant) is reminded of before it
+/// ends, once.
+#[tokio::test]
+async fn reminder_before_a_non_renewing_end() {
+    let p = Product::start(
+        "reminder",
+        &[
+            ("BILLING_REMINDER_DAYS", "2".into()),
+            ("BILLING_SWEEP_INTERVAL_SECS", "1".into()),
+        ],
+    )
+    .await;
+    p.post(&text_update(1, ADMIN, "/grant 7501 monthly 1 trial day"))
+        .await;
+    p.wait_state(7501, EntitlementState::Active).await;
+    p.wait_message(7501, "Heads up: your access ends on").await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let reminders = p
+        .telegram
+        .messages_to(7501)
+        .iter()
+        .filter(|m| m["text"].as_str().is_some_and(|t| t.contains("Heads up")))
+        .count();
+    assert_eq!(reminders, 1, "one reminder, not one per sweep");
+    p.stop().await;
+}

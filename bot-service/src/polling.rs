@@ -1,0 +1,140 @@
+//! Local development without a public URL: `getUpdates` long polling
+//! feeding the same durable path as webhooks.
+//!
+//! The call is made by hand rather than with teloxide's typed
+//! `get_updates`: each update must reach the queue as the exact bytes
+//! Telegram sent (as a webhook's do), and the typed call would re-serialise
+//! them. The offset lives in the shared store and only advances after the
+//! updates are queued, so a crash redelivers rather than loses; the
+//! `update_id` de-duplication absorbs the repeat.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mesh_state::{QueueConfig, Store};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use teloxide_core::Bot;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::service::accept_update;
+use crate::webhook::ALLOWED_UPDATES;
+
+const OFFSET_KEY: &str = "bot:poll:offset";
+const LONG_POLL_SECS: u64 = 25;
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    ok: bool,
+    #[serde(borrow, default)]
+    result: Vec<&'a RawValue>,
+    #[serde(default)]
+    error_code: Option<u16>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// Polls until `shutdown`.
+pub async fn run(
+    bot: Bot,
+    store: Store,
+    queue: QueueConfig,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    tracing::info!("polling Telegram for updates (getUpdates)");
+    let mut failures = 0u32;
+    while !shutdown.is_cancelled() {
+        let outcome = tokio::select! {
+            r = poll_once(&bot, &store, &queue, &wake) => r,
+            () = shutdown.cancelled() => return,
+        };
+        match outcome {
+            Ok(n) => {
+                failures = 0;
+                if n > 0 {
+                    tracing::debug!(updates = n, "polled");
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                if failures == 1 || failures.is_multiple_of(20) {
+                    tracing::warn!(error = %e, "getUpdates failed; retrying");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(u64::from(failures.min(5)))) => {}
+                    () = shutdown.cancelled() => return,
+                }
+            }
+        }
+    }
+}
+
+async fn poll_once(
+    bot: &Bot,
+    store: &Store,
+    queue: &QueueConfig,
+    wake: &Notify,
+) -> Result<usize, String> {
+    let offset: i64 = store
+        .get(OFFSET_KEY)
+        .await
+        .map_err(|e| e.to_string())?
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut url = bot.api_url();
+    url.set_path(&format!("bot{}/getUpdates", bot.token()));
+    let body = serde_json::json!({
+        "offset": offset,
+        "timeout": LONG_POLL_SECS,
+        "allowed_updates": ALLOWED_UPDATES,
+    });
+    let response = bot
+        .client()
+        .post(url)
+        .json(&body)
+        .timeout(Duration::from_secs(LONG_POLL_SECS + 10))
+        .send()
+        .await
+        // The URL holds the token: report only the kind of failure.
+        .map_err(|e| {
+            if e.is_timeout() {
+                "timeout".to_owned()
+            } else {
+                "network error".to_owned()
+            }
+        })?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|_| "network error".to_owned())?;
+    let envelope: Envelope<'_> =
+        serde_json::from_slice(&bytes).map_err(|e| format!("unreadable getUpdates answer: {e}"))?;
+    if !envelope.ok {
+        let hint = if envelope.error_code == Some(409) {
+            " (a webhook is set: run `bot-service webhook delete`)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "{}{hint}",
+            envelope.description.unwrap_or_default()
+        ));
+    }
+    let mut next = offset;
+    for raw in &envelope.result {
+        let (id, _) = accept_update(store, queue, wake, raw.get().as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        next = next.max(id + 1);
+    }
+    if next != offset {
+        store
+            .set(OFFSET_KEY, next.to_string().as_bytes(), None)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(envelope.result.len())
+}
