@@ -357,20 +357,10 @@ impl EventApplier {
     }
 
     async fn link(&self, customer: Option<&str>, user: i64) -> Result<(), BillingError> {
-        if let Some(c) = customer {
-            let store = self.ledger.store();
-            store
-                .set(
-                    &format!("billing:customer:{c}"),
-                    user.to_string().as_bytes(),
-                    None,
-                )
-                .await?;
-            store
-                .set(&format!("billing:customer_of:{user}"), c.as_bytes(), None)
-                .await?;
+        match customer {
+            Some(c) => self.ledger.link_customer(c, user).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     async fn user_of(&self, view: &SubscriptionView) -> Result<Option<i64>, BillingError> {
@@ -381,14 +371,9 @@ impl EventApplier {
     }
 
     async fn user_for_customer(&self, customer: Option<&str>) -> Result<Option<i64>, BillingError> {
-        let Some(c) = customer else { return Ok(None) };
-        let user = self
-            .ledger
-            .store()
-            .get(&format!("billing:customer:{c}"))
-            .await?;
-        Ok(telegram_id(
-            user.as_deref().and_then(|u| std::str::from_utf8(u).ok()),
-        ))
+        match customer {
+            Some(c) => self.ledger.user_of_customer(c).await,
+            None => Ok(None),
+        }
     }
 }

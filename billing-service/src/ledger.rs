@@ -143,6 +143,47 @@ impl Ledger {
         &self.notices
     }
 
+    /// Records that Stripe customer `customer` is Telegram user `user`
+    /// (both directions).
+    pub async fn link_customer(&self, customer: &str, user: i64) -> Result<(), BillingError> {
+        self.store
+            .set(
+                &format!("billing:customer:{customer}"),
+                user.to_string().as_bytes(),
+                None,
+            )
+            .await?;
+        self.store
+            .set(
+                &format!("billing:customer_of:{user}"),
+                customer.as_bytes(),
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The Telegram user of a Stripe customer.
+    pub async fn user_of_customer(&self, customer: &str) -> Result<Option<i64>, BillingError> {
+        let user = self
+            .store
+            .get(&format!("billing:customer:{customer}"))
+            .await?;
+        Ok(user
+            .and_then(|u| String::from_utf8(u).ok())
+            .and_then(|u| u.trim().parse::<i64>().ok())
+            .filter(|u| *u > 0))
+    }
+
+    /// The Stripe customer of a Telegram user.
+    pub async fn customer_of_user(&self, user: i64) -> Result<Option<String>, BillingError> {
+        let customer = self
+            .store
+            .get(&format!("billing:customer_of:{user}"))
+            .await?;
+        Ok(customer.and_then(|c| String::from_utf8(c).ok()))
+    }
+
     /// A user's record with its version (a user never seen gets NONE).
     pub async fn read(&self, user: i64) -> Result<(i64, Record), BillingError> {
         let key = entitlement::key(user);

@@ -77,15 +77,10 @@ impl Billing {
         user: i64,
         record: &Record,
     ) -> Result<Option<String>, BillingError> {
-        if let Some(c) = &record.customer_id {
-            return Ok(Some(c.clone()));
+        match &record.customer_id {
+            Some(c) => Ok(Some(c.clone())),
+            None => self.ledger.customer_of_user(user).await,
         }
-        let stored = self
-            .ledger
-            .store()
-            .get(&format!("billing:customer_of:{user}"))
-            .await?;
-        Ok(stored.and_then(|c| String::from_utf8(c).ok()))
     }
 
     async fn checkout(
@@ -110,17 +105,7 @@ impl Billing {
             Some(c) => c,
             None => {
                 let c = stripe.create_customer(user).await?;
-                let store = self.ledger.store();
-                store
-                    .set(
-                        &format!("billing:customer:{c}"),
-                        user.to_string().as_bytes(),
-                        None,
-                    )
-                    .await?;
-                store
-                    .set(&format!("billing:customer_of:{user}"), c.as_bytes(), None)
-                    .await?;
+                self.ledger.link_customer(&c, user).await?;
                 c
             }
         };
@@ -346,7 +331,6 @@ impl Billing {
     async fn reconcile(&self) -> Result<ReconcileResponse, BillingError> {
         let stripe = self.stripe()?;
         let subs = stripe.all_subscriptions().await?;
-        let store = self.ledger.store();
         // The subscription that speaks for each user: a live one over an
         // ended one, the newest among equals.
         let mut best: HashMap<i64, SubscriptionView> = HashMap::new();
@@ -354,11 +338,7 @@ impl Billing {
         for sub in &subs {
             let user = match sub.telegram_user_id {
                 Some(u) => Some(u),
-                None => store
-                    .get(&format!("billing:customer:{}", sub.customer))
-                    .await?
-                    .and_then(|u| String::from_utf8(u).ok())
-                    .and_then(|u| u.parse().ok()),
+                None => self.ledger.user_of_customer(&sub.customer).await?,
             };
             let Some(user) = user else {
                 unmatched += 1;
@@ -374,20 +354,7 @@ impl Billing {
         let at = now();
         let mut updated = 0;
         for (user, sub) in &best {
-            store
-                .set(
-                    &format!("billing:customer:{}", sub.customer),
-                    user.to_string().as_bytes(),
-                    None,
-                )
-                .await?;
-            store
-                .set(
-                    &format!("billing:customer_of:{user}"),
-                    sub.customer.as_bytes(),
-                    None,
-                )
-                .await?;
+            self.ledger.link_customer(&sub.customer, *user).await?;
             let plans = &self.config.plans;
             let before = self.ledger.read(*user).await?.1;
             let after = self

@@ -583,12 +583,7 @@ impl Handler {
                 ))
                 .await;
         };
-        let reason = words.collect::<Vec<_>>().join(" ");
-        let reason = if reason.is_empty() {
-            "granted by admin".to_owned()
-        } else {
-            reason
-        };
+        let reason = reason(words, "granted by admin");
         let text = match self
             .billing
             .grant(user, plan, days, &reason, &format!("telegram:{}", ctx.user))
@@ -626,12 +621,7 @@ impl Handler {
                 ))
                 .await;
         };
-        let reason = words.collect::<Vec<_>>().join(" ");
-        let reason = if reason.is_empty() {
-            "revoked by admin".to_owned()
-        } else {
-            reason
-        };
+        let reason = reason(words, "revoked by admin");
         let text = match self
             .billing
             .revoke(user, &reason, &format!("telegram:{}", ctx.user))
@@ -751,6 +741,16 @@ impl Handler {
             }
             NoticeKind::Unspecified => Err(HandleError::Permanent("notice without a kind".into())),
         }
+    }
+}
+
+/// The rest of an admin command's words as its reason, or `default`.
+fn reason<'a>(words: impl Iterator<Item = &'a str>, default: &str) -> String {
+    let reason = words.collect::<Vec<_>>().join(" ");
+    if reason.is_empty() {
+        default.to_owned()
+    } else {
+        reason
     }
 }
 

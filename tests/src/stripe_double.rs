@@ -368,6 +368,29 @@ impl StripeDouble {
     }
 }
 
+/// One page of a list: `limit` (default 10, at most 100) items after
+/// `starting_after`, with `has_more`.
+fn page(url: &str, all: Vec<&Value>, p: &Value) -> Reply {
+    let limit = s(p, "/limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(10)
+        .clamp(1, 100);
+    let start = s(p, "/starting_after")
+        .and_then(|a| all.iter().position(|v| v["id"] == a).map(|i| i + 1))
+        .unwrap_or(0);
+    let data: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|v| (*v).clone())
+        .collect();
+    let has_more = start + data.len() < all.len();
+    (
+        StatusCode::OK,
+        Json(json!({"object": "list", "url": url, "has_more": has_more, "data": data})),
+    )
+}
+
 /// A subscription with every field async-stripe requires.
 fn subscription_object(
     id: &str,
@@ -666,61 +689,22 @@ impl StripeDouble {
                     })),
                 )
             }
-            ("GET", "/v1/subscriptions", None) => {
-                let limit = s(p, "/limit")
-                    .and_then(|l| l.parse::<usize>().ok())
-                    .unwrap_or(10)
-                    .clamp(1, 100);
-                let after = s(p, "/starting_after");
-                let all: Vec<&Value> = inner.subscriptions.values().collect();
-                let start = after
-                    .and_then(|a| all.iter().position(|v| v["id"] == a).map(|i| i + 1))
-                    .unwrap_or(0);
-                let page: Vec<Value> = all
-                    .iter()
-                    .skip(start)
-                    .take(limit)
-                    .map(|v| (*v).clone())
-                    .collect();
-                let has_more = start + page.len() < all.len();
-                (
-                    StatusCode::OK,
-                    Json(
-                        json!({"object": "list", "url": "/v1/subscriptions", "has_more": has_more, "data": page}),
-                    ),
-                )
-            }
+            ("GET", "/v1/subscriptions", None) => page(
+                "/v1/subscriptions",
+                inner.subscriptions.values().collect(),
+                p,
+            ),
             ("GET", "/v1/events", None) => {
-                let limit = s(p, "/limit")
-                    .and_then(|l| l.parse::<usize>().ok())
-                    .unwrap_or(10)
-                    .clamp(1, 100);
                 let only_failed = s(p, "/delivery_success") == Some("false");
                 // Newest first, as Stripe lists them.
-                let all: Vec<&Value> = inner
+                let all = inner
                     .events
                     .iter()
                     .rev()
                     .filter(|(_, ok)| !only_failed || !ok)
                     .map(|(e, _)| e)
                     .collect();
-                let after = s(p, "/starting_after");
-                let start = after
-                    .and_then(|a| all.iter().position(|v| v["id"] == a).map(|i| i + 1))
-                    .unwrap_or(0);
-                let page: Vec<Value> = all
-                    .iter()
-                    .skip(start)
-                    .take(limit)
-                    .map(|v| (*v).clone())
-                    .collect();
-                let has_more = start + page.len() < all.len();
-                (
-                    StatusCode::OK,
-                    Json(
-                        json!({"object": "list", "url": "/v1/events", "has_more": has_more, "data": page}),
-                    ),
-                )
+                page("/v1/events", all, p)
             }
             (m, _, Some(id)) if path.starts_with("/v1/subscriptions/") => {
                 let Some(mut sub) = inner.subscriptions.get(id).cloned() else {
