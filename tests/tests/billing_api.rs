@@ -309,3 +309,67 @@ async fn payments_not_configured() {
     );
     mesh.stop().await.unwrap();
 }
+
+/// Stripe 5xx and 429 are retried under the same idempotency key; when
+/// Stripe stays down the caller gets UNAVAILABLE, and Stripe's input
+/// errors are INVALID_ARGUMENT or NOT_FOUND, never INTERNAL.
+#[tokio::test]
+async fn stripe_failures_are_retried_and_mapped() {
+    let p = Product::start("stripe_failures", &[]).await;
+    let mut b = p.billing();
+    let checkout = |user: i64, request: &str| CreateCheckoutSessionRequest {
+        telegram_user_id: user,
+        plan_id: "monthly".into(),
+        request_id: request.into(),
+    };
+    p.stripe.fail_next("/v1/customers", 500);
+    p.stripe.fail_next("/v1/checkout/sessions", 429);
+    b.create_checkout_session(checkout(6001, "a"))
+        .await
+        .expect("retried to success");
+    let customers = p.stripe.requests_to("POST", "/v1/customers");
+    assert_eq!(customers.len(), 2);
+    assert_eq!(customers[0].idempotency_key, customers[1].idempotency_key);
+    let sessions = p.stripe.requests_to("POST", "/v1/checkout/sessions");
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[0].idempotency_key, sessions[1].idempotency_key);
+
+    for _ in 0..3 {
+        p.stripe.fail_next("/v1/checkout/sessions", 503);
+    }
+    assert_eq!(
+        code(b.create_checkout_session(checkout(6002, "b")).await),
+        Code::Unavailable
+    );
+
+    p.stop().await;
+}
+
+/// Stripe's input errors reach callers as NOT_FOUND / INVALID_ARGUMENT,
+/// never INTERNAL: here a plan whose price Stripe does not sell.
+#[tokio::test]
+async fn stripe_input_errors_are_not_internal() {
+    let plans = std::env::temp_dir().join(format!(
+        "plans-{}.toml",
+        mesh_tests::unique_prefix("bad_price")
+    ));
+    std::fs::write(
+        &plans,
+        "[[plans]]\nid = \"ghost\"\nname = \"Ghost\"\ndescription = \"A price Stripe never heard of\"\nstripe_price_id = \"price_unknown\"\n",
+    )
+    .unwrap();
+    let p = Product::start("bad_price", &[("PLANS_FILE", plans.display().to_string())]).await;
+    let status = p
+        .billing()
+        .create_checkout_session(CreateCheckoutSessionRequest {
+            telegram_user_id: 6101,
+            plan_id: "ghost".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert!(status.message().contains("price_unknown"));
+    p.stop().await;
+    let _ = std::fs::remove_file(plans);
+}

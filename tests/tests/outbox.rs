@@ -143,6 +143,10 @@ async fn send_rates_within_limits() {
         .collect();
     let span = *broadcast.last().unwrap() - *broadcast.first().unwrap();
     let rate = (broadcast.len() - 1) as f64 / span.as_secs_f64();
+    eprintln!(
+        "broadcast: {} messages at {rate:.1}/s; busiest 1 s window: {busiest}",
+        broadcast.len()
+    );
     assert!((20.0..=30.5).contains(&rate), "broadcast rate {rate:.1}/s");
     p.stop().await;
 }
