@@ -24,3 +24,7 @@ fi
 
 cargo build --locked --workspace --bins
 cargo test --locked --workspace "$@"
+
+# The Helm chart: render, lint, validate, property checks (Python tools
+# from PyPI, cached outside the clone).
+bash deploy/helm/tests/run.sh

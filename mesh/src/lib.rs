@@ -250,3 +250,45 @@ pub fn webhook_command(args: &[String]) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(bot_service::webhook::run(args, &config, secret.as_ref()))
 }
+
+/// `reconcile` / `recover-events`: asks billing-service (at
+/// `BILLING_SERVICE_URL`) to rebuild entitlements from Stripe, or to replay
+/// events whose delivery failed. Safe at any time; made for a CronJob.
+pub fn billing_command(name: &str) -> anyhow::Result<()> {
+    use mesh_proto::billing::v1::billing_service_client::BillingServiceClient;
+    use mesh_proto::billing::v1::{ReconcileRequest, RecoverEventsRequest};
+    let env = Env::from_process();
+    let url = match env.url_or("BILLING_SERVICE_URL", "http://127.0.0.1:50052") {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let channel = mesh_proto::lazy_channel(&url)?;
+        let mut client = BillingServiceClient::new(channel);
+        let timeout = std::time::Duration::from_secs(600);
+        if name == "reconcile" {
+            let mut request = tonic::Request::new(ReconcileRequest {});
+            request.set_timeout(timeout);
+            let r = client.reconcile(request).await?.into_inner();
+            println!(
+                "reconciled: {} subscriptions seen, {} entitlements updated, {} unmatched",
+                r.subscriptions_seen, r.entitlements_updated, r.unmatched
+            );
+        } else {
+            let mut request = tonic::Request::new(RecoverEventsRequest {});
+            request.set_timeout(timeout);
+            let r = client.recover_events(request).await?.into_inner();
+            println!(
+                "recovered: {} events seen, {} applied, {} already applied",
+                r.events_seen, r.applied, r.duplicates
+            );
+        }
+        Ok(())
+    })
+}

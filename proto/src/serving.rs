@@ -16,6 +16,9 @@ use tonic_health::server::HealthReporter;
 /// Why a server could not start or stopped.
 pub type ServeError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The health service name that only says "the process is up".
+pub const LIVENESS: &str = "liveness";
+
 /// What a service brings to [`serve`].
 pub struct Service<P> {
     /// Its fully qualified gRPC name, under which health is reported.
@@ -51,6 +54,9 @@ where
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     let (reporter, health) = tonic_health::server::health_reporter();
+    // `liveness` answers SERVING while the process runs: a liveness probe
+    // must not restart pods because Redis is down (readiness says that).
+    reporter.set_service_status(LIVENESS, ServingStatus::Serving).await;
     let tracker = tokio::spawn(track_health(
         reporter,
         service.name,
