@@ -4,6 +4,7 @@
 # - A Redis answering on 127.0.0.1:6379 (installed from Debian's packages
 #   and started when missing); tests use their own key prefixes on it and
 #   start private redis-server processes for outage tests.
+# - A 3-master Redis Cluster on 127.0.0.1:17000-17005 (tests/redis-cluster.sh).
 # - The workspace binaries, which the end-to-end tests run as processes.
 # protoc needs no install: the build uses a vendored one.
 set -euo pipefail
@@ -21,6 +22,10 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
   for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
+
+# A local Redis Cluster for the cluster tests (reused when healthy).
+TEST_REDIS_CLUSTER_URL="$(bash tests/redis-cluster.sh)"
+export TEST_REDIS_CLUSTER_URL
 
 cargo build --locked --workspace --bins
 cargo test --locked --workspace "$@"

@@ -56,7 +56,9 @@ where
     let (reporter, health) = tonic_health::server::health_reporter();
     // `liveness` answers SERVING while the process runs: a liveness probe
     // must not restart pods because Redis is down (readiness says that).
-    reporter.set_service_status(LIVENESS, ServingStatus::Serving).await;
+    reporter
+        .set_service_status(LIVENESS, ServingStatus::Serving)
+        .await;
     let tracker = tokio::spawn(track_health(
         reporter,
         service.name,

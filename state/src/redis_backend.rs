@@ -10,8 +10,11 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Script, Value};
+use std::sync::Arc;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncCommands, Cmd, RedisFuture, Script, Value};
 
 use crate::error::StoreError;
 use crate::queue::{Claim, ClaimResult, Enqueued, QueueConfig};
@@ -31,8 +34,97 @@ type StreamEntry = (String, Vec<(String, Vec<u8>)>);
 /// A Redis connection (multiplexed, reconnecting) and a key prefix.
 #[derive(Clone)]
 pub(crate) struct RedisBackend {
-    conn: ConnectionManager,
+    conn: Conn,
     prefix: String,
+}
+
+/// A single node (ConnectionManager) or a cluster. Every multi-key
+/// operation's keys share a hash tag, so the same commands and scripts
+/// work on both.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(Arc<LazyCluster>),
+}
+
+/// A cluster connection made on first use (and again after a failed
+/// attempt), so a cluster that is down at start-up needs no restart. Once
+/// made, redis-rs follows slot moves and reconnects nodes itself.
+struct LazyCluster {
+    client: redis::cluster::ClusterClient,
+    conn: tokio::sync::Mutex<Option<ClusterConnection>>,
+}
+
+impl LazyCluster {
+    async fn get(&self) -> redis::RedisResult<ClusterConnection> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = self.client.get_async_connection().await?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(l) => {
+                Box::pin(async move { l.get().await?.req_packed_command(cmd).await })
+            }
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(l) => Box::pin(async move {
+                l.get()
+                    .await?
+                    .req_packed_commands(pipeline, offset, count)
+                    .await
+            }),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(_) => 0,
+        }
+    }
+}
+
+/// The node URLs of a cluster `REDIS_URL`, or `None` for a single node.
+/// A cluster is named by a `redis+cluster://` (or `rediss+cluster://`)
+/// scheme, or by several comma-separated node URLs.
+fn cluster_nodes(url: &str) -> Option<Vec<String>> {
+    let explicit = url.starts_with("redis+cluster://") || url.starts_with("rediss+cluster://");
+    if !explicit && !url.contains(',') {
+        return None;
+    }
+    let scheme = if url.starts_with("rediss") {
+        "rediss"
+    } else {
+        "redis"
+    };
+    Some(
+        url.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                let rest = n.split_once("://").map_or(n, |(_, r)| r);
+                format!("{scheme}://{rest}")
+            })
+            .collect(),
+    )
 }
 
 fn ms(d: Duration) -> u64 {
@@ -45,6 +137,21 @@ impl RedisBackend {
             return Err(StoreError::Config(format!(
                 "key prefix {prefix:?} must be non-empty and free of braces"
             )));
+        }
+        if let Some(nodes) = cluster_nodes(url) {
+            let client = redis::cluster::ClusterClient::builder(nodes)
+                .connection_timeout(Duration::from_secs(2))
+                .response_timeout(Duration::from_secs(2))
+                .retries(1)
+                .build()
+                .map_err(|e| StoreError::Config(format!("invalid Redis Cluster URL: {e}")))?;
+            return Ok(Self {
+                conn: Conn::Cluster(Arc::new(LazyCluster {
+                    client,
+                    conn: tokio::sync::Mutex::new(None),
+                })),
+                prefix: prefix.to_owned(),
+            });
         }
         // Never echo the URL: it may carry a password.
         let client = redis::Client::open(url)
@@ -59,7 +166,7 @@ impl RedisBackend {
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_lazy_with_config(client, config)?;
         Ok(Self {
-            conn,
+            conn: Conn::Single(conn),
             prefix: prefix.to_owned(),
         })
     }
@@ -448,5 +555,28 @@ fn parse_claim(reply: Vec<Value>) -> Result<ClaimResult, StoreError> {
             ))
         }
         other => Err(StoreError::Protocol(format!("claim reply: flag {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cluster_nodes;
+
+    /// Cluster URLs are recognised by scheme or by a node list.
+    #[test]
+    fn cluster_urls() {
+        assert_eq!(cluster_nodes("redis://localhost:6379"), None);
+        assert_eq!(
+            cluster_nodes("redis+cluster://10.0.0.1:7000"),
+            Some(vec!["redis://10.0.0.1:7000".into()])
+        );
+        assert_eq!(
+            cluster_nodes("rediss+cluster://:pw@a:7000,b:7001"),
+            Some(vec!["rediss://:pw@a:7000".into(), "rediss://b:7001".into()])
+        );
+        assert_eq!(
+            cluster_nodes("redis://a:7000, redis://b:7001"),
+            Some(vec!["redis://a:7000".into(), "redis://b:7001".into()])
+        );
     }
 }

@@ -10,6 +10,30 @@ fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
+/// The test Redis Cluster's URL, starting the cluster once if needed
+/// (`tests/redis-cluster.sh`: six local redis-server processes).
+fn cluster_url() -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("TEST_REDIS_CLUSTER_URL") {
+            return url;
+        }
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/redis-cluster.sh");
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .output()
+            .expect("run tests/redis-cluster.sh");
+        assert!(
+            out.status.success(),
+            "cluster start failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    })
+    .clone()
+}
+
 fn unique_prefix(test: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -301,6 +325,20 @@ macro_rules! suite {
                     let store = mesh_state::Store::redis(&super::redis_url(), &super::unique_prefix(stringify!($name)))
                         .expect("redis store");
                     store.ping().await.expect("a Redis server on TEST_REDIS_URL (see .ci/run)");
+                    super::$name(store).await;
+                }
+            )*
+        }
+        /// The same suite on a 3-master Redis Cluster: every multi-key
+        /// script's keys share a hash tag.
+        mod cluster {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let url = super::cluster_url();
+                    let store = mesh_state::Store::redis(&url, &super::unique_prefix(stringify!($name)))
+                        .expect("cluster store");
+                    store.ping().await.expect("the test Redis Cluster");
                     super::$name(store).await;
                 }
             )*

@@ -64,7 +64,10 @@ async fn health_and_reflection_on_both_services() {
     ] {
         assert!(serving(url, api).await, "{api} serving");
         assert!(serving(url, "").await, "overall serving");
-        assert!(serving(url, "liveness").await, "liveness for Kubernetes' probe");
+        assert!(
+            serving(url, "liveness").await,
+            "liveness for Kubernetes' probe"
+        );
         for listed in [list_services!(v1, url), list_services!(v1alpha, url)] {
             for expected in [api, "grpc.health.v1.Health"] {
                 assert!(
