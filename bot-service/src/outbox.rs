@@ -208,13 +208,12 @@ impl Sender {
                 return Ok(Some(retry_after));
             }
         }
-        // The global budget is short-lived: wait for it here, holding the claim.
-        loop {
-            match store.rate_limit("tg:global", limits.global, 1).await? {
-                RateDecision::Allowed => return Ok(None),
-                RateDecision::Limited { retry_after, .. } => tokio::time::sleep(retry_after).await,
-            }
-        }
+        // The overall pace: book the next global slot and wait for it here,
+        // holding the claim. Booking (rather than asking "may I now?") loses
+        // no slot when no sender happens to ask at the instant it opens.
+        let wait = store.reserve_slot("tg:global", limits.global).await?;
+        tokio::time::sleep(wait).await;
+        Ok(None)
     }
 
     async fn process(&self, claim: Claim) {

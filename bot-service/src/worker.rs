@@ -121,26 +121,35 @@ impl Worker {
             Err(_) => Err(HandleError::Transient("handling timed out".into())),
         };
         metrics::histogram!("bot_update_handle_seconds").record(started.elapsed().as_secs_f64());
-        let _enter = span.enter();
-        let result = match outcome {
-            Ok(()) => self.store.ack(UPDATES_QUEUE, &claim, false).await,
-            Err(HandleError::Permanent(reason)) => {
-                tracing::warn!(%reason, "item cannot be handled; dropped");
-                metrics::counter!("bot_updates_failed_total", "kind" => "permanent").increment(1);
-                self.store.ack(UPDATES_QUEUE, &claim, false).await
-            }
-            Err(HandleError::Transient(reason)) if claim.attempts >= self.config.max_attempts => {
-                tracing::error!(%reason, attempts = claim.attempts, "item failed too often; moved to the dead-letter list");
-                metrics::counter!("bot_updates_failed_total", "kind" => "dead_letter").increment(1);
-                self.store.ack(UPDATES_QUEUE, &claim, true).await
-            }
-            Err(HandleError::Transient(reason)) => {
-                let delay = backoff(claim.attempts);
-                tracing::info!(%reason, attempts = claim.attempts, delay_ms = delay.as_millis() as u64, "item will be retried");
-                metrics::counter!("bot_updates_failed_total", "kind" => "retry").increment(1);
-                self.store.release(UPDATES_QUEUE, &claim, delay).await
+        // The settling runs inside the span as an instrumented future: an
+        // `enter()` guard must never be held across an await (the task may
+        // move threads, and the thread's span stack is corrupted).
+        let settle = async {
+            match outcome {
+                Ok(()) => self.store.ack(UPDATES_QUEUE, &claim, false).await,
+                Err(HandleError::Permanent(reason)) => {
+                    tracing::warn!(%reason, "item cannot be handled; dropped");
+                    metrics::counter!("bot_updates_failed_total", "kind" => "permanent")
+                        .increment(1);
+                    self.store.ack(UPDATES_QUEUE, &claim, false).await
+                }
+                Err(HandleError::Transient(reason))
+                    if claim.attempts >= self.config.max_attempts =>
+                {
+                    tracing::error!(%reason, attempts = claim.attempts, "item failed too often; moved to the dead-letter list");
+                    metrics::counter!("bot_updates_failed_total", "kind" => "dead_letter")
+                        .increment(1);
+                    self.store.ack(UPDATES_QUEUE, &claim, true).await
+                }
+                Err(HandleError::Transient(reason)) => {
+                    let delay = backoff(claim.attempts);
+                    tracing::info!(%reason, attempts = claim.attempts, delay_ms = delay.as_millis() as u64, "item will be retried");
+                    metrics::counter!("bot_updates_failed_total", "kind" => "retry").increment(1);
+                    self.store.release(UPDATES_QUEUE, &claim, delay).await
+                }
             }
         };
+        let result = settle.instrument(span.clone()).await;
         match result {
             Ok(true) => {}
             Ok(false) => tracing::warn!(

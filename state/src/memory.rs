@@ -3,7 +3,7 @@
 //! the right tool. Time comes from tokio's clock, so tests can pause it.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -23,6 +23,8 @@ struct State {
     versioned: HashMap<String, (i64, Vec<u8>)>,
     /// GCRA theoretical arrival time, ms since epoch.
     tat: HashMap<String, i64>,
+    /// Next free slot of each paced stream, µs since epoch.
+    slots: HashMap<String, i64>,
     queues: HashMap<String, Queue>,
     sets: HashMap<String, std::collections::HashSet<String>>,
     lists: HashMap<String, VecDeque<Vec<u8>>>,
@@ -57,8 +59,10 @@ type Log = (u64, VecDeque<(u64, Vec<u8>)>);
 struct Queue {
     /// Marks in insertion order with their expiry; the TTL is constant per
     /// queue, so the front always expires first and pruning is O(1).
-    dedup_order: VecDeque<(Instant, String)>,
-    dedup: std::collections::HashSet<String>,
+    /// (Each id is stored once, shared by the index and the expiry order:
+    /// a flood of updates makes this the largest structure in memory.)
+    dedup_order: VecDeque<(Instant, Arc<str>)>,
+    dedup: std::collections::HashSet<Arc<str>>,
     lists: HashMap<String, VecDeque<Vec<u8>>>,
     /// (ready-at ms, partition) ordered, plus the reverse index.
     ready: BTreeSet<(i64, String)>,
@@ -127,11 +131,12 @@ impl MemoryBackend {
                 q.dedup.remove(&key);
             }
         }
-        if !q.dedup.insert(id.to_owned()) {
+        if q.dedup.contains(id) {
             return Enqueued::Duplicate;
         }
-        q.dedup_order
-            .push_back((now + config.dedup_ttl, id.to_owned()));
+        let id: Arc<str> = Arc::from(id);
+        q.dedup.insert(id.clone());
+        q.dedup_order.push_back((now + config.dedup_ttl, id));
         q.lists
             .entry(partition.to_owned())
             .or_default()
@@ -263,6 +268,15 @@ impl MemoryBackend {
         state.sweep_now_and_then(Instant::now(), now);
         state.tat.insert(key.to_owned(), new_tat);
         RateDecision::Allowed
+    }
+
+    pub(crate) fn reserve_slot(&self, key: &str, interval: Duration) -> Duration {
+        let now = i64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(i64::MAX / 2);
+        let interval = i64::try_from(interval.as_micros()).unwrap_or(i64::MAX / 4);
+        let mut state = self.lock();
+        let slot = state.slots.get(key).copied().unwrap_or(now).max(now);
+        state.slots.insert(key.to_owned(), slot + interval);
+        Duration::from_micros((slot - now).unsigned_abs())
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<Vec<u8>> {

@@ -25,6 +25,7 @@ static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/
 static ACK: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/ack.lua")));
 static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/release.lua")));
 static GCRA: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/gcra.lua")));
+static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/reserve.lua")));
 static PUT_IF_NEWER: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/put_if_newer.lua")));
 
@@ -307,6 +308,23 @@ impl RedisBackend {
                 first: first == 1,
             }
         })
+    }
+
+    pub(crate) async fn reserve_slot(
+        &self,
+        key: &str,
+        interval: Duration,
+    ) -> Result<Duration, StoreError> {
+        let mut c = self.conn.clone();
+        let micros = u64::try_from(interval.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let wait: i64 = RESERVE
+            .key(format!("{p}:{{{p}:slot:{key}}}", p = self.prefix))
+            .arg(micros)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(Duration::from_micros(wait.unsigned_abs()))
     }
 
     pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

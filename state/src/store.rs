@@ -181,6 +181,20 @@ impl Store {
         }
     }
 
+    /// Books the next slot of a paced stream whose slots are `interval`
+    /// apart (shared by every replica) and returns how long to wait for it.
+    #[tracing::instrument(name = "state.reserve_slot", skip_all, fields(db.system = self.db_system()))]
+    pub async fn reserve_slot(
+        &self,
+        key: &str,
+        interval: Duration,
+    ) -> Result<Duration, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.reserve_slot(key, interval)),
+            Inner::Redis(r) => r.reserve_slot(key, interval).await,
+        }
+    }
+
     /// Reads a value.
     #[tracing::instrument(name = "state.get", skip_all, fields(db.system = self.db_system()))]
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -247,6 +247,27 @@ async fn versioned(store: Store) {
     assert_eq!(store.get_versioned("missing").await.unwrap(), None);
 }
 
+/// Paced slots: each caller gets its own, `interval` apart.
+async fn paced_slots(store: Store) {
+    let interval = Duration::from_millis(100);
+    let waits: Vec<Duration> = {
+        let mut v = Vec::new();
+        for _ in 0..4 {
+            v.push(store.reserve_slot("pace", interval).await.unwrap());
+        }
+        v
+    };
+    assert!(waits[0] < Duration::from_millis(20), "{waits:?}");
+    for w in waits.windows(2) {
+        let gap = w[1].saturating_sub(w[0]);
+        assert!(
+            gap > Duration::from_millis(80) && gap <= interval,
+            "{waits:?}"
+        );
+    }
+    assert!(waits[3] >= Duration::from_millis(250), "{waits:?}");
+}
+
 /// Sets, capped lists, schedules, counters.
 async fn collections(store: Store) {
     assert_eq!(store.incr("n", 2).await.unwrap(), 2);
@@ -356,4 +377,5 @@ suite!(
     versioned,
     collections,
     change_log,
+    paced_slots,
 );

@@ -126,9 +126,13 @@ pub fn init(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
     };
     // The filter was validated by `from_env`; fall back to `info` anyway.
     let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // The filter applies to every layer: without it the OpenTelemetry layer
+    // would build spans and events for every TRACE-level span of h2, hyper
+    // and tonic (most of the CPU under load, by the profile).
     tracing_subscriber::registry()
+        .with(filter)
         .with(otel)
-        .with(fmt.with_filter(filter))
+        .with(fmt)
         .try_init()
         .map_err(|e| TelemetryError::AlreadyInitialised(e.to_string()))?;
     Ok(Telemetry { provider })

