@@ -43,6 +43,12 @@ pub struct BillingConfig {
     pub checkout_cancel_url: String,
     /// `PORTAL_RETURN_URL` (default: the bot's chat).
     pub portal_return_url: String,
+    /// `BILLING_API_TOKEN`: when set, every billing.v1 call must present it
+    /// (or the admin token) as `authorization: Bearer ...`.
+    pub api_token: Option<Secret>,
+    /// `BILLING_ADMIN_TOKEN`: when set, grant, revoke, reconcile and
+    /// recover-events require it.
+    pub admin_token: Option<Secret>,
 }
 
 impl BillingConfig {
@@ -99,6 +105,8 @@ impl BillingConfig {
             checkout_success_url: env.url_or("CHECKOUT_SUCCESS_URL", &bot_link("?start=paid"))?,
             checkout_cancel_url: env.url_or("CHECKOUT_CANCEL_URL", &bot_link("?start=canceled"))?,
             portal_return_url: env.url_or("PORTAL_RETURN_URL", &bot_link(""))?,
+            api_token: env.secret("BILLING_API_TOKEN"),
+            admin_token: env.secret("BILLING_ADMIN_TOKEN"),
         })
     }
 }

@@ -50,6 +50,11 @@ pub async fn run(
             None
         }
     };
+    if config.api_token.is_none() {
+        tracing::warn!(
+            "BILLING_API_TOKEN is not set: any caller that can reach billing-service may call it"
+        );
+    }
     let grace = i64::try_from(config.past_due_grace.as_secs()).unwrap_or(i64::MAX / 4);
     let lead = i64::try_from(config.reminder_lead.as_secs()).unwrap_or(0);
     let notices = notices::Notices::new(store.clone());

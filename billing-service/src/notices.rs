@@ -98,7 +98,7 @@ impl Notices {
     ) -> Result<tokio::task::JoinHandle<()>, mesh_runtime::ConfigError> {
         let channel = mesh_proto::lazy_channel(bot_url)
             .map_err(|e| mesh_runtime::ConfigError::new("BOT_SERVICE_URL", e))?;
-        let client = BotServiceClient::with_interceptor(channel, GrpcTracePropagation);
+        let client = BotServiceClient::with_interceptor(channel, GrpcTracePropagation::default());
         let this = self.clone();
         Ok(tokio::spawn(
             async move { this.deliver(client, shutdown).await },

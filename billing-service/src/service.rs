@@ -26,6 +26,15 @@ pub struct Billing {
     shutdown: CancellationToken,
 }
 
+/// What an RPC requires of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Right {
+    /// Any internal caller (the API token, when one is configured).
+    Call,
+    /// Grant, revoke, reconcile, recover (the admin token, when configured).
+    Admin,
+}
+
 /// Keeps the characters Stripe's idempotency keys and our logs like.
 fn token(raw: &str) -> String {
     raw.chars()
@@ -60,6 +69,35 @@ impl Billing {
             stripe,
             shutdown,
         }
+    }
+
+    /// Checks the caller's `authorization: Bearer ...` against the configured
+    /// tokens (constant-time). Without tokens billing is open to whoever can
+    /// reach it, which the NetworkPolicy limits.
+    fn authorize<T>(&self, request: &Request<T>, right: Right) -> Result<(), Status> {
+        let given = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default()
+            .as_bytes();
+        let (api, admin) = (&self.config.api_token, &self.config.admin_token);
+        let is_admin = admin.as_ref().is_some_and(|t| t.matches(given));
+        let is_caller = is_admin || api.as_ref().is_some_and(|t| t.matches(given));
+        let outcome = match (right, admin.is_some(), api.is_some()) {
+            (Right::Admin, true, _) if is_admin => Ok(()),
+            (Right::Admin, true, _) if is_caller => {
+                Err(Status::permission_denied("this RPC needs the admin token"))
+            }
+            (Right::Admin, true, _) => Err(Status::unauthenticated("missing or invalid token")),
+            (_, _, true) if !is_caller => Err(Status::unauthenticated("missing or invalid token")),
+            _ => Ok(()),
+        };
+        if outcome.is_err() {
+            metrics::counter!("billing_unauthorized_calls_total").increment(1);
+        }
+        outcome
     }
 
     fn stripe(&self) -> Result<&StripeApi, BillingError> {
@@ -415,8 +453,9 @@ type ChangeStream = Pin<Box<dyn Stream<Item = Result<EntitlementChange, Status>>
 impl BillingService for Billing {
     async fn list_plans(
         &self,
-        _: Request<ListPlansRequest>,
+        request: Request<ListPlansRequest>,
     ) -> Result<Response<ListPlansResponse>, Status> {
+        self.authorize(&request, Right::Call)?;
         let plans = self
             .config
             .plans
@@ -436,6 +475,7 @@ impl BillingService for Billing {
         &self,
         request: Request<GetEntitlementRequest>,
     ) -> Result<Response<GetEntitlementResponse>, Status> {
+        self.authorize(&request, Right::Call)?;
         let user = user_id(request.into_inner().telegram_user_id)?;
         let (_, record) = self.ledger.read(user).await?;
         Ok(Response::new(GetEntitlementResponse {
@@ -447,6 +487,7 @@ impl BillingService for Billing {
         &self,
         request: Request<ApplyStripeEventRequest>,
     ) -> Result<Response<ApplyStripeEventResponse>, Status> {
+        self.authorize(&request, Right::Call)?;
         let applied = self.events.apply(&request.into_inner().event_json).await?;
         Ok(Response::new(ApplyStripeEventResponse {
             event_id: applied.event_id,
@@ -460,6 +501,7 @@ impl BillingService for Billing {
         &self,
         request: Request<CreateCheckoutSessionRequest>,
     ) -> Result<Response<CreateCheckoutSessionResponse>, Status> {
+        self.authorize(&request, Right::Call)?;
         Ok(Response::new(self.checkout(request.into_inner()).await?))
     }
 
@@ -467,6 +509,7 @@ impl BillingService for Billing {
         &self,
         request: Request<CreatePortalSessionRequest>,
     ) -> Result<Response<CreatePortalSessionResponse>, Status> {
+        self.authorize(&request, Right::Call)?;
         Ok(Response::new(self.portal(request.into_inner()).await?))
     }
 
@@ -474,6 +517,7 @@ impl BillingService for Billing {
         &self,
         request: Request<CancelSubscriptionRequest>,
     ) -> Result<Response<CancelSubscriptionResponse>, Status> {
+        self.authorize(&request, Right::Call)?;
         Ok(Response::new(self.cancel(request.into_inner()).await?))
     }
 
@@ -481,6 +525,7 @@ impl BillingService for Billing {
         &self,
         request: Request<GrantEntitlementRequest>,
     ) -> Result<Response<GrantEntitlementResponse>, Status> {
+        self.authorize(&request, Right::Admin)?;
         Ok(Response::new(self.grant(request.into_inner()).await?))
     }
 
@@ -488,6 +533,7 @@ impl BillingService for Billing {
         &self,
         request: Request<RevokeEntitlementRequest>,
     ) -> Result<Response<RevokeEntitlementResponse>, Status> {
+        self.authorize(&request, Right::Admin)?;
         Ok(Response::new(self.revoke(request.into_inner()).await?))
     }
 
@@ -495,6 +541,7 @@ impl BillingService for Billing {
         &self,
         request: Request<ListAuditLogRequest>,
     ) -> Result<Response<ListAuditLogResponse>, Status> {
+        self.authorize(&request, Right::Call)?;
         Ok(Response::new(self.audit(request.into_inner()).await?))
     }
 
@@ -504,6 +551,7 @@ impl BillingService for Billing {
         &self,
         request: Request<WatchEntitlementsRequest>,
     ) -> Result<Response<ChangeStream>, Status> {
+        self.authorize(&request, Right::Call)?;
         let store = self.ledger.store().clone();
         let grace = self.ledger.grace;
         let mut cursor = match request.into_inner().after_cursor.as_str() {
@@ -556,22 +604,25 @@ impl BillingService for Billing {
 
     async fn get_stats(
         &self,
-        _: Request<GetStatsRequest>,
+        request: Request<GetStatsRequest>,
     ) -> Result<Response<GetStatsResponse>, Status> {
+        self.authorize(&request, Right::Call)?;
         Ok(Response::new(self.stats().await?))
     }
 
     async fn reconcile(
         &self,
-        _: Request<ReconcileRequest>,
+        request: Request<ReconcileRequest>,
     ) -> Result<Response<ReconcileResponse>, Status> {
+        self.authorize(&request, Right::Admin)?;
         Ok(Response::new(Billing::reconcile(self).await?))
     }
 
     async fn recover_events(
         &self,
-        _: Request<RecoverEventsRequest>,
+        request: Request<RecoverEventsRequest>,
     ) -> Result<Response<RecoverEventsResponse>, Status> {
+        self.authorize(&request, Right::Admin)?;
         Ok(Response::new(self.recover().await?))
     }
 }

@@ -31,12 +31,17 @@ macro_rules! rpc {
 }
 
 impl BillingClient {
-    /// A client of the billing service at `url`.
-    pub fn new(url: &str) -> Result<Self, mesh_runtime::ConfigError> {
+    /// A client of the billing service at `url`, presenting `token` (the
+    /// bot performs admin grants and revocations, so it carries the admin
+    /// token when billing has one).
+    pub fn new(url: &str, token: Option<&str>) -> Result<Self, mesh_runtime::ConfigError> {
         let channel = mesh_proto::lazy_channel(url)
             .map_err(|e| mesh_runtime::ConfigError::new("BILLING_SERVICE_URL", e))?;
         Ok(Self {
-            inner: BillingServiceClient::with_interceptor(channel, GrpcTracePropagation),
+            inner: BillingServiceClient::with_interceptor(
+                channel,
+                GrpcTracePropagation::with_bearer(token),
+            ),
         })
     }
 

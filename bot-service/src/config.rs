@@ -49,6 +49,8 @@ pub struct BotConfig {
     /// `TELEGRAM_POLLING`: fetch updates with `getUpdates` instead of
     /// receiving webhooks (local development without a public URL).
     pub polling: bool,
+    /// `BILLING_ADMIN_TOKEN`, else `BILLING_API_TOKEN`: presented to billing.
+    pub billing_token: Option<Secret>,
 }
 
 impl BotConfig {
@@ -104,6 +106,9 @@ impl BotConfig {
             chat_send_interval: env
                 .millis_or("BOT_CHAT_SEND_INTERVAL_MS", Duration::from_secs(1))?,
             polling: env.parse_or("TELEGRAM_POLLING", false)?,
+            billing_token: env
+                .secret("BILLING_ADMIN_TOKEN")
+                .or_else(|| env.secret("BILLING_API_TOKEN")),
         })
     }
 }

@@ -60,7 +60,10 @@ pub async fn run(
         config.username = whoami(bot).await;
     }
     let config = Arc::new(config);
-    let billing = billing::BillingClient::new(&config.billing_url)?;
+    let billing = billing::BillingClient::new(
+        &config.billing_url,
+        config.billing_token.as_ref().map(|t| t.expose()),
+    )?;
     let wake = Arc::new(tokio::sync::Notify::new());
     let limits = outbox::Limits {
         global: config.global_send_interval,

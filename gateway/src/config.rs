@@ -40,6 +40,8 @@ pub struct GatewayConfig {
     pub telegram_sources: Vec<IpNet>,
     /// `TRUSTED_PROXIES`: CIDRs whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// `BILLING_API_TOKEN`: presented to billing-service when it requires one.
+    pub billing_token: Option<Secret>,
 }
 
 const SECRET_TOKEN_CHARS: &str = "A-Za-z0-9_-";
@@ -108,6 +110,7 @@ impl GatewayConfig {
                 .parse_or("GATEWAY_RATE_LIMIT_BURST", rate_limit_rps.saturating_mul(2))?,
             telegram_sources: env.parse_list("TELEGRAM_ALLOWED_SOURCES")?,
             trusted_proxies: env.parse_list("TRUSTED_PROXIES")?,
+            billing_token: env.secret("BILLING_API_TOKEN"),
         })
     }
 }

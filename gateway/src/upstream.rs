@@ -40,8 +40,13 @@ impl Upstreams {
         let billing = mesh_proto::lazy_channel(&config.billing_url)
             .map_err(|e| mesh_runtime::ConfigError::new("BILLING_SERVICE_URL", e))?;
         Ok(Self {
-            bot: BotServiceClient::with_interceptor(bot.clone(), GrpcTracePropagation),
-            billing: BillingServiceClient::with_interceptor(billing.clone(), GrpcTracePropagation),
+            bot: BotServiceClient::with_interceptor(bot.clone(), GrpcTracePropagation::default()),
+            billing: BillingServiceClient::with_interceptor(
+                billing.clone(),
+                GrpcTracePropagation::with_bearer(
+                    config.billing_token.as_ref().map(|t| t.expose()),
+                ),
+            ),
             bot_health: HealthClient::new(bot),
             billing_health: HealthClient::new(billing),
             timeout: config.upstream_timeout,

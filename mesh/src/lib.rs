@@ -270,7 +270,12 @@ pub fn billing_command(name: &str) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         let channel = mesh_proto::lazy_channel(&url)?;
-        let mut client = BillingServiceClient::new(channel);
+        let token = env
+            .secret("BILLING_ADMIN_TOKEN")
+            .or_else(|| env.secret("BILLING_API_TOKEN"));
+        let credentials =
+            mesh_telemetry::GrpcTracePropagation::with_bearer(token.as_ref().map(|t| t.expose()));
+        let mut client = BillingServiceClient::with_interceptor(channel, credentials);
         let timeout = std::time::Duration::from_secs(600);
         if name == "reconcile" {
             let mut request = tonic::Request::new(ReconcileRequest {});

@@ -117,10 +117,36 @@ macro_rules! grpc_client_span {
 }
 
 /// A tonic client interceptor that writes the current span's context as
-/// `traceparent` into the call's metadata. A named type (not a closure) so
-/// clients using it can be stored in structs.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GrpcTracePropagation;
+/// `traceparent` into the call's metadata, and the caller's credentials as
+/// `authorization: Bearer ...` when it has any. A named type (not a
+/// closure) so clients using it can be stored in structs.
+#[derive(Clone, Default)]
+pub struct GrpcTracePropagation {
+    authorization: Option<MetadataValue<tonic::metadata::Ascii>>,
+}
+
+impl std::fmt::Debug for GrpcTracePropagation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token.
+        f.debug_struct("GrpcTracePropagation")
+            .field("authorization", &self.authorization.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+impl GrpcTracePropagation {
+    /// Propagation that also presents `token` (when given) as a bearer token.
+    pub fn with_bearer(token: Option<&str>) -> Self {
+        Self {
+            authorization: token
+                .and_then(|t| MetadataValue::try_from(format!("Bearer {t}")).ok())
+                .map(|mut v| {
+                    v.set_sensitive(true);
+                    v
+                }),
+        }
+    }
+}
 
 impl tonic::service::Interceptor for GrpcTracePropagation {
     fn call(
@@ -131,6 +157,11 @@ impl tonic::service::Interceptor for GrpcTracePropagation {
         opentelemetry::global::get_text_map_propagator(|p| {
             p.inject_context(&cx, &mut MetadataInjector(request.metadata_mut()));
         });
+        if let Some(value) = &self.authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
         Ok(request)
     }
 }

@@ -171,6 +171,8 @@ pub struct MeshProcesses {
     pub gateway: Process,
     /// The gateway's base URL.
     pub gateway_url: String,
+    /// billing-service's URL (kept across restarts).
+    pub billing_url: String,
     /// bot-service's port (kept across restarts).
     pub bot_port: u16,
 }
@@ -190,11 +192,11 @@ impl MeshProcesses {
                 crate::mesh::plans_file().display().to_string(),
             ),
         ]);
-        let billing = Process::spawn(test, "billing-service", "billing-service", &env);
-        let billing_url = format!(
-            "http://127.0.0.1:{}",
-            billing.port("billing-service listening").await
-        );
+        let mut billing = Process::spawn(test, "billing-service", "billing-service", &env);
+        let billing_port = billing.port("billing-service listening").await;
+        let billing_url = format!("http://127.0.0.1:{billing_port}");
+        // A restarted billing-service comes back where the others look for it.
+        billing.set_env("BILLING_SERVICE_ADDR", format!("127.0.0.1:{billing_port}"));
         env.push(("BILLING_SERVICE_URL", billing_url.clone()));
         let bot = Process::spawn(test, "bot-service", "bot-service", &env);
         let bot_port = bot.port("bot-service listening").await;
@@ -207,6 +209,11 @@ impl MeshProcesses {
         let mut bot = bot;
         // A restarted bot-service comes back where the gateway looks for it.
         bot.set_env("BOT_SERVICE_ADDR", format!("127.0.0.1:{bot_port}"));
+        // billing-service started before bot-service had an address: restart
+        // it (same port) knowing where to deliver its notices.
+        billing.set_env("BOT_SERVICE_URL", format!("http://127.0.0.1:{bot_port}"));
+        billing.kill();
+        billing.restart();
         let ready = format!("{gateway_url}/ready");
         crate::eventually(Duration::from_secs(20), "the mesh to be ready", || {
             let ready = ready.clone();
@@ -221,6 +228,7 @@ impl MeshProcesses {
             bot,
             gateway,
             gateway_url,
+            billing_url,
             bot_port,
         }
     }

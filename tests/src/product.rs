@@ -7,6 +7,7 @@ use mesh::Target;
 use mesh_proto::billing::v1::billing_service_client::BillingServiceClient;
 use mesh_proto::billing::v1::{Entitlement, EntitlementState, GetEntitlementRequest};
 use serde_json::Value;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::mesh::RunningMesh;
@@ -20,6 +21,29 @@ pub const ADMIN: i64 = 9000;
 /// The prices of the repository's plans file.
 pub const PRICES: &[&str] = &["price_monthly_placeholder", "price_yearly_placeholder"];
 
+/// Presents a bearer token (when set) on billing calls.
+#[derive(Clone)]
+pub struct Bearer(Option<String>);
+
+impl Bearer {
+    /// Presents `token` (or nothing).
+    pub fn new(token: Option<&str>) -> Self {
+        Self(token.map(|t| format!("Bearer {t}")))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = self.0.as_deref().and_then(|v| v.parse().ok()) {
+            request.metadata_mut().insert("authorization", value);
+        }
+        Ok(request)
+    }
+}
+
 /// A running product.
 pub struct Product {
     /// The Bot API double.
@@ -30,6 +54,8 @@ pub struct Product {
     pub mesh: RunningMesh,
     /// Its Redis key prefix.
     pub prefix: String,
+    /// The admin token billing requires, if the test set one.
+    pub token: Option<String>,
 }
 
 impl Product {
@@ -58,23 +84,40 @@ impl Product {
             vars.retain(|(key, _)| key != k);
             vars.push((k, v.clone()));
         }
+        let token = vars
+            .iter()
+            .find(|(k, _)| *k == "BILLING_ADMIN_TOKEN")
+            .map(|(_, v)| v.clone());
         let mesh = RunningMesh::start(Target::All, &vars).await;
         Self {
             telegram,
             stripe,
             mesh,
             prefix,
+            token,
         }
     }
 
-    /// A billing.v1 client.
+    /// A billing.v1 client presenting no token.
     pub fn billing(&self) -> BillingServiceClient<Channel> {
         BillingServiceClient::new(mesh_proto::lazy_channel(&self.mesh.billing).expect("channel"))
     }
 
+    /// A billing.v1 client presenting `token`.
+    pub fn billing_as(
+        &self,
+        token: Option<&str>,
+    ) -> BillingServiceClient<InterceptedService<Channel, Bearer>> {
+        let channel = mesh_proto::lazy_channel(&self.mesh.billing).expect("channel");
+        BillingServiceClient::with_interceptor(
+            channel,
+            Bearer(token.map(|t| format!("Bearer {t}"))),
+        )
+    }
+
     /// A user's entitlement.
     pub async fn entitlement(&self, user: i64) -> Entitlement {
-        self.billing()
+        self.billing_as(self.token.as_deref())
             .get_entitlement(GetEntitlementRequest {
                 telegram_user_id: user,
             })

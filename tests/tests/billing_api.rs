@@ -373,3 +373,97 @@ async fn stripe_input_errors_are_not_internal() {
     p.stop().await;
     let _ = std::fs::remove_file(plans);
 }
+
+/// With BILLING_API_TOKEN and BILLING_ADMIN_TOKEN set, callers without a
+/// token are refused (UNAUTHENTICATED), the API token does not open admin
+/// RPCs (PERMISSION_DENIED), and the mesh's own callers (gateway, bot)
+/// present theirs.
+#[tokio::test]
+async fn internal_callers_present_tokens() {
+    let p = Product::start(
+        "billing_auth",
+        &[
+            ("BILLING_API_TOKEN", "api-token-123".into()),
+            ("BILLING_ADMIN_TOKEN", "admin-token-456".into()),
+        ],
+    )
+    .await;
+    let with = |token: &'static str| {
+        let channel = mesh_proto::lazy_channel(&p.mesh.billing).unwrap();
+        billing_service_client::BillingServiceClient::with_interceptor(
+            channel,
+            move |mut r: tonic::Request<()>| {
+                r.metadata_mut()
+                    .insert("authorization", format!("Bearer {token}").parse().unwrap());
+                Ok(r)
+            },
+        )
+    };
+    let get = || GetEntitlementRequest {
+        telegram_user_id: 5301,
+    };
+    let grant = || GrantEntitlementRequest {
+        telegram_user_id: 5301,
+        plan_id: "monthly".into(),
+        days: 3,
+        reason: "test".into(),
+        actor: "telegram:1".into(),
+    };
+    assert_eq!(
+        code(p.billing().get_entitlement(get()).await),
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        code(with("wrong").get_entitlement(get()).await),
+        Code::Unauthenticated
+    );
+    with("api-token-123")
+        .get_entitlement(get())
+        .await
+        .expect("the API token calls");
+    assert_eq!(
+        code(with("api-token-123").grant_entitlement(grant()).await),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        code(with("api-token-123").reconcile(ReconcileRequest {}).await),
+        Code::PermissionDenied
+    );
+    with("admin-token-456")
+        .grant_entitlement(grant())
+        .await
+        .expect("the admin token grants");
+
+    // The gateway (API token) applies Stripe events; the bot (admin token)
+    // runs an admin's /grant.
+    let session = with("api-token-123")
+        .create_checkout_session(CreateCheckoutSessionRequest {
+            telegram_user_id: 5302,
+            plan_id: "monthly".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let events = p.stripe.complete_checkout(&session.session_id);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    p.post(&mesh_tests::http::text_update(
+        1,
+        mesh_tests::product::ADMIN,
+        "/grant 5303 monthly 5",
+    ))
+    .await;
+    p.wait_message(mesh_tests::product::ADMIN, "5303 has monthly")
+        .await;
+    let active = with("api-token-123")
+        .get_entitlement(GetEntitlementRequest {
+            telegram_user_id: 5302,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entitlement
+        .unwrap();
+    assert_eq!(active.state(), EntitlementState::Active);
+    p.stop().await;
+}

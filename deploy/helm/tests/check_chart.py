@@ -92,7 +92,9 @@ def config_properties(docs):
     assert cm["data"]["BOT_SERVICE_URL"] == "http://demo-subscription-mesh-bot-service:50051"
     assert cm["data"]["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http://")
     (cron,) = of(docs, "CronJob")
-    assert cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"] == ["reconcile"]
+    job = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert job["args"] == ["reconcile"]
+    assert {"secretRef": {"name": "subscription-mesh"}} in job["envFrom"], "reconcile carries billing's tokens"
 
 
 def hpa_properties(docs):

@@ -1,0 +1,211 @@
+//! Faults and secrets across real processes.
+
+use std::time::Duration;
+
+use mesh_proto::billing::v1::billing_service_client::BillingServiceClient;
+use mesh_proto::billing::v1::{
+    CreateCheckoutSessionRequest, EntitlementState, GetEntitlementRequest,
+};
+use mesh_tests::http::{post_event, post_update, text_update};
+use mesh_tests::process::MeshProcesses;
+use mesh_tests::product::PRICES;
+use mesh_tests::stripe::{now, signature_header};
+use mesh_tests::stripe_double::StripeDouble;
+use mesh_tests::telegram::TelegramDouble;
+
+const WEBHOOK_SECRET: &str = "tg-webhook-secret_MARKER1";
+const API_TOKEN: &str = "billing-api-token-MARKER2";
+const ADMIN_TOKEN: &str = "billing-admin-token-MARKER3";
+
+fn env(
+    test: &str,
+    telegram: &TelegramDouble,
+    stripe: &StripeDouble,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("REDIS_URL", mesh_tests::shared_redis_url()),
+        ("REDIS_KEY_PREFIX", mesh_tests::unique_prefix(test)),
+        ("BOT_METRICS_ADDR", "off".into()),
+        ("BILLING_METRICS_ADDR", "off".into()),
+        ("TELEGRAM_BOT_TOKEN", telegram.token.clone()),
+        ("TELEGRAM_API_URL", telegram.url.clone()),
+        ("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
+        ("STRIPE_SECRET_KEY", stripe.secret_key.clone()),
+        ("STRIPE_API_BASE", stripe.url.clone()),
+        ("STRIPE_WEBHOOK_SECRET", stripe.webhook_secret.clone()),
+        ("BILLING_API_TOKEN", API_TOKEN.into()),
+        ("BILLING_ADMIN_TOKEN", ADMIN_TOKEN.into()),
+        ("PREMIUM_CHAT_ID", "-1001".into()),
+        ("LOG_FORMAT", "json".into()),
+        ("RUST_LOG", "info,gateway=debug,bot_service=debug,billing_service=debug,mesh_state=debug,mesh_telemetry=debug".into()),
+    ]
+}
+
+async fn billing(
+    url: &str,
+) -> BillingServiceClient<
+    tonic::service::interceptor::InterceptedService<
+        tonic::transport::Channel,
+        mesh_tests::product::Bearer,
+    >,
+> {
+    let channel = mesh_proto::lazy_channel(url).unwrap();
+    BillingServiceClient::with_interceptor(
+        channel,
+        mesh_tests::product::Bearer::new(Some(ADMIN_TOKEN)),
+    )
+}
+
+/// billing-service down while Stripe delivers: 503s (so Stripe retries),
+/// and after it is back the retried deliveries land and the entitlement
+/// ends right.
+#[tokio::test]
+async fn billing_down_while_stripe_delivers() {
+    let test = "billing_down";
+    let telegram = TelegramDouble::start().await;
+    let stripe = StripeDouble::start(PRICES).await;
+    let mut mesh = MeshProcesses::start(test, &env(test, &telegram, &stripe)).await;
+    let billing_url = mesh.billing_url.clone();
+    let session = billing(&billing_url)
+        .await
+        .create_checkout_session(CreateCheckoutSessionRequest {
+            telegram_user_id: 77,
+            plan_id: "monthly".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let events = stripe.complete_checkout(&session.session_id);
+    mesh.billing.kill();
+    for e in &events {
+        assert_eq!(
+            stripe.deliver(&mesh.gateway_url, e).await,
+            503,
+            "not accepted while billing is down"
+        );
+    }
+    mesh.billing.restart();
+    // Stripe's retries, until each is accepted.
+    for e in &events {
+        mesh_tests::eventually(
+            Duration::from_secs(20),
+            "a retried delivery accepted",
+            || async { (stripe.deliver(&mesh.gateway_url, e).await == 200).then_some(()) },
+        )
+        .await;
+    }
+    let entitlement = mesh_tests::eventually(Duration::from_secs(10), "access", || async {
+        let mut b = billing(&billing_url).await;
+        let e = b
+            .get_entitlement(GetEntitlementRequest {
+                telegram_user_id: 77,
+            })
+            .await
+            .ok()?
+            .into_inner()
+            .entitlement?;
+        (e.state() == EntitlementState::Active).then_some(e)
+    })
+    .await;
+    assert!(entitlement.has_access);
+    mesh_tests::eventually(Duration::from_secs(10), "the invite", || async {
+        telegram.successful("createChatInviteLink").first().cloned()
+    })
+    .await;
+}
+
+/// Tokens and secrets never appear in any log line of any process, nor in
+/// any error body, whatever traffic (good and bad) went through.
+#[tokio::test]
+async fn secrets_never_logged() {
+    let test = "secrets";
+    let telegram = TelegramDouble::start().await;
+    let stripe = StripeDouble::start(PRICES).await;
+    let mut mesh = MeshProcesses::start(test, &env(test, &telegram, &stripe)).await;
+    let g = mesh.gateway_url.clone();
+    let mut bodies = Vec::new();
+    bodies.push(
+        post_update(&g, &text_update(1, 88, "/start"), Some("wrong-secret"))
+            .await
+            .1
+            .to_string(),
+    );
+    bodies.push(
+        post_update(&g, &text_update(2, 88, "/start"), Some(WEBHOOK_SECRET))
+            .await
+            .1
+            .to_string(),
+    );
+    bodies.push(
+        post_update(&g, &text_update(3, 88, "/subscribe"), Some(WEBHOOK_SECRET))
+            .await
+            .1
+            .to_string(),
+    );
+    let body = br#"{"id":"evt_x","object":"event","type":"invoice.paid","created":1,"data":{"object":{}}}"#;
+    bodies.push(post_event(&g, body, Some("t=1,v1=00")).await.1.to_string());
+    let good = signature_header(&[&stripe.webhook_secret], now(), body);
+    bodies.push(post_event(&g, body, Some(&good)).await.1.to_string());
+    let mut b = billing(&mesh.billing_url).await;
+    b.create_checkout_session(CreateCheckoutSessionRequest {
+        telegram_user_id: 88,
+        plan_id: "monthly".into(),
+        request_id: String::new(),
+    })
+    .await
+    .unwrap();
+    // A Stripe failure and a Telegram failure, so error paths log too.
+    stripe.fail_next("/v1/customers", 401);
+    let _ = b
+        .create_checkout_session(CreateCheckoutSessionRequest {
+            telegram_user_id: 89,
+            plan_id: "monthly".into(),
+            request_id: String::new(),
+        })
+        .await;
+    telegram.fail_next(88, mesh_tests::telegram::Failure::ServerError);
+    bodies.push(
+        post_update(&g, &text_update(4, 88, "/help"), Some(WEBHOOK_SECRET))
+            .await
+            .1
+            .to_string(),
+    );
+    mesh_tests::eventually(Duration::from_secs(15), "the replies", || async {
+        (telegram.messages_to(88).len() >= 3).then_some(())
+    })
+    .await;
+    for p in [&mut mesh.gateway, &mut mesh.bot, &mut mesh.billing] {
+        assert!(
+            p.terminate(Duration::from_secs(10)).await,
+            "{} drains",
+            p.name
+        );
+    }
+    let secrets = [
+        telegram.token.as_str(),
+        telegram.token.split(':').nth(1).unwrap_or_default(),
+        WEBHOOK_SECRET,
+        stripe.secret_key.as_str(),
+        stripe.webhook_secret.as_str(),
+        API_TOKEN,
+        ADMIN_TOKEN,
+    ];
+    for p in [&mesh.gateway, &mesh.bot, &mesh.billing] {
+        let log = p.output();
+        assert!(log.lines().count() > 5, "{} logged something", p.name);
+        for s in secrets {
+            assert!(
+                !log.contains(s),
+                "{} logged a secret ({} chars)",
+                p.name,
+                s.len()
+            );
+        }
+    }
+    for body in &bodies {
+        for s in secrets {
+            assert!(!body.contains(s), "an answer contained a secret: {body}");
+        }
+    }
+}
