@@ -209,3 +209,151 @@ async fn secrets_never_logged() {
         }
     }
 }
+
+/// Sends each chat's updates the way Telegram does: one at a time, the
+/// next only after a 2xx, retrying on anything else.
+async fn telegram_sender(gateway: String, chat: i64, first_id: i64, texts: Vec<&'static str>) {
+    for (i, text) in texts.into_iter().enumerate() {
+        let update = text_update(first_id + i as i64, chat, text);
+        loop {
+            if post_update(&gateway, &update, Some(WEBHOOK_SECRET)).await.0 == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn replies_in_order(telegram: &TelegramDouble, chat: i64) -> Vec<&'static str> {
+    telegram
+        .messages_to(chat)
+        .iter()
+        .map(|m| {
+            let t = m["text"].as_str().unwrap_or_default();
+            if t.starts_with("Here is what I can do") {
+                "/help"
+            } else if t.starts_with("Plans:") {
+                "/plans"
+            } else {
+                "?"
+            }
+        })
+        .collect()
+}
+
+/// bot-service SIGKILLed while updates from many chats stream in, then
+/// restarted: every update handled exactly once, each chat in update_id
+/// order.
+#[tokio::test]
+async fn bot_killed_under_a_stream_of_chats() {
+    let test = "bot_killed_stream";
+    let telegram = TelegramDouble::start().await;
+    let stripe = StripeDouble::start(PRICES).await;
+    let mut vars = env(test, &telegram, &stripe);
+    vars.push(("BOT_UPDATE_LEASE_MS", "1000".into()));
+    vars.push(("BOT_CHAT_SEND_INTERVAL_MS", "20".into()));
+    let mut mesh = MeshProcesses::start(test, &vars).await;
+    let texts = vec!["/help", "/plans", "/help", "/plans", "/help", "/plans"];
+    let chats: Vec<i64> = (0..12).map(|i| 61_000 + i).collect();
+    let senders: Vec<_> = chats
+        .iter()
+        .enumerate()
+        .map(|(i, chat)| {
+            tokio::spawn(telegram_sender(
+                mesh.gateway_url.clone(),
+                *chat,
+                1_000 * (i as i64 + 1),
+                texts.clone(),
+            ))
+        })
+        .collect();
+    mesh_tests::eventually(Duration::from_secs(10), "some replies", || async {
+        (telegram.successful("sendMessage").len() >= 10).then_some(())
+    })
+    .await;
+    mesh.bot.kill();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    mesh.bot.restart();
+    for s in senders {
+        s.await.unwrap();
+    }
+    mesh_tests::eventually(Duration::from_secs(30), "every reply", || async {
+        chats
+            .iter()
+            .all(|c| telegram.messages_to(*c).len() >= texts.len())
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for chat in &chats {
+        assert_eq!(
+            replies_in_order(&telegram, *chat),
+            texts,
+            "chat {chat}: once each, in order"
+        );
+    }
+}
+
+/// Two gateway replicas; one is killed mid-traffic: the other carries on,
+/// and the same update sent to both takes effect once.
+#[tokio::test]
+async fn gateway_replica_killed() {
+    let test = "gateway_killed";
+    let telegram = TelegramDouble::start().await;
+    let stripe = StripeDouble::start(PRICES).await;
+    let mut vars = env(test, &telegram, &stripe);
+    vars.push(("BOT_CHAT_SEND_INTERVAL_MS", "20".into()));
+    let mesh = MeshProcesses::start(test, &vars).await;
+    let mut second_env = vars.clone();
+    second_env.extend([
+        ("GATEWAY_ADDR", "127.0.0.1:0".to_owned()),
+        (
+            "BOT_SERVICE_URL",
+            format!("http://127.0.0.1:{}", mesh.bot_port),
+        ),
+        ("BILLING_SERVICE_URL", mesh.billing_url.clone()),
+    ]);
+    let mut second = mesh_tests::process::Process::spawn(test, "gateway-2", "gateway", &second_env);
+    let second_url = format!(
+        "http://127.0.0.1:{}",
+        second.port("gateway listening").await
+    );
+    let first_url = mesh.gateway_url.clone();
+    // The same updates to both replicas, as Telegram's retries might.
+    for i in 0..10 {
+        let u = text_update(70_000 + i, 62_000 + i, "/help");
+        let (a, b) = tokio::join!(
+            post_update(&first_url, &u, Some(WEBHOOK_SECRET)),
+            post_update(&second_url, &u, Some(WEBHOOK_SECRET))
+        );
+        assert_eq!((a.0, b.0), (200, 200));
+    }
+    second.kill();
+    for i in 10..20 {
+        let u = text_update(70_000 + i, 62_000 + i, "/help");
+        assert_eq!(
+            post_update(&second_url, &u, Some(WEBHOOK_SECRET)).await.0,
+            0,
+            "the killed replica is gone"
+        );
+        assert_eq!(
+            post_update(&first_url, &u, Some(WEBHOOK_SECRET)).await.0,
+            200
+        );
+    }
+    mesh_tests::eventually(Duration::from_secs(20), "every reply", || async {
+        (0..20)
+            .all(|i| !telegram.messages_to(62_000 + i).is_empty())
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    for i in 0..20 {
+        assert_eq!(
+            telegram.messages_to(62_000 + i).len(),
+            1,
+            "chat {}: once",
+            62_000 + i
+        );
+    }
+}
