@@ -148,6 +148,7 @@ struct Sender {
     index: usize,
 }
 
+#[derive(Clone, Copy)]
 enum Next {
     Done,
     Retry(Duration),
@@ -240,11 +241,17 @@ impl Sender {
         }
         .instrument(span)
         .await;
-        let result = match next {
-            Next::Done => store.ack(QUEUE, &claim, false).await,
-            Next::DeadLetter => store.ack(QUEUE, &claim, true).await,
-            Next::Retry(delay) => store.release(QUEUE, &claim, delay).await,
-        };
+        // Settle while the lease is ours, retrying through a store outage:
+        // a call Telegram already took must not be sent again.
+        let within = self.outbox.config.lease.mul_f64(0.9);
+        let result = mesh_state::retry_within(within, || async {
+            match next {
+                Next::Done => store.ack(QUEUE, &claim, false).await,
+                Next::DeadLetter => store.ack(QUEUE, &claim, true).await,
+                Next::Retry(delay) => store.release(QUEUE, &claim, delay).await,
+            }
+        })
+        .await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "cannot settle outbox item; it will be retried");
         }

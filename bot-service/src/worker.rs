@@ -124,31 +124,39 @@ impl Worker {
         // The settling runs inside the span as an instrumented future: an
         // `enter()` guard must never be held across an await (the task may
         // move threads, and the thread's span stack is corrupted).
-        let settle = async {
-            match outcome {
-                Ok(()) => self.store.ack(UPDATES_QUEUE, &claim, false).await,
-                Err(HandleError::Permanent(reason)) => {
-                    tracing::warn!(%reason, "item cannot be handled; dropped");
-                    metrics::counter!("bot_updates_failed_total", "kind" => "permanent")
-                        .increment(1);
-                    self.store.ack(UPDATES_QUEUE, &claim, false).await
-                }
-                Err(HandleError::Transient(reason))
-                    if claim.attempts >= self.config.max_attempts =>
-                {
-                    tracing::error!(%reason, attempts = claim.attempts, "item failed too often; moved to the dead-letter list");
-                    metrics::counter!("bot_updates_failed_total", "kind" => "dead_letter")
-                        .increment(1);
-                    self.store.ack(UPDATES_QUEUE, &claim, true).await
-                }
-                Err(HandleError::Transient(reason)) => {
-                    let delay = backoff(claim.attempts);
-                    tracing::info!(%reason, attempts = claim.attempts, delay_ms = delay.as_millis() as u64, "item will be retried");
-                    metrics::counter!("bot_updates_failed_total", "kind" => "retry").increment(1);
-                    self.store.release(UPDATES_QUEUE, &claim, delay).await
-                }
+        // What to do with the claim, decided once; then settled while the
+        // lease is ours, retrying through a store outage (a redelivery would
+        // handle the update again).
+        let decision = match outcome {
+            Ok(()) => Settle::Ack,
+            Err(HandleError::Permanent(reason)) => {
+                let _g = span.enter();
+                tracing::warn!(%reason, "item cannot be handled; dropped");
+                metrics::counter!("bot_updates_failed_total", "kind" => "permanent").increment(1);
+                Settle::Ack
+            }
+            Err(HandleError::Transient(reason)) if claim.attempts >= self.config.max_attempts => {
+                let _g = span.enter();
+                tracing::error!(%reason, attempts = claim.attempts, "item failed too often; moved to the dead-letter list");
+                metrics::counter!("bot_updates_failed_total", "kind" => "dead_letter").increment(1);
+                Settle::DeadLetter
+            }
+            Err(HandleError::Transient(reason)) => {
+                let delay = backoff(claim.attempts);
+                let _g = span.enter();
+                tracing::info!(%reason, attempts = claim.attempts, delay_ms = delay.as_millis() as u64, "item will be retried");
+                metrics::counter!("bot_updates_failed_total", "kind" => "retry").increment(1);
+                Settle::Release(delay)
             }
         };
+        let within = self.config.queue.lease.mul_f64(0.9);
+        let settle = mesh_state::retry_within(within, || async {
+            match decision {
+                Settle::Ack => self.store.ack(UPDATES_QUEUE, &claim, false).await,
+                Settle::DeadLetter => self.store.ack(UPDATES_QUEUE, &claim, true).await,
+                Settle::Release(delay) => self.store.release(UPDATES_QUEUE, &claim, delay).await,
+            }
+        });
         let result = settle.instrument(span.clone()).await;
         match result {
             Ok(true) => {}
@@ -159,6 +167,14 @@ impl Worker {
             Err(e) => tracing::warn!(error = %e, "cannot acknowledge item; it will be redelivered"),
         }
     }
+}
+
+/// How a claim is settled.
+#[derive(Clone, Copy)]
+enum Settle {
+    Ack,
+    DeadLetter,
+    Release(Duration),
 }
 
 /// Exponential back-off: 100 ms, 200 ms, ... capped at 10 s.

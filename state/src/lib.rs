@@ -21,4 +21,4 @@ mod store;
 
 pub use error::StoreError;
 pub use queue::{Claim, ClaimResult, Enqueued, QueueConfig};
-pub use store::{Backend, RateDecision, Store};
+pub use store::{Backend, RateDecision, Store, retry_within};

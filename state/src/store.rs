@@ -413,3 +413,26 @@ impl Store {
         }
     }
 }
+
+/// Runs `op` until it succeeds or `within` has passed, backing off from
+/// 50 ms to 1 s. Made for settling a claim after the work is done: while
+/// the lease is ours, an acknowledgement that lands late is still the
+/// acknowledgement (a redelivery would repeat the work).
+pub async fn retry_within<T, F, Fut>(within: Duration, mut op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if tokio::time::Instant::now() + delay >= deadline => return Err(e),
+            Err(_) => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}

@@ -3,18 +3,26 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// A `redis-server` child process (killed on drop).
+/// A `redis-server` child process (killed on drop), persisting every write
+/// to an append-only file as a production Redis behind this mesh must, so
+/// a restart keeps what was acknowledged.
 pub struct RedisServer {
     /// Its port on 127.0.0.1.
     pub port: u16,
+    dir: std::path::PathBuf,
     child: Option<Child>,
 }
 
 impl RedisServer {
     /// Starts a server on a free port and waits until it answers.
     pub async fn start() -> Self {
+        let port = crate::free_port();
+        let dir =
+            std::env::temp_dir().join(format!("mesh-test-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("redis dir");
         let mut server = Self {
-            port: crate::free_port(),
+            port,
+            dir,
             child: None,
         };
         server.start_again().await;
@@ -37,8 +45,12 @@ impl RedisServer {
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes",
+                "--appendfsync",
+                "always",
             ])
+            .arg("--dir")
+            .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -72,5 +84,6 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
