@@ -570,3 +570,92 @@ async fn slow_body_times_out() {
     );
     mesh.stop().await.unwrap();
 }
+
+/// Sends raw bytes as one HTTP/1.1 request and returns the status code.
+async fn raw_request(gateway: &str, head: &[u8], body: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = gateway.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    socket.write_all(head).await.unwrap();
+    socket.write_all(body).await.unwrap();
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), socket.read(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&answer[..n]);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Header tricks: a duplicated secret header, control bytes in it, a bare
+/// LF line ending smuggling a second header, a non-UTF-8 Stripe signature.
+/// None is accepted, and nothing lands in state.
+#[tokio::test]
+async fn header_injection_attempts() {
+    let double = TelegramDouble::start().await;
+    let mesh = mesh_with(
+        &double,
+        &[("STRIPE_WEBHOOK_SECRET", "whsec_header_tests".into())],
+    )
+    .await;
+    let g = &mesh.gateway;
+    let host = g.trim_start_matches("http://");
+    let body = text_update(900, 909, "/help").to_string();
+    let head = |headers: &str| {
+        format!(
+            "POST /telegram-webhook HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+    };
+    // Two secret headers, the right one first.
+    let both = format!(
+        "X-Telegram-Bot-Api-Secret-Token: {SECRET}\r\nX-Telegram-Bot-Api-Secret-Token: other\r\n"
+    );
+    assert_eq!(
+        raw_request(g, head(&both).as_bytes(), body.as_bytes()).await,
+        401
+    );
+    // Control bytes and an LF-smuggled header inside the value.
+    let ctl = format!("X-Telegram-Bot-Api-Secret-Token: {SECRET}\x01\r\n");
+    assert!(matches!(
+        raw_request(g, head(&ctl).as_bytes(), body.as_bytes()).await,
+        400 | 401
+    ));
+    let lf = format!(
+        "X-Telegram-Bot-Api-Secret-Token: wrong\nX-Telegram-Bot-Api-Secret-Token: {SECRET}\r\n"
+    );
+    assert!(matches!(
+        raw_request(g, head(&lf).as_bytes(), body.as_bytes()).await,
+        400 | 401
+    ));
+    // A Stripe-Signature that is not text.
+    let event = br#"{"id":"evt_h","object":"event","type":"invoice.paid","created":1,"data":{"object":{}}}"#;
+    let mut stripe_head = format!(
+        "POST /stripe-webhook HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    )
+    .into_bytes();
+    stripe_head.extend_from_slice(b"Stripe-Signature: t=1,v1=\xff\xfe\r\n");
+    stripe_head.extend_from_slice(
+        format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            event.len()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(raw_request(g, &stripe_head, event).await, 400);
+    // Nothing landed: a good update afterwards is the only thing answered.
+    let (status, _) = post_update(g, &text_update(901, 909, "/help"), Some(SECRET)).await;
+    assert_eq!(status, 200);
+    mesh_tests::eventually(
+        std::time::Duration::from_secs(10),
+        "the good update's reply",
+        || async { (!double.messages_to(909).is_empty()).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(double.messages_to(909).len(), 1);
+    mesh.stop().await.unwrap();
+}

@@ -97,12 +97,14 @@ pub async fn webhook(
         return Err(ApiError::Forbidden);
     }
     if let Some(secret) = &config.telegram_secret {
-        let given = parts
+        // Exactly one header, matching: a second copy (smuggled by a proxy
+        // or a crafted request) is refused rather than guessed between.
+        let mut values = parts
             .headers
-            .get("x-telegram-bot-api-secret-token")
-            .map(|v| v.as_bytes())
-            .unwrap_or_default();
-        if !secret.matches(given) {
+            .get_all("x-telegram-bot-api-secret-token")
+            .iter();
+        let given = values.next().map(|v| v.as_bytes()).unwrap_or_default();
+        if values.next().is_some() || !secret.matches(given) {
             return Err(ApiError::Unauthorized);
         }
     }
