@@ -49,6 +49,8 @@ pub struct BillingConfig {
     /// `BILLING_ADMIN_TOKEN`: when set, grant, revoke, reconcile and
     /// recover-events require it.
     pub admin_token: Option<Secret>,
+    /// `GRPC_TLS_*`: TLS for the gRPC server and towards bot-service.
+    pub grpc_tls: Option<mesh_proto::GrpcTls>,
 }
 
 impl BillingConfig {
@@ -107,6 +109,7 @@ impl BillingConfig {
             portal_return_url: env.url_or("PORTAL_RETURN_URL", &bot_link(""))?,
             api_token: env.secret("BILLING_API_TOKEN"),
             admin_token: env.secret("BILLING_ADMIN_TOKEN"),
+            grpc_tls: mesh_proto::GrpcTls::from_env(env)?,
         })
     }
 }

@@ -58,7 +58,8 @@ pub async fn run(
     let grace = i64::try_from(config.past_due_grace.as_secs()).unwrap_or(i64::MAX / 4);
     let lead = i64::try_from(config.reminder_lead.as_secs()).unwrap_or(0);
     let notices = notices::Notices::new(store.clone());
-    let delivery = notices.spawn_delivery(&config.bot_url, shutdown.clone())?;
+    let delivery =
+        notices.spawn_delivery(&config.bot_url, config.grpc_tls.as_ref(), shutdown.clone())?;
     let ledger = ledger::Ledger::new(store.clone(), notices, grace, lead);
     let events = events::EventApplier::new(
         ledger.clone(),
@@ -86,6 +87,7 @@ pub async fn run(
                 async move { store.ping().await.is_ok() }
             },
         },
+        config.grpc_tls.as_ref(),
         mesh_telemetry::grpc_server_span,
         shutdown.clone(),
     )

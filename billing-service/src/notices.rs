@@ -94,9 +94,10 @@ impl Notices {
     pub fn spawn_delivery(
         &self,
         bot_url: &str,
+        tls: Option<&mesh_proto::GrpcTls>,
         shutdown: CancellationToken,
     ) -> Result<tokio::task::JoinHandle<()>, mesh_runtime::ConfigError> {
-        let channel = mesh_proto::lazy_channel(bot_url)
+        let channel = mesh_proto::channel(bot_url, tls)
             .map_err(|e| mesh_runtime::ConfigError::new("BOT_SERVICE_URL", e))?;
         let client = BotServiceClient::with_interceptor(channel, GrpcTracePropagation::default());
         let this = self.clone();

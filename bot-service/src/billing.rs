@@ -34,8 +34,12 @@ impl BillingClient {
     /// A client of the billing service at `url`, presenting `token` (the
     /// bot performs admin grants and revocations, so it carries the admin
     /// token when billing has one).
-    pub fn new(url: &str, token: Option<&str>) -> Result<Self, mesh_runtime::ConfigError> {
-        let channel = mesh_proto::lazy_channel(url)
+    pub fn new(
+        url: &str,
+        token: Option<&str>,
+        tls: Option<&mesh_proto::GrpcTls>,
+    ) -> Result<Self, mesh_runtime::ConfigError> {
+        let channel = mesh_proto::channel(url, tls)
             .map_err(|e| mesh_runtime::ConfigError::new("BILLING_SERVICE_URL", e))?;
         Ok(Self {
             inner: BillingServiceClient::with_interceptor(

@@ -51,6 +51,8 @@ pub struct BotConfig {
     pub polling: bool,
     /// `BILLING_ADMIN_TOKEN`, else `BILLING_API_TOKEN`: presented to billing.
     pub billing_token: Option<Secret>,
+    /// `GRPC_TLS_*`: TLS for the gRPC server and towards billing.
+    pub grpc_tls: Option<mesh_proto::GrpcTls>,
 }
 
 impl BotConfig {
@@ -109,6 +111,7 @@ impl BotConfig {
             billing_token: env
                 .secret("BILLING_ADMIN_TOKEN")
                 .or_else(|| env.secret("BILLING_API_TOKEN")),
+            grpc_tls: mesh_proto::GrpcTls::from_env(env)?,
         })
     }
 }

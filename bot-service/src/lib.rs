@@ -63,6 +63,7 @@ pub async fn run(
     let billing = billing::BillingClient::new(
         &config.billing_url,
         config.billing_token.as_ref().map(|t| t.expose()),
+        config.grpc_tls.as_ref(),
     )?;
     let wake = Arc::new(tokio::sync::Notify::new());
     let limits = outbox::Limits {
@@ -129,6 +130,7 @@ pub async fn run(
                 async move { store.ping().await.is_ok() }
             },
         },
+        config.grpc_tls.as_ref(),
         mesh_telemetry::grpc_server_span,
         shutdown.clone(),
     )

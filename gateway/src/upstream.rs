@@ -35,9 +35,9 @@ pub struct Upstreams {
 impl Upstreams {
     /// Builds the clients; nothing connects until the first call.
     pub fn new(config: &GatewayConfig) -> Result<Self, mesh_runtime::ConfigError> {
-        let bot = mesh_proto::lazy_channel(&config.bot_url)
+        let bot = mesh_proto::channel(&config.bot_url, config.grpc_tls.as_ref())
             .map_err(|e| mesh_runtime::ConfigError::new("BOT_SERVICE_URL", e))?;
-        let billing = mesh_proto::lazy_channel(&config.billing_url)
+        let billing = mesh_proto::channel(&config.billing_url, config.grpc_tls.as_ref())
             .map_err(|e| mesh_runtime::ConfigError::new("BILLING_SERVICE_URL", e))?;
         Ok(Self {
             bot: BotServiceClient::with_interceptor(bot.clone(), GrpcTracePropagation::default()),

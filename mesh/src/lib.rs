@@ -269,7 +269,8 @@ pub fn billing_command(name: &str) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let channel = mesh_proto::lazy_channel(&url)?;
+        let tls = mesh_proto::GrpcTls::from_env(&env)?;
+        let channel = mesh_proto::channel(&url, tls.as_ref())?;
         let token = env
             .secret("BILLING_ADMIN_TOKEN")
             .or_else(|| env.secret("BILLING_API_TOKEN"));

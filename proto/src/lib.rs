@@ -35,17 +35,31 @@ pub mod billing {
 pub use prost_types::Timestamp;
 
 pub mod serving;
+pub mod tls;
+
+pub use tls::GrpcTls;
 
 /// Opens a lazily connected, multiplexed channel to a mesh service. One
 /// channel is made per peer and cloned for every call (HTTP/2 carries them
 /// all); it reconnects on its own after the peer restarts.
 pub fn lazy_channel(url: &str) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    channel(url, None)
+}
+
+/// [`lazy_channel`], over TLS when `tls` is given (for `https://` URLs).
+pub fn channel(
+    url: &str,
+    tls: Option<&GrpcTls>,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
     use std::time::Duration;
-    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
+    let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?
         .connect_timeout(Duration::from_secs(1))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(20))
         .keep_alive_timeout(Duration::from_secs(5))
-        .keep_alive_while_idle(true)
-        .connect_lazy())
+        .keep_alive_while_idle(true);
+    if let Some(tls) = tls.filter(|_| url.starts_with("https://")) {
+        endpoint = endpoint.tls_config(tls.client())?;
+    }
+    Ok(endpoint.connect_lazy())
 }

@@ -38,6 +38,7 @@ pub struct Service<P> {
 pub async fn serve<P, Fut>(
     listener: TcpListener,
     service: Service<P>,
+    tls: Option<&crate::GrpcTls>,
     trace: fn(&http::Request<()>) -> tracing::Span,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError>
@@ -70,7 +71,11 @@ where
         .add_service(health)
         .add_service(v1)
         .add_service(v1alpha);
-    let served = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(config) = tls.and_then(crate::GrpcTls::server) {
+        builder = builder.tls_config(config)?;
+    }
+    let served = builder
         .trace_fn(trace)
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(20)))

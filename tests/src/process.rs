@@ -194,13 +194,22 @@ impl MeshProcesses {
         ]);
         let mut billing = Process::spawn(test, "billing-service", "billing-service", &env);
         let billing_port = billing.port("billing-service listening").await;
-        let billing_url = format!("http://127.0.0.1:{billing_port}");
+        // With GRPC_TLS_* the services speak gRPC over TLS: https URLs.
+        let scheme = if env.iter().any(|(k, _)| *k == "GRPC_TLS_CA") {
+            "https"
+        } else {
+            "http"
+        };
+        let billing_url = format!("{scheme}://127.0.0.1:{billing_port}");
         // A restarted billing-service comes back where the others look for it.
         billing.set_env("BILLING_SERVICE_ADDR", format!("127.0.0.1:{billing_port}"));
         env.push(("BILLING_SERVICE_URL", billing_url.clone()));
         let bot = Process::spawn(test, "bot-service", "bot-service", &env);
         let bot_port = bot.port("bot-service listening").await;
-        env.push(("BOT_SERVICE_URL", format!("http://127.0.0.1:{bot_port}")));
+        env.push((
+            "BOT_SERVICE_URL",
+            format!("{scheme}://127.0.0.1:{bot_port}"),
+        ));
         let gateway = Process::spawn(test, "gateway", "gateway", &env);
         let gateway_url = format!(
             "http://127.0.0.1:{}",
@@ -211,7 +220,10 @@ impl MeshProcesses {
         bot.set_env("BOT_SERVICE_ADDR", format!("127.0.0.1:{bot_port}"));
         // billing-service started before bot-service had an address: restart
         // it (same port) knowing where to deliver its notices.
-        billing.set_env("BOT_SERVICE_URL", format!("http://127.0.0.1:{bot_port}"));
+        billing.set_env(
+            "BOT_SERVICE_URL",
+            format!("{scheme}://127.0.0.1:{bot_port}"),
+        );
         billing.kill();
         billing.restart();
         let ready = format!("{gateway_url}/ready");
