@@ -659,3 +659,61 @@ async fn header_injection_attempts() {
     assert_eq!(double.messages_to(909).len(), 1);
     mesh.stop().await.unwrap();
 }
+
+/// Deeply nested JSON is refused with 400 over HTTP; an event signed with
+/// a secret whose rotation has ended is refused with 400; neither lands.
+#[tokio::test]
+async fn deep_nesting_and_retired_secret() {
+    let double = TelegramDouble::start().await;
+    let mesh = mesh_with(
+        &double,
+        &[("STRIPE_WEBHOOK_SECRET", "whsec_current_only".into())],
+    )
+    .await;
+    let url = format!("{}/telegram-webhook", mesh.gateway);
+    let deep = format!(
+        r#"{{"update_id":77,"message":{{"message_id":1,"date":1,"chat":{{"id":910,"type":"private"}},"text":"/help","x":{}{}}}}}"#,
+        "[".repeat(1500),
+        "]".repeat(1500)
+    );
+    let (s, b) = raw_post(&url, Some("application/json"), deep.into_bytes(), true).await;
+    assert_eq!((s, is_error_body(&b)), (400, true));
+
+    let t = now();
+    let sub = subscription(
+        "sub_r",
+        "cus_r",
+        911,
+        "active",
+        t + 86_400,
+        "price_monthly_placeholder",
+    );
+    let body = event("evt_retired", "customer.subscription.created", t, sub).to_string();
+    let old = signature_header(&["whsec_retired_secret"], t, body.as_bytes());
+    assert_eq!(
+        post_event(&mesh.gateway, body.as_bytes(), Some(&old))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        entitlement_state(&mesh, 911).await,
+        "ENTITLEMENT_STATE_NONE"
+    );
+    // A later good update of the same chat is the only one answered.
+    assert_eq!(
+        post_update(&mesh.gateway, &text_update(78, 910, "/help"), Some(SECRET))
+            .await
+            .0,
+        200
+    );
+    mesh_tests::eventually(
+        std::time::Duration::from_secs(10),
+        "the good reply",
+        || async { (!double.messages_to(910).is_empty()).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(double.messages_to(910).len(), 1);
+    mesh.stop().await.unwrap();
+}
