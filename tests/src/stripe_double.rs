@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
@@ -135,14 +135,14 @@ impl StripeDouble {
             inner,
         };
         let app = axum::Router::new()
-            .route("/v1/customers", post(handle_root))
-            .route("/v1/checkout/sessions", post(handle_root))
-            .route("/v1/billing_portal/sessions", post(handle_root))
-            .route("/v1/subscriptions", get(handle_root))
-            .route("/v1/events", get(handle_root))
+            .route("/v1/customers", post(handle))
+            .route("/v1/checkout/sessions", post(handle))
+            .route("/v1/billing_portal/sessions", post(handle))
+            .route("/v1/subscriptions", get(handle))
+            .route("/v1/events", get(handle))
             .route(
                 "/v1/subscriptions/{id}",
-                get(handle_id).post(handle_id).delete(handle_id),
+                get(handle).post(handle).delete(handle),
             )
             .with_state(double.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -424,7 +424,9 @@ fn subscription_object(
     })
 }
 
-async fn handle_root(
+/// Every route: the one path parameter (a subscription id) is read from
+/// the path itself.
+async fn handle(
     State(double): State<StripeDouble>,
     method: Method,
     uri: axum::http::Uri,
@@ -432,37 +434,9 @@ async fn handle_root(
     headers: HeaderMap,
     body: Bytes,
 ) -> Reply {
-    dispatch(
-        &double,
-        method,
-        uri.path().to_owned(),
-        None,
-        query,
-        headers,
-        body,
-    )
-    .await
-}
-
-async fn handle_id(
-    State(double): State<StripeDouble>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: axum::http::Uri,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Reply {
-    dispatch(
-        &double,
-        method,
-        uri.path().to_owned(),
-        Some(id),
-        query,
-        headers,
-        body,
-    )
-    .await
+    let path = uri.path().to_owned();
+    let id = path.strip_prefix("/v1/subscriptions/").map(str::to_owned);
+    dispatch(&double, method, path, id, query, headers, body).await
 }
 
 async fn dispatch(

@@ -241,6 +241,68 @@ fn replies_in_order(telegram: &TelegramDouble, chat: i64) -> Vec<&'static str> {
         .collect()
 }
 
+/// Telegram-like senders for several chats, each sending `texts` in order.
+struct ChatStream {
+    chats: Vec<i64>,
+    texts: Vec<&'static str>,
+    senders: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ChatStream {
+    /// Starts `count` chats from `first_chat`, update ids from `id_base`.
+    fn start(
+        gateway: &str,
+        first_chat: i64,
+        count: i64,
+        id_base: i64,
+        texts: Vec<&'static str>,
+    ) -> Self {
+        let chats: Vec<i64> = (0..count).map(|i| first_chat + i).collect();
+        let senders = chats
+            .iter()
+            .enumerate()
+            .map(|(i, chat)| {
+                tokio::spawn(telegram_sender(
+                    gateway.to_owned(),
+                    *chat,
+                    id_base * (i as i64 + 1),
+                    texts.clone(),
+                ))
+            })
+            .collect();
+        Self {
+            chats,
+            texts,
+            senders,
+        }
+    }
+
+    /// Waits for every sender (each update acknowledged), then asserts each
+    /// chat got one reply per update, in order.
+    async fn finish_and_check(self, telegram: &TelegramDouble) {
+        for s in self.senders {
+            s.await.unwrap();
+        }
+        let (chats, texts) = (&self.chats, &self.texts);
+        mesh_tests::eventually(Duration::from_secs(30), "every reply", || async {
+            chats
+                .iter()
+                .all(|c| telegram.messages_to(*c).len() >= texts.len())
+                .then_some(())
+        })
+        .await;
+        // Give a duplicate the chance to show up.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        for chat in chats {
+            assert_eq!(
+                &replies_in_order(telegram, *chat),
+                texts,
+                "chat {chat}: once each, in order"
+            );
+        }
+    }
+}
+
 /// bot-service SIGKILLed while updates from many chats stream in, then
 /// restarted: every update handled exactly once, each chat in update_id
 /// order.
@@ -254,19 +316,7 @@ async fn bot_killed_under_a_stream_of_chats() {
     vars.push(("BOT_CHAT_SEND_INTERVAL_MS", "20".into()));
     let mut mesh = MeshProcesses::start(test, &vars).await;
     let texts = vec!["/help", "/plans", "/help", "/plans", "/help", "/plans"];
-    let chats: Vec<i64> = (0..12).map(|i| 61_000 + i).collect();
-    let senders: Vec<_> = chats
-        .iter()
-        .enumerate()
-        .map(|(i, chat)| {
-            tokio::spawn(telegram_sender(
-                mesh.gateway_url.clone(),
-                *chat,
-                1_000 * (i as i64 + 1),
-                texts.clone(),
-            ))
-        })
-        .collect();
+    let stream = ChatStream::start(&mesh.gateway_url, 61_000, 12, 1_000, texts);
     mesh_tests::eventually(Duration::from_secs(10), "some replies", || async {
         (telegram.successful("sendMessage").len() >= 10).then_some(())
     })
@@ -274,24 +324,7 @@ async fn bot_killed_under_a_stream_of_chats() {
     mesh.bot.kill();
     tokio::time::sleep(Duration::from_millis(500)).await;
     mesh.bot.restart();
-    for s in senders {
-        s.await.unwrap();
-    }
-    mesh_tests::eventually(Duration::from_secs(30), "every reply", || async {
-        chats
-            .iter()
-            .all(|c| telegram.messages_to(*c).len() >= texts.len())
-            .then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    for chat in &chats {
-        assert_eq!(
-            replies_in_order(&telegram, *chat),
-            texts,
-            "chat {chat}: once each, in order"
-        );
-    }
+    stream.finish_and_check(&telegram).await;
 }
 
 /// Two gateway replicas; one is killed mid-traffic: the other carries on,
@@ -372,20 +405,7 @@ async fn sigterm_each_service_under_traffic() {
     let texts = vec![
         "/help", "/plans", "/help", "/plans", "/help", "/plans", "/help", "/plans",
     ];
-    let chats: Vec<i64> = (0..8).map(|i| 63_000 + i).collect();
-    let gateway = mesh.gateway_url.clone();
-    let senders: Vec<_> = chats
-        .iter()
-        .enumerate()
-        .map(|(i, chat)| {
-            tokio::spawn(telegram_sender(
-                gateway.clone(),
-                *chat,
-                10_000 * (i as i64 + 1),
-                texts.clone(),
-            ))
-        })
-        .collect();
+    let stream = ChatStream::start(&mesh.gateway_url, 63_000, 8, 10_000, texts);
     for name in ["bot-service", "billing-service"] {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let p = if name == "bot-service" {
@@ -399,20 +419,7 @@ async fn sigterm_each_service_under_traffic() {
         );
         p.restart();
     }
-    for s in senders {
-        s.await.unwrap();
-    }
-    mesh_tests::eventually(Duration::from_secs(30), "every reply", || async {
-        chats
-            .iter()
-            .all(|c| telegram.messages_to(*c).len() >= texts.len())
-            .then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    for chat in &chats {
-        assert_eq!(replies_in_order(&telegram, *chat), texts, "chat {chat}");
-    }
+    stream.finish_and_check(&telegram).await;
     // The gateway too: it stops taking requests and exits cleanly.
     assert!(mesh.gateway.terminate(Duration::from_secs(10)).await);
 }
@@ -438,19 +445,7 @@ async fn redis_restart_under_traffic_across_processes() {
         "/help", "/plans", "/help", "/plans", "/help", "/plans", "/help", "/plans", "/help",
         "/plans",
     ];
-    let chats: Vec<i64> = (0..6).map(|i| 64_000 + i).collect();
-    let senders: Vec<_> = chats
-        .iter()
-        .enumerate()
-        .map(|(i, chat)| {
-            tokio::spawn(telegram_sender(
-                mesh.gateway_url.clone(),
-                *chat,
-                20_000 * (i as i64 + 1),
-                texts.clone(),
-            ))
-        })
-        .collect();
+    let stream = ChatStream::start(&mesh.gateway_url, 64_000, 6, 20_000, texts);
     tokio::time::sleep(Duration::from_millis(150)).await;
     redis.stop();
     let ready = format!("{}/ready", mesh.gateway_url);
@@ -458,20 +453,7 @@ async fn redis_restart_under_traffic_across_processes() {
     assert_eq!(r.status().as_u16(), 503, "unready while Redis is down");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     redis.start_again().await;
-    for s in senders {
-        s.await.unwrap();
-    }
-    mesh_tests::eventually(Duration::from_secs(30), "every reply", || async {
-        chats
-            .iter()
-            .all(|c| telegram.messages_to(*c).len() >= texts.len())
-            .then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    for chat in &chats {
-        assert_eq!(replies_in_order(&telegram, *chat), texts, "chat {chat}");
-    }
+    stream.finish_and_check(&telegram).await;
     mesh_tests::eventually(Duration::from_secs(20), "ready again", || {
         let ready = ready.clone();
         async move {
