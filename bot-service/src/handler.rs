@@ -6,12 +6,14 @@
 //! its acknowledgement) therefore queues each reply once. Calls to billing
 //! carry request ids derived the same way, so they are idempotent too.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mesh_proto::billing::v1::EntitlementState;
 use mesh_proto::bot::v1::{NoticeKind, NotifyEntitlementRequest};
 use mesh_state::{RateDecision, Store, StoreError};
+use serde::Deserialize;
 use teloxide_core::types::{
     CallbackQuery, ChatJoinRequest, ChatMemberUpdated, Message, Update, UpdateKind, User,
 };
@@ -128,8 +130,53 @@ impl Handler {
         self.config.admin_ids.contains(&user)
     }
 
+    /// True when a command in a group is meant for this bot; the bot stays
+    /// quiet in groups otherwise.
+    fn addressed(&self, command: Option<&(String, Option<&str>, &str)>) -> bool {
+        matches!(
+            (command, self.config.username.as_deref()),
+            (Some((_, Some(target), _)), Some(me)) if target.eq_ignore_ascii_case(me)
+        )
+    }
+
+    /// True for an update that certainly needs nothing done: a group
+    /// message that is not a command addressed to this bot, which is most
+    /// of what a bot in busy groups receives. Read from three fields:
+    /// building teloxide's whole `Update` costs more than everything else
+    /// the mesh does for such an update. Anything else is parsed in full.
+    fn ignorable(&self, update: &[u8]) -> bool {
+        #[derive(Deserialize)]
+        struct Glance<'a> {
+            #[serde(borrow)]
+            message: Option<GlanceMessage<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct GlanceMessage<'a> {
+            #[serde(borrow)]
+            chat: GlanceChat<'a>,
+            #[serde(borrow, default)]
+            text: Option<Cow<'a, str>>,
+        }
+        #[derive(Deserialize)]
+        struct GlanceChat<'a> {
+            #[serde(rename = "type", borrow)]
+            kind: Cow<'a, str>,
+        }
+        match serde_json::from_slice::<Glance<'_>>(update) {
+            Ok(Glance { message: Some(m) }) => {
+                m.chat.kind != "private"
+                    && m.text
+                        .is_none_or(|text| !self.addressed(parse_command(&text).as_ref()))
+            }
+            _ => false,
+        }
+    }
+
     /// Handles one raw update.
     pub async fn handle_update(&self, update: &[u8]) -> Result<(), HandleError> {
+        if self.ignorable(update) {
+            return Ok(());
+        }
         let update: Update = serde_json::from_slice(update)
             .map_err(|e| HandleError::Permanent(format!("unreadable update: {e}")))?;
         let mut out = self.replies(format!("u{}", update.id.0));
@@ -197,15 +244,8 @@ impl Handler {
         };
         let private = m.chat.is_private();
         let command = parse_command(text);
-        if !private {
-            // Quiet in groups unless a command names this bot.
-            let addressed = matches!(
-                (&command, self.config.username.as_deref()),
-                (Some((_, Some(target), _)), Some(me)) if target.eq_ignore_ascii_case(me)
-            );
-            if !addressed {
-                return Ok(());
-            }
+        if !private && !self.addressed(command.as_ref()) {
+            return Ok(());
         }
         let ctx = self.ctx_for(from, m.chat.id.0, update_id).await?;
         if !self.within_limit(&ctx, out).await? {

@@ -131,7 +131,7 @@ pub async fn run(
             },
         },
         config.grpc_tls.as_ref(),
-        mesh_telemetry::grpc_server_span,
+        server_span,
         shutdown.clone(),
     )
     .await;
@@ -140,6 +140,16 @@ pub async fn run(
     }
     tracing::info!("bot-service stopped");
     served.map_err(|e| anyhow::anyhow!("bot-service gRPC server: {e}"))
+}
+
+/// The server span of a call, except for AcceptUpdates: each update it
+/// carries gets its own server span in its own webhook's trace, and a span
+/// for the call itself would only start a stray trace per batch.
+fn server_span(request: &tonic::codegen::http::Request<()>) -> tracing::Span {
+    if request.uri().path() == "/bot.v1.BotService/AcceptUpdates" {
+        return tracing::Span::none();
+    }
+    mesh_telemetry::grpc_server_span(request)
 }
 
 /// Asks Telegram for the bot's username (needed to tell commands addressed

@@ -18,7 +18,7 @@ use teloxide_core::Bot;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::service::accept_update;
+use crate::service::{Incoming, accept_updates};
 use crate::webhook::ALLOWED_UPDATES;
 
 const OFFSET_KEY: &str = "bot:poll:offset";
@@ -124,11 +124,27 @@ async fn poll_once(
         ));
     }
     let mut next = offset;
-    for raw in &envelope.result {
-        let (id, _) = accept_update(store, queue, wake, raw.get().as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        next = next.max(id + 1);
+    // The whole page in one store write.
+    let page: Vec<Incoming<'_>> = envelope
+        .result
+        .iter()
+        .map(|raw| Incoming {
+            json: raw.get().as_bytes(),
+            claimed_id: None,
+            span: tracing::Span::current(),
+        })
+        .collect();
+    let outcomes = accept_updates(store, queue, wake, &page)
+        .await
+        .map_err(|e| e.to_string())?;
+    for outcome in outcomes {
+        match outcome {
+            Ok((id, _)) => next = next.max(id + 1),
+            // Telegram never sends one; skipping it beats polling the same page forever.
+            Err(reason) => {
+                tracing::warn!(%reason, "getUpdates returned an unreadable update; skipped")
+            }
+        }
     }
     if next != offset {
         store

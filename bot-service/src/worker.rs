@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mesh_state::{Claim, ClaimResult, Store};
+use futures::FutureExt;
+use futures::stream::{FuturesUnordered, StreamExt};
+use mesh_state::{Claim, Claims, Finished, Store};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -54,19 +56,35 @@ struct Worker {
     config: BotConfig,
 }
 
+/// Most items one worker claims at once. Each is a different chat, handled
+/// side by side; claiming and acknowledging them together costs one store
+/// round trip per batch instead of two per update.
+const BATCH: usize = 16;
+
+/// One handled claim, waiting to be settled.
+struct Handled {
+    claim: Claim,
+    settle: Settle,
+    span: tracing::Span,
+}
+
 impl Worker {
     async fn run(self, shutdown: CancellationToken) {
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
-            let wait = match self.store.claim(UPDATES_QUEUE, &self.config.queue).await {
-                Ok(ClaimResult::Claimed(claim)) => {
+            let claimed = self
+                .store
+                .claim_many(UPDATES_QUEUE, &self.config.queue, BATCH)
+                .await;
+            let wait = match claimed {
+                Ok(Claims::Claimed(claims)) => {
                     failures = 0;
                     // There may be more: let a peer look while this one works.
                     self.wake.notify_one();
-                    self.process(claim).await;
+                    self.process(claims).await;
                     continue;
                 }
-                Ok(ClaimResult::Idle(next)) => {
+                Ok(Claims::Idle(next)) => {
                     failures = 0;
                     let cap = if self.index == 0 { POLL } else { IDLE };
                     next.map_or(cap, |n| n.min(cap))
@@ -87,13 +105,38 @@ impl Worker {
         }
     }
 
-    /// Handles one claimed item. Not cancelled by shutdown: the item in
-    /// hand finishes (within the lease) so a drain loses nothing.
-    async fn process(&self, claim: Claim) {
+    /// Handles claimed items side by side and settles them in groups as
+    /// they finish: a quick item is acknowledged with whatever else is done
+    /// by then, never held back by a slow one. Not cancelled by shutdown:
+    /// items in hand finish (within the lease) so a drain loses nothing.
+    async fn process(&self, claims: Vec<Claim>) {
+        let mut running: FuturesUnordered<_> =
+            claims.into_iter().map(|claim| self.handle(claim)).collect();
+        let mut settling = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                Some(first) = running.next() => {
+                    let mut group = vec![first];
+                    while let Some(Some(more)) = running.next().now_or_never() {
+                        group.push(more);
+                    }
+                    settling.push(self.settle(group));
+                }
+                Some(()) = settling.next() => {}
+                else => break,
+            }
+        }
+    }
+
+    /// Handles one claimed item and decides how to settle it.
+    async fn handle(&self, claim: Claim) -> Handled {
         let Some((kind, traceparent, payload)) = envelope::open(&claim.item) else {
             tracing::error!("unreadable queue item; moved to the dead-letter list");
-            let _ = self.store.ack(UPDATES_QUEUE, &claim, true).await;
-            return;
+            return Handled {
+                claim,
+                settle: Settle::DeadLetter,
+                span: tracing::Span::none(),
+            };
         };
         let span = tracing::info_span!(
             "bot.handle",
@@ -121,52 +164,92 @@ impl Worker {
             Err(_) => Err(HandleError::Transient("handling timed out".into())),
         };
         metrics::histogram!("bot_update_handle_seconds").record(started.elapsed().as_secs_f64());
-        // The settling runs inside the span as an instrumented future: an
-        // `enter()` guard must never be held across an await (the task may
-        // move threads, and the thread's span stack is corrupted).
-        // What to do with the claim, decided once; then settled while the
-        // lease is ours, retrying through a store outage (a redelivery would
-        // handle the update again).
-        let decision = match outcome {
+        // What to do with the claim, decided once. (Logged with `in_scope`:
+        // an `enter()` guard must never be held across an await.)
+        let settle = span.in_scope(|| match outcome {
             Ok(()) => Settle::Ack,
             Err(HandleError::Permanent(reason)) => {
-                let _g = span.enter();
                 tracing::warn!(%reason, "item cannot be handled; dropped");
                 metrics::counter!("bot_updates_failed_total", "kind" => "permanent").increment(1);
                 Settle::Ack
             }
             Err(HandleError::Transient(reason)) if claim.attempts >= self.config.max_attempts => {
-                let _g = span.enter();
                 tracing::error!(%reason, attempts = claim.attempts, "item failed too often; moved to the dead-letter list");
                 metrics::counter!("bot_updates_failed_total", "kind" => "dead_letter").increment(1);
                 Settle::DeadLetter
             }
             Err(HandleError::Transient(reason)) => {
                 let delay = backoff(claim.attempts);
-                let _g = span.enter();
                 tracing::info!(%reason, attempts = claim.attempts, delay_ms = delay.as_millis() as u64, "item will be retried");
                 metrics::counter!("bot_updates_failed_total", "kind" => "retry").increment(1);
                 Settle::Release(delay)
             }
-        };
-        let within = self.config.queue.lease.mul_f64(0.9);
-        let settle = mesh_state::retry_within(within, || async {
-            match decision {
-                Settle::Ack => self.store.ack(UPDATES_QUEUE, &claim, false).await,
-                Settle::DeadLetter => self.store.ack(UPDATES_QUEUE, &claim, true).await,
-                Settle::Release(delay) => self.store.release(UPDATES_QUEUE, &claim, delay).await,
-            }
         });
-        let result = settle.instrument(span.clone()).await;
-        match result {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!(
-                "lease expired before the item was finished; another worker retries it"
-            ),
-            // The lease runs out and the item is delivered again.
-            Err(e) => tracing::warn!(error = %e, "cannot acknowledge item; it will be redelivered"),
+        Handled {
+            claim,
+            settle,
+            span,
         }
     }
+
+    /// Settles handled items while their leases are ours: the finished ones
+    /// in one store write, retried through a store outage (a redelivery
+    /// would handle an update again); the ones to retry one by one.
+    async fn settle(&self, group: Vec<Handled>) {
+        let within = self.config.queue.lease.mul_f64(0.9);
+        let finished: Vec<(Finished<'_>, &tracing::Span)> = group
+            .iter()
+            .filter(|h| !matches!(h.settle, Settle::Release(_)))
+            .map(|h| {
+                let done = Finished {
+                    claim: &h.claim,
+                    dead_letter: matches!(h.settle, Settle::DeadLetter),
+                    parent: &h.span,
+                };
+                (done, &h.span)
+            })
+            .collect();
+        if !finished.is_empty() {
+            let done: Vec<Finished<'_>> = finished.iter().map(|(d, _)| *d).collect();
+            let acked =
+                mesh_state::retry_within(within, || self.store.ack_many(UPDATES_QUEUE, &done))
+                    .await;
+            match acked {
+                Ok(held) => {
+                    for ((_, span), held) in finished.iter().zip(held) {
+                        if !held {
+                            span.in_scope(lease_lost);
+                        }
+                    }
+                }
+                // The leases run out and the items are delivered again.
+                Err(e) => {
+                    tracing::warn!(error = %e, items = done.len(), "cannot acknowledge items; they will be redelivered")
+                }
+            }
+        }
+        for h in &group {
+            let Settle::Release(delay) = h.settle else {
+                continue;
+            };
+            let released = mesh_state::retry_within(within, || {
+                self.store.release(UPDATES_QUEUE, &h.claim, delay)
+            })
+            .instrument(h.span.clone())
+            .await;
+            match released {
+                Ok(true) => {}
+                Ok(false) => h.span.in_scope(lease_lost),
+                Err(e) => h.span.in_scope(|| {
+                    tracing::warn!(error = %e, "cannot release item; it will be redelivered when its lease ends");
+                }),
+            }
+        }
+    }
+}
+
+fn lease_lost() {
+    tracing::warn!("lease expired before the item was finished; another worker retries it");
 }
 
 /// How a claim is settled.

@@ -16,15 +16,28 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::GatewayConfig;
+use crate::accept_batch::AcceptBatcher;
 use crate::error::ApiError;
 use crate::routes::{self, probes, stripe, telegram};
 use crate::upstream::Upstreams;
 
-/// What every handler shares.
+/// What every handler shares; one allocation, so the per-request clone
+/// axum makes is a reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The contents of [`AppState`].
+pub struct Shared {
     /// Validated configuration.
-    pub config: Arc<GatewayConfig>,
+    pub config: GatewayConfig,
     /// The shared store (checked by `/ready`).
     pub store: Store,
     /// Per-replica ingress limiter. In-process on purpose: it protects this
@@ -32,17 +45,21 @@ pub struct AppState {
     pub limiter: Store,
     /// gRPC clients.
     pub upstreams: Upstreams,
+    /// Telegram updates on their way to bot-service, many per call.
+    pub accepts: AcceptBatcher,
 }
 
 /// Builds the router for `config`, talking to `store` and the services.
 pub fn router(config: GatewayConfig, store: Store) -> Result<Router, mesh_runtime::ConfigError> {
     let upstreams = Upstreams::new(&config)?;
-    let state = AppState {
-        config: Arc::new(config),
+    let accepts = AcceptBatcher::spawn(upstreams.bot.clone(), upstreams.timeout);
+    let state = AppState(Arc::new(Shared {
+        config,
         store,
         limiter: Store::memory(),
         upstreams,
-    };
+        accepts,
+    }));
     Ok(Router::new()
         .route("/health", get(probes::health))
         .route("/ready", get(probes::ready))

@@ -9,8 +9,10 @@
 //! Map: [`config`] (environment), [`error`] (every failure and its status),
 //! [`routes`] (handlers), [`stripe_signature`] (webhook verification),
 //! [`source`] (client address and allow-list), [`upstream`] (gRPC clients),
+//! [`accept_batch`] (many Telegram updates per bot-service call),
 //! [`app`] (the router and server).
 
+pub mod accept_batch;
 pub mod app;
 pub mod config;
 pub mod error;

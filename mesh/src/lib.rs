@@ -10,6 +10,12 @@
 
 use std::net::SocketAddr;
 
+// Every binary of the mesh allocates through jemalloc: per update, parsing,
+// framing and queueing make many small short-lived allocations, where
+// glibc's malloc took about a fifth of the CPU under load (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use anyhow::Context;
 use mesh_runtime::{ConfigError, Env};
 use mesh_state::Store;

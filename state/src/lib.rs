@@ -20,5 +20,5 @@ mod redis_backend;
 mod store;
 
 pub use error::StoreError;
-pub use queue::{Claim, ClaimResult, Enqueued, QueueConfig};
+pub use queue::{Claim, ClaimResult, Claims, Enqueued, Finished, NewItem, QueueConfig};
 pub use store::{Backend, RateDecision, Store, retry_within};

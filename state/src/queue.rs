@@ -27,6 +27,32 @@ impl Default for QueueConfig {
     }
 }
 
+/// One item for [`crate::Store::enqueue_many`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewItem<'a> {
+    /// De-duplication id: an id seen within the window is not stored again.
+    pub id: &'a str,
+    /// The partition (chat) the item is appended to.
+    pub partition: &'a str,
+    /// The item, stored as given.
+    pub item: &'a [u8],
+    /// The span of the call that delivered this item; its `state.enqueue`
+    /// span is a child of it, so each item's trace shows the store write
+    /// even when many items share one.
+    pub parent: &'a tracing::Span,
+}
+
+/// One finished claim for [`crate::Store::ack_many`].
+#[derive(Debug, Clone, Copy)]
+pub struct Finished<'a> {
+    /// The claim.
+    pub claim: &'a Claim,
+    /// Move the item to the dead-letter list instead of dropping it.
+    pub dead_letter: bool,
+    /// The span of the item's handling: its `state.ack` span is a child.
+    pub parent: &'a tracing::Span,
+}
+
 /// Outcome of an enqueue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enqueued {
@@ -47,6 +73,16 @@ pub struct Claim {
     pub token: i64,
     /// How many times this head item has been handed out (1 on first delivery).
     pub attempts: u32,
+}
+
+/// What [`crate::Store::claim_many`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claims {
+    /// Leased items, each the head of a different partition (never empty).
+    Claimed(Vec<Claim>),
+    /// Nothing ready; the earliest partition becomes ready in this long
+    /// (`None`: the queue is empty).
+    Idle(Option<Duration>),
 }
 
 /// What [`crate::Store::claim`] found.

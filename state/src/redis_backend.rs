@@ -17,7 +17,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{AsyncCommands, Cmd, RedisFuture, Script, Value};
 
 use crate::error::StoreError;
-use crate::queue::{Claim, ClaimResult, Enqueued, QueueConfig};
+use crate::queue::{Claim, Claims, Enqueued, NewItem, QueueConfig};
 use crate::store::RateDecision;
 
 static ENQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/enqueue.lua")));
@@ -194,67 +194,91 @@ impl RedisBackend {
         Ok(())
     }
 
-    pub(crate) async fn enqueue_once(
+    pub(crate) async fn enqueue_many(
         &self,
         queue: &str,
         config: &QueueConfig,
-        id: &str,
-        partition: &str,
-        item: &[u8],
-    ) -> Result<Enqueued, StoreError> {
-        let mut c = self.conn.clone();
-        let added: i64 = ENQUEUE
-            .key(self.queue_key(queue, &format!("seen:{id}")))
-            .key(self.queue_key(queue, &format!("list:{partition}")))
-            .key(self.queue_key(queue, "ready"))
+        items: &[NewItem<'_>],
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        let mut invocation = ENQUEUE.key(self.queue_key(queue, "ready"));
+        invocation
             .key(self.queue_key(queue, "pending"))
-            .arg(ms(config.dedup_ttl))
-            .arg(partition)
-            .arg(item)
-            .invoke_async(&mut c)
-            .await?;
-        Ok(if added == 1 {
-            Enqueued::New
-        } else {
-            Enqueued::Duplicate
-        })
+            .arg(ms(config.dedup_ttl));
+        for new in items {
+            invocation
+                .key(self.queue_key(queue, &format!("seen:{}", new.id)))
+                .key(self.queue_key(queue, &format!("list:{}", new.partition)))
+                .arg(new.partition)
+                .arg(new.item);
+        }
+        let added = self.per_item(&invocation, items.len(), "enqueue").await?;
+        Ok(added
+            .into_iter()
+            .map(|a| {
+                if a == 1 {
+                    Enqueued::New
+                } else {
+                    Enqueued::Duplicate
+                }
+            })
+            .collect())
     }
 
-    pub(crate) async fn claim(
+    pub(crate) async fn claim_many(
         &self,
         queue: &str,
         config: &QueueConfig,
-    ) -> Result<ClaimResult, StoreError> {
+        most: usize,
+    ) -> Result<Claims, StoreError> {
         let mut c = self.conn.clone();
         let reply: Vec<Value> = CLAIM
             .key(self.queue_key(queue, "ready"))
             .key(self.queue_key(queue, "attempts"))
             .arg(ms(config.lease))
             .arg(self.queue_key(queue, "list:"))
+            .arg(most.max(1))
             .invoke_async(&mut c)
             .await?;
-        parse_claim(reply)
+        parse_claims(reply)
     }
 
-    pub(crate) async fn ack(
+    pub(crate) async fn ack_many(
         &self,
         queue: &str,
-        claim: &Claim,
-        dead_letter: bool,
-    ) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
-        let done: i64 = ACK
-            .key(self.queue_key(queue, "ready"))
-            .key(self.queue_key(queue, &format!("list:{}", claim.partition)))
+        done: &[(&Claim, bool)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut invocation = ACK.key(self.queue_key(queue, "ready"));
+        invocation
             .key(self.queue_key(queue, "attempts"))
             .key(self.queue_key(queue, "pending"))
-            .key(self.queue_key(queue, "dead"))
-            .arg(&claim.partition)
-            .arg(claim.token)
-            .arg(if dead_letter { "1" } else { "0" })
-            .invoke_async(&mut c)
-            .await?;
-        Ok(done == 1)
+            .key(self.queue_key(queue, "dead"));
+        for (claim, dead_letter) in done {
+            invocation
+                .key(self.queue_key(queue, &format!("list:{}", claim.partition)))
+                .arg(&claim.partition)
+                .arg(claim.token)
+                .arg(if *dead_letter { "1" } else { "0" });
+        }
+        let finished = self.per_item(&invocation, done.len(), "ack").await?;
+        Ok(finished.into_iter().map(|f| f == 1).collect())
+    }
+
+    /// Runs a batch script that answers one integer per item.
+    async fn per_item(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+        items: usize,
+        what: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut c = self.conn.clone();
+        let answers: Vec<i64> = invocation.invoke_async(&mut c).await?;
+        if answers.len() != items {
+            return Err(StoreError::Protocol(format!(
+                "{what} answered {} outcomes for {items} items",
+                answers.len()
+            )));
+        }
+        Ok(answers)
     }
 
     pub(crate) async fn release(
@@ -548,27 +572,31 @@ impl RedisBackend {
     }
 }
 
-fn parse_claim(reply: Vec<Value>) -> Result<ClaimResult, StoreError> {
+fn parse_claims(reply: Vec<Value>) -> Result<Claims, StoreError> {
     use redis::FromRedisValue;
-    let mut it = reply.into_iter();
-    let mut next = |what: &str| -> Result<Value, StoreError> {
-        it.next()
-            .ok_or_else(|| StoreError::Protocol(format!("claim reply: no {what}")))
-    };
-    fn read<T: FromRedisValue>(v: Value, what: &str) -> Result<T, StoreError> {
+    fn read<T: FromRedisValue>(v: Option<Value>, what: &str) -> Result<T, StoreError> {
+        let v = v.ok_or_else(|| StoreError::Protocol(format!("claim reply: no {what}")))?;
         T::from_redis_value(v).map_err(|_| StoreError::Protocol(format!("claim reply: bad {what}")))
     }
-    match read::<i64>(next("flag")?, "flag")? {
-        1 => Ok(ClaimResult::Claimed(Claim {
-            partition: read(next("partition")?, "partition")?,
-            item: read(next("item")?, "item")?,
-            token: read(next("token")?, "token")?,
-            attempts: u32::try_from(read::<i64>(next("attempts")?, "attempts")?)
-                .unwrap_or(u32::MAX),
-        })),
+    let mut it = reply.into_iter();
+    match read::<i64>(it.next(), "flag")? {
+        1 => {
+            let token: i64 = read(it.next(), "token")?;
+            let mut claims = Vec::new();
+            while let Some(partition) = it.next() {
+                claims.push(Claim {
+                    partition: read(Some(partition), "partition")?,
+                    item: read(it.next(), "item")?,
+                    token,
+                    attempts: u32::try_from(read::<i64>(it.next(), "attempts")?)
+                        .unwrap_or(u32::MAX),
+                });
+            }
+            Ok(Claims::Claimed(claims))
+        }
         0 => {
-            let wait: i64 = read(next("wait")?, "wait")?;
-            Ok(ClaimResult::Idle(
+            let wait: i64 = read(it.next(), "wait")?;
+            Ok(Claims::Idle(
                 u64::try_from(wait).ok().map(Duration::from_millis),
             ))
         }

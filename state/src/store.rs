@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::Claim;
 use crate::error::StoreError;
 use crate::memory::MemoryBackend;
-use crate::queue::{ClaimResult, Enqueued, QueueConfig};
+use crate::queue::{ClaimResult, Claims, Enqueued, Finished, NewItem, QueueConfig};
 use crate::redis_backend::RedisBackend;
 
 /// Which backend a [`Store`] uses.
@@ -92,7 +92,6 @@ impl Store {
 
     /// Appends `item` to `partition` of `queue` unless `id` was enqueued
     /// within the de-duplication window; both in one atomic step.
-    #[tracing::instrument(name = "state.enqueue", skip_all, fields(db.system = self.db_system(), queue))]
     pub async fn enqueue_once(
         &self,
         queue: &str,
@@ -101,39 +100,129 @@ impl Store {
         partition: &str,
         item: &[u8],
     ) -> Result<Enqueued, StoreError> {
-        match &self.inner {
-            Inner::Memory(m) => Ok(m.enqueue_once(queue, config, id, partition, item)),
-            Inner::Redis(r) => r.enqueue_once(queue, config, id, partition, item).await,
-        }
+        let parent = tracing::Span::current();
+        let new = NewItem {
+            id,
+            partition,
+            item,
+            parent: &parent,
+        };
+        let outcomes = self.enqueue_many(queue, config, &[new]).await?;
+        outcomes
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Protocol("no outcome for the item".into()))
+    }
+
+    /// [`Store::enqueue_once`] for many items in one atomic step (one Redis
+    /// round trip): outcomes in the order of `items`. A repeated id within
+    /// the batch is a duplicate like any other.
+    pub async fn enqueue_many(
+        &self,
+        queue: &str,
+        config: &QueueConfig,
+        items: &[NewItem<'_>],
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        // One span per item, under the call that delivered it, all covering
+        // the one shared write: each item's trace shows its store write.
+        let spans: Vec<tracing::Span> = items
+            .iter()
+            .map(|new| {
+                tracing::info_span!(
+                    parent: new.parent,
+                    "state.enqueue",
+                    db.system = self.db_system(),
+                    queue,
+                    db.operation.batch.size = items.len(),
+                )
+            })
+            .collect();
+        let outcome = match &self.inner {
+            Inner::Memory(m) => Ok(m.enqueue_many(queue, config, items)),
+            Inner::Redis(_) if items.is_empty() => Ok(Vec::new()),
+            Inner::Redis(r) => r.enqueue_many(queue, config, items).await,
+        };
+        drop(spans);
+        outcome
     }
 
     /// Leases the head item of the partition that has waited longest.
-    #[tracing::instrument(name = "state.claim", skip_all, fields(db.system = self.db_system(), queue))]
     pub async fn claim(
         &self,
         queue: &str,
         config: &QueueConfig,
     ) -> Result<ClaimResult, StoreError> {
+        Ok(match self.claim_many(queue, config, 1).await? {
+            Claims::Claimed(claims) => match claims.into_iter().next() {
+                Some(claim) => ClaimResult::Claimed(claim),
+                None => ClaimResult::Idle(Some(Duration::ZERO)),
+            },
+            Claims::Idle(wait) => ClaimResult::Idle(wait),
+        })
+    }
+
+    /// Leases the head items of up to `most` partitions, those that have
+    /// waited longest first, in one atomic step (one Redis round trip).
+    #[tracing::instrument(name = "state.claim", skip_all, fields(db.system = self.db_system(), queue, most))]
+    pub async fn claim_many(
+        &self,
+        queue: &str,
+        config: &QueueConfig,
+        most: usize,
+    ) -> Result<Claims, StoreError> {
         match &self.inner {
-            Inner::Memory(m) => Ok(m.claim(queue, config)),
-            Inner::Redis(r) => r.claim(queue, config).await,
+            Inner::Memory(m) => Ok(m.claim_many(queue, config, most)),
+            Inner::Redis(r) => r.claim_many(queue, config, most).await,
         }
     }
 
     /// Finishes a claimed item (optionally moving it to the dead-letter
     /// list). Returns false when the lease had expired and passed to another
     /// worker, in which case nothing changed.
-    #[tracing::instrument(name = "state.ack", skip_all, fields(db.system = self.db_system(), queue))]
     pub async fn ack(
         &self,
         queue: &str,
         claim: &Claim,
         dead_letter: bool,
     ) -> Result<bool, StoreError> {
-        match &self.inner {
-            Inner::Memory(m) => Ok(m.ack(queue, claim, dead_letter)),
-            Inner::Redis(r) => r.ack(queue, claim, dead_letter).await,
-        }
+        let parent = tracing::Span::current();
+        let done = Finished {
+            claim,
+            dead_letter,
+            parent: &parent,
+        };
+        let acked = self.ack_many(queue, &[done]).await?;
+        Ok(acked.first().copied().unwrap_or(false))
+    }
+
+    /// [`Store::ack`] for many claims in one atomic step (one Redis round
+    /// trip): for each, in order, whether its lease was still held.
+    pub async fn ack_many(
+        &self,
+        queue: &str,
+        done: &[Finished<'_>],
+    ) -> Result<Vec<bool>, StoreError> {
+        // As in `enqueue_many`: one span per item, in its own trace.
+        let spans: Vec<tracing::Span> = done
+            .iter()
+            .map(|d| {
+                tracing::info_span!(
+                    parent: d.parent,
+                    "state.ack",
+                    db.system = self.db_system(),
+                    queue,
+                    db.operation.batch.size = done.len(),
+                )
+            })
+            .collect();
+        let claims: Vec<(&Claim, bool)> = done.iter().map(|d| (d.claim, d.dead_letter)).collect();
+        let outcome = match &self.inner {
+            Inner::Memory(m) => Ok(m.ack_many(queue, &claims)),
+            Inner::Redis(_) if claims.is_empty() => Ok(Vec::new()),
+            Inner::Redis(r) => r.ack_many(queue, &claims).await,
+        };
+        drop(spans);
+        outcome
     }
 
     /// Gives a lease back; the same item is handed out again after `delay`.

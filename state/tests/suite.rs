@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use mesh_state::{Claim, ClaimResult, Enqueued, QueueConfig, RateDecision, Store};
+use mesh_state::{
+    Claim, ClaimResult, Claims, Enqueued, Finished, NewItem, QueueConfig, RateDecision, Store,
+};
 
 fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
@@ -91,6 +93,91 @@ async fn dedup(store: Store) {
         Enqueued::Duplicate
     );
     assert_eq!(store.pending("q").await.unwrap(), 1);
+}
+
+/// Batches: one write de-duplicates against the past and within itself;
+/// one claim leases at most one head per partition, up to the limit; one
+/// acknowledgement finishes what it still holds and nothing else.
+async fn batches(store: Store) {
+    let span = tracing::Span::none();
+    let item = |id: &'static str, partition: &'static str| NewItem {
+        id,
+        partition,
+        item: id.as_bytes(),
+        parent: &span,
+    };
+    store.enqueue_once("q", &CFG, "0", "A", b"0").await.unwrap();
+    let outcomes = store
+        .enqueue_many(
+            "q",
+            &CFG,
+            &[
+                item("0", "A"),
+                item("1", "A"),
+                item("2", "B"),
+                item("1", "C"),
+                item("3", "C"),
+            ],
+        )
+        .await
+        .unwrap();
+    use Enqueued::{Duplicate, New};
+    assert_eq!(outcomes, [Duplicate, New, New, Duplicate, New]);
+    assert_eq!(store.pending("q").await.unwrap(), 4);
+    assert!(store.enqueue_many("q", &CFG, &[]).await.unwrap().is_empty());
+
+    let Claims::Claimed(first) = store.claim_many("q", &CFG, 2).await.unwrap() else {
+        panic!("expected claims");
+    };
+    assert_eq!(first.len(), 2, "at most the limit");
+    let Claims::Claimed(rest) = store.claim_many("q", &CFG, 10).await.unwrap() else {
+        panic!("expected the third partition");
+    };
+    assert_eq!(
+        rest.len(),
+        1,
+        "one head per partition: A's second item waits"
+    );
+    let mut heads: Vec<(String, Vec<u8>)> = first
+        .iter()
+        .chain(&rest)
+        .map(|c| (c.partition.clone(), c.item.clone()))
+        .collect();
+    heads.sort();
+    assert_eq!(
+        heads,
+        [
+            ("A".into(), b"0".to_vec()),
+            ("B".into(), b"2".to_vec()),
+            ("C".into(), b"3".to_vec())
+        ]
+    );
+    assert!(matches!(
+        store.claim_many("q", &CFG, 10).await.unwrap(),
+        Claims::Idle(Some(_))
+    ));
+    let mut stale = rest[0].clone();
+    stale.token -= 1;
+    let done: Vec<Finished<'_>> = first
+        .iter()
+        .chain([&stale])
+        .map(|claim| Finished {
+            claim,
+            dead_letter: false,
+            parent: &span,
+        })
+        .collect();
+    assert_eq!(
+        store.ack_many("q", &done).await.unwrap(),
+        [true, true, false]
+    );
+    assert_eq!(
+        store.pending("q").await.unwrap(),
+        2,
+        "C's item is still leased"
+    );
+    let a = claimed(&store, "q", &CFG).await;
+    assert_eq!((a.partition.as_str(), a.item.as_slice()), ("A", &b"1"[..]));
 }
 
 /// One partition is handed out one item at a time, in order, while other
@@ -369,6 +456,7 @@ macro_rules! suite {
 
 suite!(
     dedup,
+    batches,
     partition_order_and_exclusivity,
     lease_expiry_redelivers,
     release_and_dead_letter,

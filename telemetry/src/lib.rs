@@ -14,6 +14,6 @@ pub mod propagation;
 
 pub use init::{LogFormat, Telemetry, TelemetryConfig, TelemetryError, init};
 pub use propagation::{
-    GrpcTracePropagation, continue_trace, current_traceparent, grpc_server_span, http_server_span,
-    record_trace_id,
+    GrpcTracePropagation, continue_trace, current_traceparent, grpc_item_span, grpc_server_span,
+    http_server_span, record_trace_id,
 };

@@ -99,6 +99,25 @@ pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
     span
 }
 
+/// The server span of one item of a batched gRPC call (`service/method`):
+/// the child of the item's own `traceparent`, not of the call, so each item
+/// stays in the trace of the request that delivered it although one call
+/// carries many.
+pub fn grpc_item_span(service: &str, method: &str, traceparent: &str) -> tracing::Span {
+    let span = tracing::info_span!(
+        "grpc.server",
+        otel.name = format!("{service}/{method}"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = service,
+        rpc.method = method,
+        trace_id = tracing::field::Empty,
+    );
+    continue_trace(&span, traceparent);
+    span
+}
+
 /// The client span of one outgoing gRPC call; the call must run inside it
 /// (`.instrument(span)`) so [`GrpcTracePropagation`] sends its context.
 #[macro_export]
@@ -179,7 +198,11 @@ impl Injector for StringInjector<'_> {
 /// The current span's context as a `traceparent` value (empty when there
 /// is no trace), for work that continues later, elsewhere (a queue item).
 pub fn current_traceparent() -> String {
-    let cx = tracing::Span::current().context();
+    let current = tracing::Span::current();
+    if current.is_disabled() {
+        return String::new();
+    }
+    let cx = current.context();
     let mut out = String::new();
     opentelemetry::global::get_text_map_propagator(|p| {
         p.inject_context(&cx, &mut StringInjector(&mut out))
@@ -190,6 +213,9 @@ pub fn current_traceparent() -> String {
 /// Parents `span` on a stored `traceparent` (see [`current_traceparent`])
 /// and records its trace id.
 pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
+    if span.is_disabled() {
+        return;
+    }
     let mut headers = http::HeaderMap::new();
     if let Ok(value) = http::HeaderValue::from_str(traceparent) {
         headers.insert("traceparent", value);

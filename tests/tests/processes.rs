@@ -145,8 +145,8 @@ async fn one_webhook_is_one_trace_across_processes() {
                 .collect();
             let has =
                 |svc: &str, name: &str| spans.iter().any(|s| s.service == svc && s.name == name);
-            (has("gateway", "bot.v1.BotService/AcceptUpdate")
-                && has("bot-service", "bot.v1.BotService/AcceptUpdate")
+            (has("gateway", "bot.v1.BotService/AcceptUpdates")
+                && has("bot-service", "bot.v1.BotService/AcceptUpdates")
                 && has("bot-service", "billing.v1.BillingService/ListPlans")
                 && has("billing-service", "billing.v1.BillingService/ListPlans")
                 && has("bot-service", "sendMessage"))
@@ -162,8 +162,8 @@ async fn one_webhook_is_one_trace_across_processes() {
     };
     const SERVER: i32 = 2;
     const CLIENT: i32 = 3;
-    let gw_client = find("gateway", "bot.v1.BotService/AcceptUpdate", CLIENT);
-    let bot_server = find("bot-service", "bot.v1.BotService/AcceptUpdate", SERVER);
+    let gw_client = find("gateway", "bot.v1.BotService/AcceptUpdates", CLIENT);
+    let bot_server = find("bot-service", "bot.v1.BotService/AcceptUpdates", SERVER);
     assert_eq!(
         bot_server.parent_span_id, gw_client.span_id,
         "bot server span is the gateway call's child"

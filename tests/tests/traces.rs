@@ -128,13 +128,13 @@ async fn subscribe_tap_and_stripe_event_are_one_trace_each() {
     let accept_client = find(
         &tap,
         "gateway",
-        "bot.v1.BotService/AcceptUpdate",
+        "bot.v1.BotService/AcceptUpdates",
         Some(CLIENT),
     );
     let accept_server = find(
         &tap,
         "bot-service",
-        "bot.v1.BotService/AcceptUpdate",
+        "bot.v1.BotService/AcceptUpdates",
         Some(SERVER),
     );
     assert_eq!(accept_server.parent_span_id, accept_client.span_id);

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::IntoResponse;
-use mesh_proto::bot::v1::AcceptUpdateRequest;
 use mesh_state::RateDecision;
 use serde::Deserialize;
+use tonic::Status;
 use tracing::Instrument;
 
 use crate::app::AppState;
@@ -133,16 +133,27 @@ pub async fn webhook(
     let update_id = parse_update_id(&bytes)?;
     tracing::Span::current().record("telegram.update_id", update_id);
 
-    let request = app.upstreams.request(AcceptUpdateRequest {
-        update_id,
-        update_json: bytes,
+    let span = mesh_telemetry::grpc_client_span!("bot.v1.BotService", "AcceptUpdates");
+    let traceparent = span.in_scope(mesh_telemetry::current_traceparent);
+    // The call's own deadline starts when it is sent; this one also covers
+    // the wait for a call slot.
+    let accepted = tokio::time::timeout(
+        app.upstreams.timeout,
+        app.accepts.accept(update_id, bytes, traceparent),
+    )
+    .instrument(span.clone())
+    .await
+    .unwrap_or_else(|_| {
+        Err(Status::deadline_exceeded(
+            "bot-service did not answer in time",
+        ))
     });
-    let mut bot = app.upstreams.bot.clone();
-    let span = mesh_telemetry::grpc_client_span!("bot.v1.BotService", "AcceptUpdate");
-    let outcome = bot.accept_update(request).instrument(span).await;
-    match outcome {
-        Ok(response) => {
-            let duplicate = response.into_inner().duplicate;
+    span.record(
+        "rpc.grpc.status_code",
+        accepted.as_ref().map_or_else(|s| s.code() as i32, |_| 0),
+    );
+    match accepted {
+        Ok(duplicate) => {
             metrics::counter!("gateway_telegram_updates_total", "outcome" => if duplicate { "duplicate" } else { "accepted" })
                 .increment(1);
             Ok(status("ok"))

@@ -1,13 +1,22 @@
--- De-duplicate and enqueue in one step, so an id is either marked seen AND
--- queued, or neither (a crash between the two can't lose or double an item).
--- KEYS: 1 dedup mark, 2 partition list, 3 ready zset, 4 pending counter
--- ARGV: 1 dedup ttl ms, 2 partition, 3 item
-if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
-  return 0
-end
-redis.call('RPUSH', KEYS[2], ARGV[3])
+-- De-duplicate and enqueue a batch of items in one step, so each id is
+-- either marked seen AND queued, or neither (a crash can't lose or double an
+-- item), and a batch costs one round trip however many items it holds.
+-- KEYS: 1 ready zset, 2 pending counter, then per item: dedup mark, partition list
+-- ARGV: 1 dedup ttl ms, then per item: partition, item
+-- Returns one 1 (new) or 0 (duplicate) per item.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[3], 'NX', now, ARGV[2])
-redis.call('INCR', KEYS[4])
-return 1
+local out = {}
+local added = 0
+for i = 1, (#KEYS - 2) / 2 do
+  if redis.call('SET', KEYS[2 * i + 1], '1', 'NX', 'PX', ARGV[1]) then
+    redis.call('RPUSH', KEYS[2 * i + 2], ARGV[2 * i + 1])
+    redis.call('ZADD', KEYS[1], 'NX', now, ARGV[2 * i])
+    added = added + 1
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+if added > 0 then redis.call('INCRBY', KEYS[2], added) end
+return out
