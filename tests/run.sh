@@ -6,26 +6,14 @@
 #   start private redis-server processes for outage tests.
 # - A 3-master Redis Cluster on 127.0.0.1:17000-17005 (tests/redis-cluster.sh).
 # - The workspace binaries, which the end-to-end tests run as processes.
-# - openssl and Python's venv (installed when missing).
+# - make, openssl and Python's venv (tests/prereqs.sh, installed when missing).
 # protoc needs no install: the build uses a vendored one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+bash tests/prereqs.sh
 
-# openssl makes the TLS test's certificates; python3 with venv runs the chart checks.
-missing=()
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-if ! command -v python3 >/dev/null 2>&1; then
-  missing+=(python3 python3-venv)
-elif ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
-  missing+=(python3-venv)
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing ${missing[*]} (Debian packages)"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
   echo "installing redis-server (Debian package)"

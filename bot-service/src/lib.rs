@@ -1,10 +1,12 @@
 //! The bot service: Telegram updates in, Bot API calls out.
 //!
-//! The gateway calls [`service`]'s `AcceptUpdate`, which stores the update
+//! The gateway calls [`service`]'s `AcceptUpdates` (many webhooks' updates
+//! per call under load, one atomic store write), which stores each update
 //! in the shared store's per-chat queue (de-duplicated by `update_id`) and
-//! returns; [`worker`]s lease one chat at a time, so a chat's updates are
-//! handled in order and different chats in parallel, and a crash only
-//! delays an update (its lease expires and another worker takes it).
+//! returns; [`worker`]s lease chats in batches, at most one update of a
+//! chat at a time, so a chat's updates are handled in order and different
+//! chats in parallel, and a crash only delays an update (its lease expires
+//! and another worker takes it).
 //! Billing's entitlement notices join the same queue, in the user's chat.
 //! [`handler`] decides what to answer and queues it in the [`outbox`],
 //! which sends through [`telegram`] (or, in a dry run, logs) within

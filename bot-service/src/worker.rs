@@ -79,8 +79,12 @@ impl Worker {
             let wait = match claimed {
                 Ok(Claims::Claimed(claims)) => {
                     failures = 0;
-                    // There may be more: let a peer look while this one works.
-                    self.wake.notify_one();
+                    // A full batch means there may be more: let a peer look
+                    // while this one works. (Waking one for less would only
+                    // split the next arrivals into smaller batches.)
+                    if claims.len() == BATCH {
+                        self.wake.notify_one();
+                    }
                     self.process(claims).await;
                     continue;
                 }

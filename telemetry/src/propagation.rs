@@ -37,6 +37,9 @@ impl Injector for MetadataInjector<'_> {
 /// Parents `span` on the trace context in `headers` (if any), then records
 /// the resulting trace id in the span's `trace_id` field.
 fn adopt_parent(span: &tracing::Span, headers: &http::HeaderMap) {
+    if span.is_disabled() {
+        return;
+    }
     let parent =
         opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
     if parent.span().span_context().is_valid() {
