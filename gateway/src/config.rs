@@ -6,6 +6,11 @@ use std::time::Duration;
 use ipnet::IpNet;
 use mesh_runtime::{ConfigError, Env, Secret};
 
+/// Largest accepted `GATEWAY_MAX_BODY_BYTES`: a body travels on in one gRPC
+/// message (4 MiB limit), possibly with half a MiB of other updates
+/// batched with it (see `accept_batch`).
+pub const MAX_BODY_CAP: usize = 3 * 1024 * 1024;
+
 /// Everything the gateway reads from the environment.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -84,10 +89,10 @@ impl GatewayConfig {
         }
         let rate_limit_rps = env.parse_or("GATEWAY_RATE_LIMIT_RPS", 1000u32)?;
         let max_body_bytes = env.parse_or("GATEWAY_MAX_BODY_BYTES", 1024 * 1024usize)?;
-        if max_body_bytes == 0 {
+        if max_body_bytes == 0 || max_body_bytes > MAX_BODY_CAP {
             return Err(ConfigError::new(
                 "GATEWAY_MAX_BODY_BYTES",
-                "must be positive",
+                format_args!("must be between 1 and {MAX_BODY_CAP}"),
             ));
         }
         Ok(Self {
@@ -149,5 +154,18 @@ mod tests {
         let e = GatewayConfig::from_env(&Env::default().with("TRUSTED_PROXIES", "10.0.0.0/99"))
             .unwrap_err();
         assert_eq!(e.var, "TRUSTED_PROXIES");
+    }
+
+    /// The body limit is positive and leaves room in a gRPC message.
+    #[test]
+    fn body_limit_bounds() {
+        for bad in ["0", "3145729", "lots"] {
+            let e = GatewayConfig::from_env(&Env::default().with("GATEWAY_MAX_BODY_BYTES", bad))
+                .unwrap_err();
+            assert_eq!(e.var, "GATEWAY_MAX_BODY_BYTES", "{bad}");
+        }
+        let c = GatewayConfig::from_env(&Env::default().with("GATEWAY_MAX_BODY_BYTES", "3145728"))
+            .unwrap();
+        assert_eq!(c.max_body_bytes, MAX_BODY_CAP);
     }
 }
