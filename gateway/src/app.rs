@@ -9,6 +9,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use mesh_state::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -140,6 +141,12 @@ pub async fn run(
     }
     let app = router(config, store)?;
     tracing::info!(addr = %listener.local_addr()?, "gateway listening");
+    // TCP_NODELAY: a response must not wait for the client's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

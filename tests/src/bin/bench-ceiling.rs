@@ -8,6 +8,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use axum::serve::ListenerExt;
 use mesh_runtime::Secret;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -44,7 +45,10 @@ async fn main() -> anyhow::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:18100".to_owned());
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    // The same socket options as the gateway's, so only the work differs.
+    let listener = tokio::net::TcpListener::bind(&addr).await?.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let app = axum::Router::new().route("/telegram-webhook", post(webhook));
     axum::serve(listener, app).await?;
     Ok(())
