@@ -4,7 +4,8 @@
 set -euo pipefail
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# make builds jemalloc (the binaries' allocator); openssl makes the TLS
+# make builds jemalloc (the `mesh/jemalloc` feature: CI's lints, the
+# benchmark, the image); openssl makes the TLS
 # test's certificates; python3 with venv runs the chart checks.
 missing=()
 command -v make >/dev/null 2>&1 || missing+=(make)

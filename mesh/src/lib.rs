@@ -10,9 +10,11 @@
 
 use std::net::SocketAddr;
 
-// Every binary of the mesh allocates through jemalloc: per update, parsing,
-// framing and queueing make many small short-lived allocations, where
-// glibc's malloc took about a fifth of the CPU under load (BENCHMARKS.md).
+// With the `jemalloc` feature (the image, the benchmark) every binary
+// allocates through jemalloc: per update, parsing, framing and queueing make
+// many small short-lived allocations, where glibc's malloc took about a fifth
+// of the CPU under load (BENCHMARKS.md).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

