@@ -2,8 +2,9 @@
 //! mutex. Critical sections are short and never await, so a std mutex is
 //! the right tool. Time comes from tokio's clock, so tests can pause it.
 
+use std::collections::HashSet;
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use crate::store::RateDecision;
 pub(crate) struct MemoryBackend {
     epoch: Instant,
     /// Two independent random keys: an id's de-duplication mark is the
-    /// 128-bit pair of its keyed hashes (see [`Queue::dedup`]).
+    /// 128-bit pair of its keyed hashes (see [`Marks`]).
     mark_keys: (RandomState, RandomState),
     inner: Mutex<State>,
 }
@@ -61,16 +62,8 @@ type Log = (u64, VecDeque<(u64, Vec<u8>)>);
 
 #[derive(Default)]
 struct Queue {
-    /// Marks in insertion order with their expiry (ms since the epoch, and
-    /// the mark's two halves); the TTL is constant per queue, so the front
-    /// always expires first and pruning is O(1).
-    dedup_order: VecDeque<(i64, u64, u64)>,
-    /// One mark per id seen within the TTL: a 128-bit keyed hash rather
-    /// than the id, because a flood of updates makes this the largest
-    /// structure in memory (40 bytes an id instead of about 90, and no
-    /// allocation). With random keys, two of a million ids share a mark
-    /// (one would be taken for a duplicate) with odds of about 1 in 10^27.
-    dedup: std::collections::HashSet<u128>,
+    /// The ids seen within the de-duplication window.
+    dedup: Marks,
     /// Partition names are shared by every index below: one allocation per
     /// partition rather than several per operation.
     lists: HashMap<Arc<str>, VecDeque<Vec<u8>>>,
@@ -80,6 +73,61 @@ struct Queue {
     attempts: HashMap<Arc<str>, u32>,
     pending: u64,
     dead: VecDeque<Vec<u8>>,
+}
+
+/// De-duplication marks: one per id, a 128-bit keyed hash rather than the
+/// id, because a flood of updates makes this the largest structure in
+/// memory (about 20 bytes an id, no allocation). With random keys, two of a
+/// million ids share a mark (one would be taken for a duplicate) with odds
+/// of about 1 in 10^27.
+///
+/// Two generations instead of an expiry per mark: a generation is dropped
+/// whole once it is a full TTL old, so every mark lives at least the TTL
+/// (the guarantee) and at most twice that, with no per-mark bookkeeping.
+#[derive(Default)]
+struct Marks {
+    current: HashSet<u128, BuildHasherDefault<MarkHasher>>,
+    previous: HashSet<u128, BuildHasherDefault<MarkHasher>>,
+    /// When `current` began, ms since the epoch.
+    since: i64,
+}
+
+impl Marks {
+    /// Records `mark`; false when it was already there.
+    fn insert(&mut self, mark: u128, now_ms: i64, ttl_ms: i64) -> bool {
+        let age = now_ms.saturating_sub(self.since);
+        if age >= ttl_ms.saturating_mul(2) {
+            self.previous.clear();
+            self.current.clear();
+            self.since = now_ms;
+        } else if age >= ttl_ms {
+            self.previous = std::mem::take(&mut self.current);
+            self.since = now_ms;
+        }
+        !self.previous.contains(&mark) && self.current.insert(mark)
+    }
+}
+
+/// Marks are already uniformly random: their low bits are the hash, where
+/// SipHash would only spend time.
+#[derive(Default)]
+struct MarkHasher(u64);
+
+impl Hasher for MarkHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, mark: u128) {
+        // Truncation intended: the low half of a random mark.
+        self.0 = mark as u64;
+    }
 }
 
 impl Queue {
@@ -168,28 +216,17 @@ impl MemoryBackend {
         items: &[NewItem<'_>],
     ) -> Vec<Enqueued> {
         let now_ms = self.now_ms();
-        let expiry =
-            now_ms.saturating_add(i64::try_from(config.dedup_ttl.as_millis()).unwrap_or(i64::MAX));
+        let ttl_ms = i64::try_from(config.dedup_ttl.as_millis()).unwrap_or(i64::MAX);
         let mut state = self.lock();
         let q = state.queues.entry(queue.to_owned()).or_default();
-        while let Some(&(expires, high, low)) = q.dedup_order.front() {
-            if expires > now_ms {
-                break;
-            }
-            q.dedup_order.pop_front();
-            q.dedup.remove(&(u128::from(high) << 64 | u128::from(low)));
-        }
         items
             .iter()
             .map(|new| {
-                let (high, low) = (
-                    self.mark_keys.0.hash_one(new.id),
-                    self.mark_keys.1.hash_one(new.id),
-                );
-                if !q.dedup.insert(u128::from(high) << 64 | u128::from(low)) {
+                let mark = u128::from(self.mark_keys.0.hash_one(new.id)) << 64
+                    | u128::from(self.mark_keys.1.hash_one(new.id));
+                if !q.dedup.insert(mark, now_ms, ttl_ms) {
                     return Enqueued::Duplicate;
                 }
-                q.dedup_order.push_back((expiry, high, low));
                 match q.lists.get_mut(new.partition) {
                     Some(list) => list.push_back(new.item.to_vec()),
                     None => {
@@ -513,5 +550,40 @@ impl MemoryBackend {
             .get(key)
             .and_then(|(_, log)| log.back())
             .map(|(id, _)| id.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Marks;
+
+    /// A mark is kept at least one TTL after it was made, and forgotten
+    /// within two; a repeat inside the window is refused.
+    #[test]
+    fn marks_live_at_least_one_ttl() {
+        let mut marks = Marks::default();
+        let ttl = 1_000;
+        assert!(marks.insert(7, 10, ttl));
+        assert!(!marks.insert(7, 500, ttl), "a repeat within the TTL");
+        assert!(
+            marks.insert(8, 1_005, ttl),
+            "rotates: 7 now in the previous generation"
+        );
+        assert!(!marks.insert(7, 1_009, ttl), "7 is still within its TTL");
+        assert!(!marks.insert(8, 1_900, ttl));
+        assert!(
+            marks.insert(9, 2_010, ttl),
+            "rotates again: 7's generation is dropped"
+        );
+        assert!(marks.insert(7, 2_011, ttl), "7 is older than the TTL");
+        assert!(
+            !marks.insert(8, 2_012, ttl),
+            "8 is just past its TTL and may still be remembered (up to two TTLs)"
+        );
+        assert!(
+            marks.insert(1, 9_000, ttl),
+            "long idle: both generations dropped"
+        );
+        assert!(marks.insert(9, 9_001, ttl));
     }
 }
