@@ -41,6 +41,12 @@ until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.1; done
 wait_ready() { for _ in $(seq 200); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; exit 1; }
 peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 metric() { curl -s "$1" | awk -v m="$2" 'index($0, m) == 1 {s += $NF} END {print s + 0}'; }
+# drain_seconds METRICS_URL: how long until every accepted update is handled.
+drain_seconds() {
+  local t0; t0=$(date +%s.%N)
+  until [ "$(metric "$1" bot_update_handle_seconds_count)" -ge "$(metric "$1" 'bot_updates_accepted_total{duplicate="false"}')" ]; do sleep 0.05; done
+  python3 -c "print(f'{$(date +%s.%N) - $t0:.2f}')"
+}
 
 # measure NAME URL ID_OFFSET -> sets rps non2xx p50 p99 k6failed
 measure() {
@@ -73,9 +79,7 @@ env "${common[@]}" GATEWAY_ADDR=127.0.0.1:18101 BOT_SERVICE_URL=http://127.0.0.1
 wait_ready http://127.0.0.1:18101/ready
 measure memory http://127.0.0.1:18101 100000000
 m_rps=$rps m_p50=$p50 m_p99=$p99 m_non2xx=$non2xx
-t0=$(date +%s.%N)
-until [ "$(metric http://127.0.0.1:18101/metrics bot_update_handle_seconds_count)" -ge "$(metric http://127.0.0.1:18101/metrics 'bot_updates_accepted_total{duplicate="false"}')" ]; do sleep 0.05; done
-m_backlog=$(python3 -c "print(f'{$(date +%s.%N) - $t0:.2f}')")
+m_backlog=$(drain_seconds http://127.0.0.1:18101/metrics)
 m_rss=$(peak_rss_mb "$mesh_pid")
 kill "$mesh_pid"; wait "$mesh_pid" 2>/dev/null || true
 
@@ -92,9 +96,7 @@ env "${common[@]}" "${redis_env[@]}" GATEWAY_ADDR=127.0.0.1:18102 BOT_SERVICE_UR
 wait_ready http://127.0.0.1:18102/ready
 measure redis http://127.0.0.1:18102 200000000
 r_rps=$rps r_p50=$p50 r_p99=$p99 r_non2xx=$non2xx
-t0=$(date +%s.%N)
-until [ "$(metric http://127.0.0.1:18171/metrics bot_update_handle_seconds_count)" -ge "$(metric http://127.0.0.1:18171/metrics 'bot_updates_accepted_total{duplicate="false"}')" ]; do sleep 0.05; done
-r_backlog=$(python3 -c "print(f'{$(date +%s.%N) - $t0:.2f}')")
+r_backlog=$(drain_seconds http://127.0.0.1:18171/metrics)
 g_rss=$(peak_rss_mb "$gateway_pid"); b_rss=$(peak_rss_mb "$bot_pid"); s_rss=$(peak_rss_mb "$billing_pid")
 redis_rss=$(redis-cli -p "$redis_port" info memory | awk -F: '/^used_memory_peak_human/ {print $2}' | tr -d '\r')
 kill "$gateway_pid" "$bot_pid" "$billing_pid"; wait "$gateway_pid" "$bot_pid" "$billing_pid" 2>/dev/null || true

@@ -40,6 +40,20 @@ pub fn shared_redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
+/// What every test that runs the mesh against Redis and the Bot API double
+/// starts from: the shared Redis under the test's own key prefix, the
+/// services' metrics listeners off, and the double as Telegram.
+pub fn base_env(test: &str, telegram: &telegram::TelegramDouble) -> Vec<(&'static str, String)> {
+    vec![
+        ("REDIS_URL", shared_redis_url()),
+        ("REDIS_KEY_PREFIX", unique_prefix(test)),
+        ("BOT_METRICS_ADDR", "off".into()),
+        ("BILLING_METRICS_ADDR", "off".into()),
+        ("TELEGRAM_BOT_TOKEN", telegram.token.clone()),
+        ("TELEGRAM_API_URL", telegram.url.clone()),
+    ]
+}
+
 /// A free loopback port (bound and released; the OS does not hand it out
 /// again right away).
 pub fn free_port() -> u16 {

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use mesh::Target;
 use mesh_proto::billing::v1::billing_service_client::BillingServiceClient;
-use mesh_proto::billing::v1::{Entitlement, EntitlementState, GetEntitlementRequest};
+use mesh_proto::billing::v1::{
+    CreateCheckoutSessionRequest, Entitlement, EntitlementState, GetEntitlementRequest,
+};
 use serde_json::Value;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -59,6 +61,25 @@ pub struct Product {
 }
 
 impl Product {
+    /// Subscribes `user` to the monthly plan the way a user does: a
+    /// Checkout session through billing, paid at the Stripe double, its
+    /// events delivered through the gateway; returns once access is active.
+    pub async fn subscribe(&self, user: i64) {
+        let session = self
+            .billing()
+            .create_checkout_session(CreateCheckoutSessionRequest {
+                telegram_user_id: user,
+                plan_id: "monthly".into(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("checkout session")
+            .into_inner();
+        let events = self.stripe.complete_checkout(&session.session_id);
+        self.stripe.deliver_all(&self.mesh.gateway, &events).await;
+        self.wait_state(user, EntitlementState::Active).await;
+    }
+
     /// Starts everything; `extra` overrides the defaults.
     pub async fn start(test: &str, extra: &[(&str, String)]) -> Self {
         let telegram = TelegramDouble::start().await;

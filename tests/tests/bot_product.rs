@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mesh_proto::billing::v1::{CreateCheckoutSessionRequest, EntitlementState};
+use mesh_proto::billing::v1::EntitlementState;
 use mesh_tests::http::{
     callback_update, chat_member_update, group_update, join_request_update, text_update,
 };
@@ -15,22 +15,6 @@ fn spanish(update_id: i64, user: i64, text: &str) -> Value {
     let mut u = text_update(update_id, user, text);
     u["message"]["from"]["language_code"] = json!("es-ES");
     u
-}
-
-async fn subscribe(p: &Product, user: i64) {
-    let session = p
-        .billing()
-        .create_checkout_session(CreateCheckoutSessionRequest {
-            telegram_user_id: user,
-            plan_id: "monthly".into(),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let events = p.stripe.complete_checkout(&session.session_id);
-    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
-    p.wait_state(user, EntitlementState::Active).await;
 }
 
 /// /start (also with the Checkout deep links), /help, /plans, /status,
@@ -68,7 +52,7 @@ async fn commands() {
     assert_eq!(p.telegram.messages_to(group).len(), 1);
 
     // A subscriber's status and portal.
-    subscribe(&p, u).await;
+    p.subscribe(u).await;
     p.post(&text_update(11, u, "/status")).await;
     p.wait_message(u, "State: active").await;
     p.post(&text_update(12, u, "/portal")).await;
@@ -85,7 +69,7 @@ async fn commands() {
 async fn cancel_dialogue() {
     let p = Product::start("cancel", &[]).await;
     let u = 7101;
-    subscribe(&p, u).await;
+    p.subscribe(u).await;
     p.post(&text_update(1, u, "/cancel")).await;
     let ask = p.wait_message(u, "Cancel your subscription?").await;
     assert_eq!(callback_buttons(&ask), vec!["cancel:yes", "cancel:no"]);
@@ -120,7 +104,7 @@ async fn cancel_dialogue() {
 async fn premium_chat_gate() {
     let p = Product::start("gate", &[]).await;
     let (member, stranger) = (7201, 7202);
-    subscribe(&p, member).await;
+    p.subscribe(member).await;
     p.post(&join_request_update(1, PREMIUM_CHAT, member)).await;
     p.wait_call("approval", |c| {
         c.method == "approveChatJoinRequest" && c.params["user_id"] == member

@@ -22,13 +22,8 @@ fn env(
     telegram: &TelegramDouble,
     stripe: &StripeDouble,
 ) -> Vec<(&'static str, String)> {
-    vec![
-        ("REDIS_URL", mesh_tests::shared_redis_url()),
-        ("REDIS_KEY_PREFIX", mesh_tests::unique_prefix(test)),
-        ("BOT_METRICS_ADDR", "off".into()),
-        ("BILLING_METRICS_ADDR", "off".into()),
-        ("TELEGRAM_BOT_TOKEN", telegram.token.clone()),
-        ("TELEGRAM_API_URL", telegram.url.clone()),
+    let mut env = mesh_tests::base_env(test, telegram);
+    env.extend([
         ("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
         ("STRIPE_SECRET_KEY", stripe.secret_key.clone()),
         ("STRIPE_API_BASE", stripe.url.clone()),
@@ -38,7 +33,8 @@ fn env(
         ("PREMIUM_CHAT_ID", "-1001".into()),
         ("LOG_FORMAT", "json".into()),
         ("RUST_LOG", "info,gateway=debug,bot_service=debug,billing_service=debug,mesh_state=debug,mesh_telemetry=debug".into()),
-    ]
+    ]);
+    env
 }
 
 async fn billing(

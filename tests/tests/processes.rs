@@ -10,15 +10,9 @@ use mesh_tests::process::MeshProcesses;
 use mesh_tests::telegram::TelegramDouble;
 
 fn common_env(test: &str, double: &TelegramDouble) -> Vec<(&'static str, String)> {
-    vec![
-        ("REDIS_URL", mesh_tests::shared_redis_url()),
-        ("REDIS_KEY_PREFIX", mesh_tests::unique_prefix(test)),
-        ("BOT_METRICS_ADDR", "off".into()),
-        ("BILLING_METRICS_ADDR", "off".into()),
-        ("TELEGRAM_BOT_TOKEN", double.token.clone()),
-        ("TELEGRAM_API_URL", double.url.clone()),
-        ("RUST_LOG", "info".into()),
-    ]
+    let mut env = mesh_tests::base_env(test, double);
+    env.push(("RUST_LOG", "info".into()));
+    env
 }
 
 /// SIGKILL to bot-service while it is handling an accepted update; after a

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use mesh_proto::billing::v1::EntitlementState;
 use mesh_tests::http::text_update;
 use mesh_tests::product::Product;
 
@@ -32,19 +31,7 @@ async fn webhooks_and_billing_on_a_cluster() {
     p.post(&update).await;
     p.post(&update).await;
     p.wait_message(9901, "Here is what I can do").await;
-    let session = p
-        .billing()
-        .create_checkout_session(mesh_proto::billing::v1::CreateCheckoutSessionRequest {
-            telegram_user_id: 9901,
-            plan_id: "monthly".into(),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let events = p.stripe.complete_checkout(&session.session_id);
-    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
-    p.wait_state(9901, EntitlementState::Active).await;
+    p.subscribe(9901).await;
     p.wait_call("the invite", |c| c.method == "createChatInviteLink")
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;

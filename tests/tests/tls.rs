@@ -109,17 +109,12 @@ async fn services_speak_mutual_tls() {
     make_certs(&dir);
     let telegram = TelegramDouble::start().await;
     let path = |f: &str| dir.join(f).display().to_string();
-    let env = vec![
-        ("REDIS_URL", mesh_tests::shared_redis_url()),
-        ("REDIS_KEY_PREFIX", mesh_tests::unique_prefix(test)),
-        ("BOT_METRICS_ADDR", "off".into()),
-        ("BILLING_METRICS_ADDR", "off".into()),
-        ("TELEGRAM_BOT_TOKEN", telegram.token.clone()),
-        ("TELEGRAM_API_URL", telegram.url.clone()),
+    let mut env = mesh_tests::base_env(test, &telegram);
+    env.extend([
         ("GRPC_TLS_CERT", path("node.pem")),
         ("GRPC_TLS_KEY", path("node.key")),
         ("GRPC_TLS_CA", path("ca.pem")),
-    ];
+    ]);
     let mesh = MeshProcesses::start(test, &env).await;
     assert!(mesh.billing_url.starts_with("https://"));
     assert_eq!(

@@ -82,19 +82,14 @@ async fn subscribe_tap_and_stripe_event_are_one_trace_each() {
     let telegram = TelegramDouble::start().await;
     let stripe = StripeDouble::start(PRICES).await;
     let receiver = OtlpReceiver::start().await;
-    let env = vec![
-        ("REDIS_URL", mesh_tests::shared_redis_url()),
-        ("REDIS_KEY_PREFIX", mesh_tests::unique_prefix(test)),
-        ("BOT_METRICS_ADDR", "off".into()),
-        ("BILLING_METRICS_ADDR", "off".into()),
-        ("TELEGRAM_BOT_TOKEN", telegram.token.clone()),
-        ("TELEGRAM_API_URL", telegram.url.clone()),
+    let mut env = mesh_tests::base_env(test, &telegram);
+    env.extend([
         ("STRIPE_SECRET_KEY", stripe.secret_key.clone()),
         ("STRIPE_API_BASE", stripe.url.clone()),
         ("STRIPE_WEBHOOK_SECRET", stripe.webhook_secret.clone()),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.clone()),
         ("OTEL_BSP_SCHEDULE_DELAY", "100".into()),
-    ];
+    ]);
     let mesh = MeshProcesses::start(test, &env).await;
 
     // The tap.
