@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use mesh_runtime::{ConfigError, Env, Secret};
 
-use crate::plans::{self, PlanSpec};
+use crate::events::{DisputePolicy, RefundPolicy};
+use crate::plans::{self, Plans};
 
 /// Everything the billing service reads from the environment.
 #[derive(Debug, Clone)]
@@ -18,8 +19,9 @@ pub struct BillingConfig {
     pub stripe_secret_key: Option<Secret>,
     /// `STRIPE_API_BASE` (default `https://api.stripe.com`).
     pub stripe_api_base: String,
-    /// The plans (`PLANS_FILE`).
-    pub plans: Vec<PlanSpec>,
+    /// The plans (`PLANS_FILE`), a plan without `chats` opening
+    /// `PREMIUM_CHAT_ID`.
+    pub plans: Plans,
     /// `BILLING_EVENT_DEDUP_SECS`: how long an applied `event.id` is
     /// remembered (default 4 days: Stripe retries for 3).
     pub event_dedup_ttl: Duration,
@@ -49,6 +51,12 @@ pub struct BillingConfig {
     /// `BILLING_ADMIN_TOKEN`: when set, grant, revoke, reconcile and
     /// recover-events require it.
     pub admin_token: Option<Secret>,
+    /// `BOT_API_TOKEN`: presented to bot-service with every notice.
+    pub bot_token: Option<Secret>,
+    /// `BILLING_DISPUTE_POLICY`: `suspend` (default) or `notify`.
+    pub disputes: DisputePolicy,
+    /// `BILLING_REFUND_POLICY`: `end` (default) or `keep`.
+    pub refunds: RefundPolicy,
     /// `GRPC_TLS_*`: TLS for the gRPC server and towards bot-service.
     pub grpc_tls: Option<mesh_proto::GrpcTls>,
 }
@@ -89,7 +97,10 @@ impl BillingConfig {
             metrics_listen,
             stripe_secret_key,
             stripe_api_base: env.url_or("STRIPE_API_BASE", "https://api.stripe.com")?,
-            plans: plans::load(env.get("PLANS_FILE"))?,
+            plans: Plans::new(
+                plans::load(env.get("PLANS_FILE"))?,
+                env.parse::<i64>("PREMIUM_CHAT_ID")?.into_iter().collect(),
+            ),
             event_dedup_ttl: Duration::from_secs(
                 env.parse_or("BILLING_EVENT_DEDUP_SECS", 4 * 24 * 3600u64)?,
             ),
@@ -109,6 +120,27 @@ impl BillingConfig {
             portal_return_url: env.url_or("PORTAL_RETURN_URL", &bot_link(""))?,
             api_token: env.secret("BILLING_API_TOKEN"),
             admin_token: env.secret("BILLING_ADMIN_TOKEN"),
+            bot_token: env.secret("BOT_API_TOKEN"),
+            disputes: match env.get("BILLING_DISPUTE_POLICY").unwrap_or("suspend") {
+                "suspend" => DisputePolicy::Suspend,
+                "notify" => DisputePolicy::Notify,
+                _ => {
+                    return Err(ConfigError::new(
+                        "BILLING_DISPUTE_POLICY",
+                        "must be suspend or notify",
+                    ));
+                }
+            },
+            refunds: match env.get("BILLING_REFUND_POLICY").unwrap_or("end") {
+                "end" => RefundPolicy::End,
+                "keep" => RefundPolicy::Keep,
+                _ => {
+                    return Err(ConfigError::new(
+                        "BILLING_REFUND_POLICY",
+                        "must be end or keep",
+                    ));
+                }
+            },
             grpc_tls: mesh_proto::GrpcTls::from_env(env)?,
         })
     }

@@ -2,21 +2,60 @@
 
 use mesh_state::StoreError;
 
+/// A refusal callers branch on; sent as an ErrorInfo reason (see the
+/// header of `billing.proto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No `STRIPE_SECRET_KEY`.
+    PaymentsNotConfigured,
+    /// The user already has access to this plan.
+    AlreadySubscribed,
+    /// The user's subscription is set to cancel: resume it.
+    Resumable,
+    /// No subscription to cancel or resume.
+    NoSubscription,
+    /// The user has no Stripe customer yet.
+    NoCustomer,
+    /// No such plan.
+    UnknownPlan,
+}
+
+impl Refusal {
+    /// The ErrorInfo reason.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::PaymentsNotConfigured => "PAYMENTS_NOT_CONFIGURED",
+            Self::AlreadySubscribed => "ALREADY_SUBSCRIBED",
+            Self::Resumable => "RESUMABLE",
+            Self::NoSubscription => "NO_SUBSCRIPTION",
+            Self::NoCustomer => "NO_CUSTOMER",
+            Self::UnknownPlan => "UNKNOWN_PLAN",
+        }
+    }
+
+    fn code(self) -> tonic::Code {
+        match self {
+            Self::NoCustomer | Self::UnknownPlan => tonic::Code::NotFound,
+            _ => tonic::Code::FailedPrecondition,
+        }
+    }
+}
+
 /// A failed billing operation.
 #[derive(Debug, thiserror::Error)]
 pub enum BillingError {
     /// The request is malformed.
     #[error("{0}")]
     InvalidArgument(String),
-    /// Something named does not exist.
+    /// Something named does not exist (at Stripe).
     #[error("{0}")]
     NotFound(String),
-    /// The operation needs configuration that is missing.
+    /// The operation can't be done in this state (a declined card).
     #[error("{0}")]
     FailedPrecondition(String),
-    /// The same event is being applied by another call right now.
-    #[error("event {0} is being applied; retry")]
-    InFlight(String),
+    /// A refusal the caller branches on.
+    #[error("{1}")]
+    Refused(Refusal, String),
     /// The shared store is down.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -31,13 +70,22 @@ pub enum BillingError {
     Corrupt(String),
 }
 
+impl BillingError {
+    /// A refusal with a message for people.
+    pub fn refused(refusal: Refusal, message: impl Into<String>) -> Self {
+        Self::Refused(refusal, message.into())
+    }
+}
+
 impl From<BillingError> for tonic::Status {
     fn from(e: BillingError) -> Self {
         match e {
             BillingError::InvalidArgument(m) => tonic::Status::invalid_argument(m),
             BillingError::NotFound(m) => tonic::Status::not_found(m),
             BillingError::FailedPrecondition(m) => tonic::Status::failed_precondition(m),
-            BillingError::InFlight(_) => tonic::Status::unavailable(e.to_string()),
+            BillingError::Refused(refusal, m) => {
+                mesh_proto::refusal::status(refusal.code(), "billing.v1", refusal.reason(), m)
+            }
             BillingError::Unavailable(m) => tonic::Status::unavailable(m),
             BillingError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");

@@ -1,49 +1,32 @@
-//! Applying verified Stripe events to entitlements.
+//! Applying verified Stripe events to entitlements, each `event.id` once.
 //!
-//! Event payloads are read with small serde structs of just the fields used,
-//! not async-stripe's generated types: those are tied to one Stripe API
-//! version and reject payloads of another, while these fields have been
-//! stable for years (both places a field moved between versions are read).
+//! An event is first turned into a [`Step`]: what it means for which user,
+//! with anything Stripe must be asked (or told) done first. Order can't be
+//! trusted, so with Stripe configured every subscription, invoice and
+//! charge event re-reads the subscription and observes Stripe's current
+//! state, versioned by when it was read: an older read never overwrites a
+//! newer one, so the final entitlement is Stripe's latest state whatever
+//! order the events came in. Without Stripe (a dry run) the payload itself
+//! is used, versioned by the event's time.
 //!
-//! Order can't be trusted, so with Stripe configured every subscription
-//! and invoice event re-reads the subscription and projects Stripe's current
-//! state: the final entitlement is Stripe's latest state whatever order the
-//! events came in. Without Stripe (a dry run) the payload itself is used,
-//! versioned by the event's time so an older event never overwrites newer
-//! state.
+//! The step then commits through the ledger together with the event's
+//! "applied" mark, in one atomic step: there is no claim that a crash or a
+//! lost reply could leave behind, and two concurrent deliveries of one
+//! event compute the same step while only one commit lands.
+//!
+//! Events of other products on the same Stripe account (a price not in the
+//! plans file and none of the metadata billing sets) are acknowledged,
+//! counted and ignored.
 
-use std::time::Duration;
-
-use serde::Deserialize;
 use serde_json::Value;
 
-use crate::entitlement::{State, now};
+use crate::entitlement::{Record, now_ms};
 use crate::error::BillingError;
-use crate::ledger::{Cause, Ledger};
-use crate::notices::{Notice, NoticeKind};
-use crate::plans::PlanSpec;
+use crate::ledger::{Cause, Ledger, Outcome};
+use crate::notices::{AccessReason, Notice, NoticeKind};
+use crate::payload::{self, Event, id_of, int, str_at, telegram_id};
+use crate::plans::Plans;
 use crate::stripe_api::{StripeApi, SubscriptionView};
-
-/// The envelope of every Stripe event.
-#[derive(Debug, Deserialize)]
-pub struct Event {
-    /// `evt_...`.
-    pub id: String,
-    /// For example `invoice.paid`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Unix seconds.
-    pub created: i64,
-    /// The object the event is about.
-    pub data: EventData,
-}
-
-/// `event.data`.
-#[derive(Debug, Deserialize)]
-pub struct EventData {
-    /// The object as of the event.
-    pub object: Value,
-}
 
 /// What applying an event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,68 +47,220 @@ pub const RECOGNISED: &[&str] = &[
     "customer.subscription.created",
     "customer.subscription.updated",
     "customer.subscription.deleted",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
     "customer.subscription.trial_will_end",
     "invoice.paid",
     "invoice.payment_failed",
+    "invoice.payment_action_required",
     "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
 ];
+
+/// What to do about disputes (`BILLING_DISPUTE_POLICY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisputePolicy {
+    /// Suspend access while a dispute is open; restore it when won; end
+    /// it (and the subscription) when lost. Admins are told either way.
+    Suspend,
+    /// Leave access alone; only tell the admins.
+    Notify,
+}
+
+/// What to do about full refunds (`BILLING_REFUND_POLICY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundPolicy {
+    /// A charge refunded in full ends the access it paid for: the
+    /// subscription is cancelled at once.
+    End,
+    /// Refunds change nothing.
+    Keep,
+}
+
+/// What an event means.
+enum Step {
+    /// Not ours or nothing to do: acknowledged and remembered.
+    Ignore(&'static str),
+    /// A change of one user's entitlement.
+    Change {
+        user: i64,
+        cause: Cause,
+        change: Box<Change>,
+    },
+}
+
+/// The change an event makes, applied to the record inside the commit.
+enum Change {
+    /// Stripe's view of the user's subscription.
+    Observe(Observed),
+    /// A dry-run invoice: the user's subscription paid or failed.
+    Invoice {
+        paid: bool,
+        sub: Option<String>,
+        seen_ms: i64,
+    },
+    /// A trial ends soon.
+    TrialEnding {
+        observed: Option<Observed>,
+        until: i64,
+        renews: bool,
+    },
+    /// A payment needs the customer's confirmation.
+    ActionRequired {
+        observed: Option<Observed>,
+        url: String,
+        invoice: String,
+    },
+    /// A refund or a lost dispute ends paid access now.
+    EndPaid { observed: Option<Observed> },
+    /// A dispute opened: suspend (or only tell the admins).
+    Hold {
+        dispute: String,
+        suspend: bool,
+        detail: String,
+    },
+    /// A dispute closed.
+    Unhold {
+        dispute: String,
+        end: Option<Option<Observed>>,
+        detail: String,
+    },
+    /// Only the customer link.
+    Link { customer: String },
+}
+
+/// A subscription as read, with when and how strictly it is versioned.
+struct Observed {
+    view: SubscriptionView,
+    seen_ms: i64,
+    /// Payload-only (dry run): event times are whole seconds, so an equal
+    /// time may be a newer event.
+    allow_equal: bool,
+}
+
+impl Observed {
+    fn apply(&self, r: &mut Record, plans: &Plans, now: i64) {
+        r.observe(&self.view, plans, self.seen_ms, self.allow_equal, now);
+    }
+}
+
+impl Change {
+    /// Applies the change; returns the notices it sends besides those the
+    /// new view implies (ids derived from the event: a retry makes the same).
+    fn apply(&self, r: &mut Record, plans: &Plans, now: i64, event: &str) -> Vec<Notice> {
+        let user = r.user_id;
+        let note = |kind: NoticeKind, tag: &str| {
+            let name = kind
+                .as_str_name()
+                .trim_start_matches("NOTICE_KIND_")
+                .to_ascii_lowercase();
+            Notice::new(format!("{user}:{name}:{tag}"), user, kind)
+        };
+        let observe = |o: &Option<Observed>, r: &mut Record| {
+            if let Some(o) = o {
+                o.apply(r, plans, now);
+            }
+        };
+        match self {
+            Self::Observe(o) => {
+                o.apply(r, plans, now);
+                Vec::new()
+            }
+            Self::Invoice { paid, sub, seen_ms } => {
+                let Some(cur) = r.subscription.clone() else {
+                    return Vec::new();
+                };
+                if sub.as_ref().is_some_and(|s| *s != cur.id) {
+                    return Vec::new();
+                }
+                let status = match (paid, cur.status.as_str()) {
+                    (true, "past_due" | "incomplete" | "trialing") => "active",
+                    (false, "active" | "trialing") => "past_due",
+                    _ => return Vec::new(),
+                };
+                let view = SubscriptionView {
+                    id: cur.id.clone(),
+                    customer: r.customer_id.clone().unwrap_or_default(),
+                    status: status.to_owned(),
+                    cancel_at_period_end: cur.cancel_at_period_end,
+                    current_period_end: cur.period_end,
+                    price_id: None,
+                    telegram_user_id: Some(user),
+                    plan_id: cur.plan_id.clone(),
+                    created: cur.created,
+                };
+                r.observe(&view, plans, *seen_ms, true, now);
+                Vec::new()
+            }
+            Self::TrialEnding {
+                observed,
+                until,
+                renews,
+            } => {
+                observe(observed, r);
+                let mut n = note(NoticeKind::TrialEnding, &until.to_string());
+                n.access_until = Some(*until);
+                n.renews = *renews;
+                // A trial that already ended needs no warning.
+                if *until > now { vec![n] } else { Vec::new() }
+            }
+            Self::ActionRequired {
+                observed,
+                url,
+                invoice,
+            } => {
+                observe(observed, r);
+                let mut n = note(NoticeKind::PaymentActionRequired, invoice);
+                n.url = url.clone();
+                vec![n]
+            }
+            Self::EndPaid { observed } => {
+                observe(observed, r);
+                r.end_paid();
+                Vec::new()
+            }
+            Self::Hold {
+                dispute,
+                suspend,
+                detail,
+            } => {
+                if *suspend {
+                    r.suspend(dispute, now);
+                }
+                let mut n = note(NoticeKind::AdminAlert, event);
+                n.detail = detail.clone();
+                vec![n]
+            }
+            Self::Unhold {
+                dispute,
+                end,
+                detail,
+            } => {
+                r.release(dispute);
+                if let Some(observed) = end {
+                    observe(observed, r);
+                    r.end_paid();
+                }
+                let mut n = note(NoticeKind::AdminAlert, event);
+                n.detail = detail.clone();
+                vec![n]
+            }
+            Self::Link { customer } => {
+                r.customer_id = Some(customer.clone());
+                Vec::new()
+            }
+        }
+    }
+}
 
 /// Applies events; cheap to clone.
 #[derive(Clone)]
 pub struct EventApplier {
     ledger: Ledger,
     stripe: Option<StripeApi>,
-    plans: Vec<PlanSpec>,
-    dedup_ttl: Duration,
-}
-
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter()
-        .try_fold(v, |v, k| v.get(k))
-        .and_then(Value::as_str)
-}
-
-/// An id field, given as an id or an expanded object.
-fn id_of(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.clone()),
-        Value::Object(o) => o.get("id").and_then(Value::as_str).map(str::to_owned),
-        _ => None,
-    }
-}
-
-fn telegram_id(v: Option<&str>) -> Option<i64> {
-    v?.trim().parse::<i64>().ok().filter(|id| *id > 0)
-}
-
-/// A subscription as its event payload shows it (the dry-run source).
-fn view_from_payload(obj: &Value) -> Option<SubscriptionView> {
-    let item = obj.pointer("/items/data/0");
-    Some(SubscriptionView {
-        id: id_of(obj.get("id"))?,
-        customer: id_of(obj.get("customer")).unwrap_or_default(),
-        status: str_at(obj, &["status"]).unwrap_or_default().to_owned(),
-        cancel_at_period_end: obj
-            .get("cancel_at_period_end")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        current_period_end: obj
-            .get("current_period_end")
-            .and_then(Value::as_i64)
-            .or_else(|| {
-                item.and_then(|i| i.get("current_period_end"))
-                    .and_then(Value::as_i64)
-            }),
-        price_id: item
-            .and_then(|i| str_at(i, &["price", "id"]))
-            .map(str::to_owned),
-        telegram_user_id: telegram_id(str_at(obj, &["metadata", "telegram_user_id"])),
-        plan_id: str_at(obj, &["metadata", "plan_id"]).map(str::to_owned),
-        created: obj
-            .get("created")
-            .and_then(Value::as_i64)
-            .unwrap_or_default(),
-    })
+    disputes: DisputePolicy,
+    refunds: RefundPolicy,
 }
 
 impl EventApplier {
@@ -133,14 +268,14 @@ impl EventApplier {
     pub fn new(
         ledger: Ledger,
         stripe: Option<StripeApi>,
-        plans: Vec<PlanSpec>,
-        dedup_ttl: Duration,
+        disputes: DisputePolicy,
+        refunds: RefundPolicy,
     ) -> Self {
         Self {
             ledger,
             stripe,
-            plans,
-            dedup_ttl,
+            disputes,
+            refunds,
         }
     }
 
@@ -160,220 +295,338 @@ impl EventApplier {
             duplicate,
             recognised,
         };
-        let store = self.ledger.store();
-        // Claim the event id briefly, apply, then remember it for the retry
-        // window. A concurrent delivery of the same id sees the claim and is
-        // told to retry (not "duplicate"): if this attempt fails, the retry
-        // is what applies it.
-        let mark = format!("billing:event:{}", event.id);
-        if !store
-            .set_if_absent(&mark, b"applying", Duration::from_secs(60))
-            .await?
-        {
-            return match store.get(&mark).await?.as_deref() {
-                Some(b"done") => {
-                    metrics::counter!("billing_stripe_events_total", "outcome" => "duplicate")
-                        .increment(1);
-                    Ok(applied(true))
-                }
-                _ => Err(BillingError::InFlight(event.id.clone())),
-            };
+        if self.ledger.applied(&event.id).await? {
+            metrics::counter!("billing_stripe_events_total", "outcome" => "duplicate").increment(1);
+            return Ok(applied(true));
         }
-        let result = if recognised {
-            self.apply_recognised(&event).await
+        let step = if recognised {
+            self.step(&event).await?
         } else {
-            Ok(())
+            Step::Ignore("unknown_type")
         };
-        match result {
-            Ok(()) => {
-                store.set(&mark, b"done", Some(self.dedup_ttl)).await?;
-                let outcome = if recognised {
-                    "applied"
-                } else {
-                    "unknown_type"
-                };
-                metrics::counter!("billing_stripe_events_total", "outcome" => outcome).increment(1);
-                if !recognised {
+        let first = match step {
+            Step::Ignore(why) => {
+                if why == "unknown_type" {
                     tracing::info!(event_type = %event.kind, "Stripe event type not handled; acknowledged");
+                } else {
+                    metrics::counter!("billing_stripe_events_ignored_total", "reason" => why)
+                        .increment(1);
+                    tracing::info!(event_id = %event.id, event_type = %event.kind, reason = why, "Stripe event ignored");
                 }
-                Ok(applied(false))
+                self.ledger.mark_event(&event.id).await?
             }
-            Err(e) => {
-                // Best effort: if this fails too, the claim expires in 60 s.
-                let _ = store.delete(&mark).await;
-                Err(e)
+            Step::Change {
+                user,
+                cause,
+                change,
+            } => {
+                let plans = &self.ledger.terms().plans;
+                let outcome = self
+                    .ledger
+                    .transition(user, &cause, Some(&event.id), |r, now| {
+                        Ok(change.apply(r, plans, now, &event.id))
+                    })
+                    .await?;
+                matches!(outcome, Outcome::Applied(_))
             }
-        }
+        };
+        let outcome = match (first, recognised) {
+            (false, _) => "duplicate",
+            (true, true) => "applied",
+            (true, false) => "unknown_type",
+        };
+        metrics::counter!("billing_stripe_events_total", "outcome" => outcome).increment(1);
+        Ok(applied(!first))
     }
 
-    async fn apply_recognised(&self, event: &Event) -> Result<(), BillingError> {
+    async fn step(&self, event: &Event) -> Result<Step, BillingError> {
         let obj = &event.data.object;
-        match event.kind.as_str() {
+        let cause = Cause::stripe(&event.id);
+        let change = |user: i64, change: Change| Step::Change {
+            user,
+            cause: cause.clone(),
+            change: Box::new(change),
+        };
+        Ok(match event.kind.as_str() {
             "checkout.session.completed" => {
-                let user = telegram_id(str_at(obj, &["client_reference_id"]))
-                    .or_else(|| telegram_id(str_at(obj, &["metadata", "telegram_user_id"])));
-                let Some(user) = user else {
-                    tracing::warn!(event_id = %event.id, "checkout session without a Telegram user; ignored");
-                    return Ok(());
+                // Only sessions billing made: they carry our metadata (a
+                // client_reference_id alone may be another product's).
+                let Some(user) = telegram_id(str_at(obj, &["metadata", "telegram_user_id"])) else {
+                    return Ok(Step::Ignore("other_product"));
                 };
+                if str_at(obj, &["mode"]).is_some_and(|m| m != "subscription") {
+                    return Ok(Step::Ignore("not_a_subscription"));
+                }
                 let customer = id_of(obj.get("customer"));
                 let subscription = id_of(obj.get("subscription"));
-                self.link(customer.as_deref(), user).await?;
-                let paid = matches!(
-                    str_at(obj, &["payment_status"]),
-                    Some("paid" | "no_payment_required")
-                );
-                if let (Some(stripe), Some(sub)) = (&self.stripe, &subscription) {
-                    let view = stripe.subscription(sub).await?;
-                    return self.project(user, &view, now(), &event.id).await;
+                match (&self.stripe, &subscription) {
+                    (Some(stripe), Some(sub)) => {
+                        change(user, Change::Observe(fresh(stripe, sub).await?))
+                    }
+                    _ => match dry_checkout(obj, event, user, subscription) {
+                        Some(o) => change(user, Change::Observe(o)),
+                        None => match customer {
+                            Some(customer) => change(user, Change::Link { customer }),
+                            None => Step::Ignore("unpaid"),
+                        },
+                    },
                 }
-                let plan = str_at(obj, &["metadata", "plan_id"]).map(str::to_owned);
-                self.ledger
-                    .write(user, event.created, Cause::stripe(&event.id), |r| {
-                        r.customer_id = customer.clone().or(r.customer_id.take());
-                        r.subscription_id = subscription.clone().or(r.subscription_id.take());
-                        r.plan_id = plan.clone().or(r.plan_id.take());
-                        if paid && matches!(r.state, State::None | State::Expired) {
-                            r.state = State::Active;
-                            r.granted_by = None;
-                        }
-                    })
-                    .await
-                    .map(drop)
-            }
-            "customer.subscription.trial_will_end" => {
-                let Some(view) = view_from_payload(obj) else {
-                    return Ok(());
-                };
-                let Some(user) = self.user_of(&view).await? else {
-                    return Ok(());
-                };
-                let trial_end = obj
-                    .get("trial_end")
-                    .and_then(Value::as_i64)
-                    .or(view.current_period_end);
-                self.ledger
-                    .notices()
-                    .send(Notice {
-                        id: format!("{user}:trial_will_end:{}", trial_end.unwrap_or_default()),
-                        user,
-                        kind: NoticeKind::EndingSoon,
-                        plan_id: view.plan_id.clone(),
-                        access_until: trial_end,
-                        reason: "trial".into(),
-                    })
-                    .await
             }
             kind if kind.starts_with("customer.subscription.") => {
-                let Some(payload) = view_from_payload(obj) else {
+                let Some(shown) = payload::subscription(obj) else {
                     return Err(BillingError::InvalidArgument(
                         "subscription event without an id".into(),
                     ));
                 };
-                let (view, version) = self.truth(payload, event.created).await?;
-                let Some(user) = self.user_of(&view).await? else {
+                if !self.ours(&shown) {
+                    return Ok(Step::Ignore("other_product"));
+                }
+                let observed = self.truth(shown, event.created).await?;
+                let Some(user) = self.user_of(&observed.view).await? else {
                     tracing::warn!(event_id = %event.id, "subscription of an unknown user; reconcile will pick it up");
-                    return Ok(());
+                    return Ok(Step::Ignore("unknown_user"));
                 };
-                self.link(Some(&view.customer), user).await?;
-                self.project(user, &view, version, &event.id).await
+                if kind == "customer.subscription.trial_will_end" {
+                    let until = obj
+                        .get("trial_end")
+                        .and_then(Value::as_i64)
+                        .or(observed.view.current_period_end)
+                        .unwrap_or_default();
+                    let renews =
+                        observed.view.status == "trialing" && !observed.view.cancel_at_period_end;
+                    change(
+                        user,
+                        Change::TrialEnding {
+                            observed: Some(observed),
+                            until,
+                            renews,
+                        },
+                    )
+                } else {
+                    change(user, Change::Observe(observed))
+                }
             }
-            "invoice.paid" | "invoice.payment_failed" | "charge.refunded" => {
-                let customer = id_of(obj.get("customer"));
-                let subscription = id_of(obj.get("subscription"))
-                    .or_else(|| id_of(obj.pointer("/parent/subscription_details/subscription")));
-                let Some(user) = self.user_for_customer(customer.as_deref()).await? else {
-                    tracing::warn!(event_id = %event.id, "invoice or charge of an unknown customer; ignored");
-                    return Ok(());
+            "invoice.paid" | "invoice.payment_failed" | "invoice.payment_action_required" => {
+                let Some(user) = self.user_for_customer(id_of(obj.get("customer"))).await? else {
+                    return Ok(Step::Ignore("unknown_customer"));
                 };
-                let subscription = match subscription {
-                    Some(s) => Some(s),
-                    None => self.ledger.read(user).await?.1.subscription_id,
-                };
-                if let (Some(stripe), Some(sub)) = (&self.stripe, &subscription) {
-                    let view = stripe.subscription(sub).await?;
-                    return self.project(user, &view, now(), &event.id).await;
-                }
-                if event.kind == "charge.refunded" {
-                    return Ok(());
-                }
-                let paid = event.kind == "invoice.paid";
-                let at = event.created;
-                self.ledger
-                    .write(user, at, Cause::stripe(&event.id), |r| {
-                        if paid {
-                            if matches!(r.state, State::PastDue | State::None | State::Trialing) {
-                                r.state = State::Active;
-                            }
-                            r.past_due_since = None;
-                        } else if matches!(
-                            r.state,
-                            State::Active | State::Trialing | State::Canceled
-                        ) {
-                            r.state = State::PastDue;
-                            r.past_due_since = Some(at);
+                let sub = payload::invoice_subscription(obj);
+                let observed = match (&self.stripe, &sub) {
+                    (Some(stripe), Some(sub)) => {
+                        let o = fresh(stripe, sub).await?;
+                        if !self.ours(&o.view) {
+                            return Ok(Step::Ignore("other_product"));
                         }
-                    })
-                    .await
-                    .map(drop)
+                        Some(o)
+                    }
+                    _ => None,
+                };
+                if event.kind == "invoice.payment_action_required" {
+                    let url = str_at(obj, &["hosted_invoice_url"])
+                        .unwrap_or_default()
+                        .to_owned();
+                    let invoice = id_of(obj.get("id")).unwrap_or_else(|| event.id.clone());
+                    change(
+                        user,
+                        Change::ActionRequired {
+                            observed,
+                            url,
+                            invoice,
+                        },
+                    )
+                } else {
+                    match observed {
+                        Some(o) => change(user, Change::Observe(o)),
+                        None => change(
+                            user,
+                            Change::Invoice {
+                                paid: event.kind == "invoice.paid",
+                                sub,
+                                seen_ms: event.created * 1000,
+                            },
+                        ),
+                    }
+                }
             }
-            _ => Ok(()),
-        }
+            "charge.refunded" => {
+                let Some(user) = self.user_for_customer(id_of(obj.get("customer"))).await? else {
+                    return Ok(Step::Ignore("unknown_customer"));
+                };
+                let (amount, refunded) = (int(obj, "amount"), int(obj, "amount_refunded"));
+                if refunded < amount || amount <= 0 {
+                    return Ok(Step::Ignore("partial_refund"));
+                }
+                if self.refunds == RefundPolicy::Keep {
+                    return Ok(Step::Ignore("refund_kept"));
+                }
+                let observed = self.cancel_now(user).await?;
+                Step::Change {
+                    user,
+                    cause: cause.clone().ending(AccessReason::Refunded),
+                    change: Box::new(Change::EndPaid { observed }),
+                }
+            }
+            "charge.dispute.created" | "charge.dispute.closed" => {
+                let dispute = id_of(obj.get("id")).unwrap_or_default();
+                let Some(user) = self.user_of_dispute(obj).await? else {
+                    return Ok(Step::Ignore("unknown_customer"));
+                };
+                let status = str_at(obj, &["status"]).unwrap_or_default();
+                let detail = format!(
+                    "dispute {dispute} ({}) of {} {}: {status}, reason {}",
+                    if event.kind.ends_with("created") {
+                        "opened"
+                    } else {
+                        "closed"
+                    },
+                    int(obj, "amount"),
+                    str_at(obj, &["currency"]).unwrap_or_default(),
+                    str_at(obj, &["reason"]).unwrap_or("unknown"),
+                );
+                let suspend = self.disputes == DisputePolicy::Suspend;
+                if event.kind == "charge.dispute.created" {
+                    change(
+                        user,
+                        Change::Hold {
+                            dispute,
+                            suspend,
+                            detail,
+                        },
+                    )
+                } else {
+                    let end = if suspend && status == "lost" {
+                        Some(self.cancel_now(user).await?)
+                    } else {
+                        None
+                    };
+                    Step::Change {
+                        user,
+                        cause: cause.clone().ending(AccessReason::Disputed),
+                        change: Box::new(Change::Unhold {
+                            dispute,
+                            end,
+                            detail,
+                        }),
+                    }
+                }
+            }
+            _ => Step::Ignore("unknown_type"),
+        })
     }
 
-    /// Stripe's current view of a subscription when configured (versioned
-    /// now), else the payload (versioned by the event's time).
-    async fn truth(
-        &self,
-        payload: SubscriptionView,
-        created: i64,
-    ) -> Result<(SubscriptionView, i64), BillingError> {
+    /// A subscription is ours when it sells a plan's price or carries the
+    /// metadata billing sets.
+    fn ours(&self, view: &SubscriptionView) -> bool {
+        let plans = &self.ledger.terms().plans;
+        view.price_id
+            .as_deref()
+            .is_some_and(|p| plans.by_price(p).is_some())
+            || view.telegram_user_id.is_some()
+            || view.plan_id.is_some()
+    }
+
+    /// Stripe's current view of a subscription when configured, else the
+    /// payload (versioned by the event's time).
+    async fn truth(&self, shown: SubscriptionView, created: i64) -> Result<Observed, BillingError> {
         let Some(stripe) = &self.stripe else {
-            return Ok((payload, created));
+            return Ok(Observed {
+                view: shown,
+                seen_ms: created * 1000,
+                allow_equal: true,
+            });
         };
-        match stripe.subscription(&payload.id).await {
-            Ok(view) => Ok((view, now())),
+        match fresh(stripe, &shown.id).await {
+            Ok(o) => Ok(o),
             // Deleted for good: the payload is the last word.
-            Err(BillingError::NotFound(_)) => Ok((payload, now())),
+            Err(BillingError::NotFound(_)) => Ok(Observed {
+                view: shown,
+                seen_ms: now_ms(),
+                allow_equal: false,
+            }),
             Err(e) => Err(e),
         }
     }
 
-    /// Writes Stripe's view of a subscription into the user's record.
-    pub async fn project(
-        &self,
-        user: i64,
-        view: &SubscriptionView,
-        version: i64,
-        reason: &str,
-    ) -> Result<(), BillingError> {
-        let plans = &self.plans;
-        self.ledger
-            .write(user, version, Cause::stripe(reason), |r| {
-                r.project(view, plans, version);
-            })
-            .await
-            .map(drop)
-    }
-
-    async fn link(&self, customer: Option<&str>, user: i64) -> Result<(), BillingError> {
-        match customer {
-            Some(c) => self.ledger.link_customer(c, user).await,
-            None => Ok(()),
+    /// Cancels the user's live subscription at Stripe now (a refund or a
+    /// lost dispute), returning Stripe's view of it after.
+    async fn cancel_now(&self, user: i64) -> Result<Option<Observed>, BillingError> {
+        let (_, record) = self.ledger.read(user).await?;
+        let (Some(stripe), Some(sub)) = (&self.stripe, record.subscription.as_ref()) else {
+            return Ok(None);
+        };
+        if !matches!(sub.status.as_str(), "active" | "trialing" | "past_due") {
+            return Ok(None);
         }
+        let view = stripe.cancel_now(&sub.id).await?;
+        Ok(Some(Observed {
+            view,
+            seen_ms: now_ms(),
+            allow_equal: false,
+        }))
     }
 
     async fn user_of(&self, view: &SubscriptionView) -> Result<Option<i64>, BillingError> {
         match view.telegram_user_id {
             Some(u) => Ok(Some(u)),
-            None => self.user_for_customer(Some(&view.customer)).await,
+            None => self.user_for_customer(Some(view.customer.clone())).await,
         }
     }
 
-    async fn user_for_customer(&self, customer: Option<&str>) -> Result<Option<i64>, BillingError> {
+    async fn user_for_customer(
+        &self,
+        customer: Option<String>,
+    ) -> Result<Option<i64>, BillingError> {
         match customer {
-            Some(c) => self.ledger.user_of_customer(c).await,
-            None => Ok(None),
+            Some(c) if !c.is_empty() => self.ledger.user_of_customer(&c).await,
+            _ => Ok(None),
         }
     }
+
+    /// The user a dispute's charge belongs to: the charge is read from
+    /// Stripe (a dispute names only the charge), or taken from the payload
+    /// when it is expanded there.
+    async fn user_of_dispute(&self, dispute: &Value) -> Result<Option<i64>, BillingError> {
+        let customer = match (dispute.get("charge"), &self.stripe) {
+            (Some(Value::Object(charge)), _) => charge.get("customer").and_then(|c| id_of(Some(c))),
+            (Some(Value::String(id)), Some(stripe)) => stripe.charge(id).await?.customer,
+            _ => None,
+        };
+        self.user_for_customer(customer).await
+    }
+}
+
+/// Reads a subscription from Stripe, stamped with when the answer came.
+async fn fresh(stripe: &StripeApi, id: &str) -> Result<Observed, BillingError> {
+    let view = stripe.subscription(id).await?;
+    Ok(Observed {
+        view,
+        seen_ms: now_ms(),
+        allow_equal: false,
+    })
+}
+
+/// A dry run's completed Checkout session as a subscription: active once
+/// paid (trialing when nothing was due).
+fn dry_checkout(obj: &Value, event: &Event, user: i64, sub: Option<String>) -> Option<Observed> {
+    let status = match str_at(obj, &["payment_status"]) {
+        Some("paid") => "active",
+        Some("no_payment_required") => "trialing",
+        _ => return None,
+    };
+    let view = SubscriptionView {
+        id: sub.or_else(|| id_of(obj.get("id")))?,
+        customer: id_of(obj.get("customer")).unwrap_or_default(),
+        status: status.to_owned(),
+        cancel_at_period_end: false,
+        current_period_end: None,
+        price_id: None,
+        telegram_user_id: Some(user),
+        plan_id: str_at(obj, &["metadata", "plan_id"]).map(str::to_owned),
+        created: event.created,
+    };
+    Some(Observed {
+        view,
+        seen_ms: event.created * 1000,
+        allow_equal: true,
+    })
 }

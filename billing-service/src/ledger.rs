@@ -1,41 +1,81 @@
 //! The one place entitlements change.
 //!
-//! Every writer (Stripe events, admin grants and revocations, the
-//! sweeper, reconcile, cancellation) goes through [`Ledger::write`], which
-//! keeps the rules in one place: an older version never overwrites a newer
-//! one; a change of state is audited, appended to the change log that
-//! `WatchEntitlements` streams, and turned into notices for bot-service;
-//! and the user's next expiry and reminder are scheduled for the sweeper.
+//! Every writer (Stripe events, admin grants and revocations, the sweeper,
+//! reconcile, cancellation) goes through [`Ledger::transition`]: read the
+//! record, apply the change (a method of [`Record`]), derive what follows
+//! (audit entry, change-log entry, counters, schedules for the sweeper,
+//! notices for bot-service), and commit all of it in one atomic step with a
+//! guard on the record's revision (and, for a Stripe event, on the event
+//! not having been applied yet). A store failure or a cancelled caller
+//! leaves all of it or none of it; a concurrent writer makes the guard
+//! fail and the transition is computed again from the newer record.
+//!
+//! Every key here lives in the `{billing}` scope (one Redis Cluster slot):
+//! a transition touches the user's record and the shared indexes together.
+//! Billing's write rate (Stripe events, admin actions) is far below what
+//! one node serves.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use mesh_proto::billing::v1::{AuditEntry, ChangeCause, EntitlementChange};
-use mesh_state::Store;
+use mesh_state::{Store, Tx, TxOutcome};
 use serde::{Deserialize, Serialize};
 
-use crate::entitlement::{self, Record, State, timestamp};
+use crate::entitlement::{Record, State, View, now, timestamp};
 use crate::error::BillingError;
-use crate::notices::{Notice, NoticeKind, Notices};
+use crate::notices::{self, AccessReason, Notice, NoticeKind, Notices};
+use crate::plans::Plans;
 
 /// Store keys the ledger maintains.
 pub mod keys {
     /// Every user billing has a record for.
-    pub const USERS: &str = "billing:users";
+    pub const USERS: &str = "{billing}:users";
     /// When each user's access next needs a look (the sweeper's schedule).
-    pub const EXPIRY: &str = "billing:expiry";
-    /// When each non-renewing user is due a reminder.
-    pub const REMINDERS: &str = "billing:reminders";
+    pub const EXPIRY: &str = "{billing}:expiry";
+    /// When each user whose access ends without renewal is due a reminder.
+    pub const REMINDERS: &str = "{billing}:reminders";
     /// The change log streamed by WatchEntitlements.
-    pub const CHANGES: &str = "billing:changes";
+    pub const CHANGES: &str = "{billing}:changes";
+    /// A user's entitlement record.
+    pub fn record(user: i64) -> String {
+        format!("{{billing}}:entitlement:{user}")
+    }
     /// A user's audit trail.
     pub fn audit(user: i64) -> String {
-        format!("billing:audit:{user}")
+        format!("{{billing}}:audit:{user}")
     }
     /// Users whose access ended in a month (`YYYY-MM`).
     pub fn churned(month: &str) -> String {
-        format!("billing:churned:{month}")
+        format!("{{billing}}:churned:{month}")
+    }
+    /// An applied Stripe event.
+    pub fn event(id: &str) -> String {
+        format!("{{billing}}:event:{id}")
+    }
+    /// The Telegram user of a Stripe customer.
+    pub fn customer(customer: &str) -> String {
+        format!("{{billing}}:customer:{customer}")
+    }
+    /// The Stripe customer of a Telegram user.
+    pub fn customer_of(user: i64) -> String {
+        format!("{{billing}}:customer_of:{user}")
+    }
+    /// How many users are in a state.
+    pub fn state_count(state: &str) -> String {
+        format!("{{billing}}:count:state:{state}")
+    }
+    /// How many users have access through a plan.
+    pub fn plan_count(plan: &str) -> String {
+        format!("{{billing}}:count:plan:{plan}")
+    }
+    /// The open Checkout session of a user and plan.
+    pub fn checkout(user: i64, plan: &str) -> String {
+        format!("{{billing}}:checkout:{user}:{plan}")
     }
 }
 
-/// Why a write happens.
+/// Why a transition happens.
 #[derive(Debug, Clone)]
 pub struct Cause {
     /// The kind of cause.
@@ -44,25 +84,36 @@ pub struct Cause {
     pub actor: String,
     /// The admin's reason, or the Stripe event id.
     pub reason: String,
+    /// Why access ends, when the cause knows better than the states do
+    /// (a revocation, a refund, a dispute).
+    pub ends_because: Option<AccessReason>,
 }
 
 impl Cause {
     /// A change caused by a Stripe event.
     pub fn stripe(event_id: &str) -> Self {
-        Self {
-            cause: ChangeCause::StripeEvent,
-            actor: "stripe".into(),
-            reason: event_id.into(),
-        }
+        Self::new(ChangeCause::StripeEvent, "stripe", event_id)
     }
 
     /// A change made by billing itself.
     pub fn system(cause: ChangeCause, reason: &str) -> Self {
+        Self::new(cause, "system", reason)
+    }
+
+    /// A change with every field given.
+    pub fn new(cause: ChangeCause, actor: &str, reason: &str) -> Self {
         Self {
             cause,
-            actor: "system".into(),
-            reason: reason.into(),
+            actor: actor.to_owned(),
+            reason: reason.to_owned(),
+            ends_because: None,
         }
+    }
+
+    /// The same cause, ending access for `reason`.
+    pub fn ending(mut self, reason: AccessReason) -> Self {
+        self.ends_because = Some(reason);
+        self
     }
 }
 
@@ -79,7 +130,7 @@ pub struct StoredChange {
     pub reason: String,
     /// State before.
     pub from: State,
-    /// The record after.
+    /// The record after (its `shown` view is the state after).
     pub record: Record,
 }
 
@@ -92,15 +143,15 @@ impl StoredChange {
             cause: self.cause,
             reason: self.reason.clone(),
             from_state: self.from.to_proto().into(),
-            to_state: self.record.state.to_proto().into(),
+            to_state: self.record.shown.state.to_proto().into(),
         }
     }
 
-    /// As a streamed change.
-    pub fn to_change(&self, cursor: String, now: i64, grace: i64) -> EntitlementChange {
+    /// As a streamed change: the entitlement as of the change.
+    pub fn to_change(&self, cursor: String, terms: &Terms) -> EntitlementChange {
         EntitlementChange {
             cursor,
-            entitlement: Some(self.record.to_proto(now, grace)),
+            entitlement: Some(self.record.to_proto(self.at, terms.grace, &terms.plans)),
             previous_state: self.from.to_proto().into(),
             cause: self.cause,
             at: Some(timestamp(self.at)),
@@ -108,28 +159,50 @@ impl StoredChange {
     }
 }
 
-/// Entitlement reads and writes.
-#[derive(Clone)]
-pub struct Ledger {
-    store: Store,
-    notices: Notices,
+/// The rules every transition applies.
+#[derive(Debug, Clone)]
+pub struct Terms {
     /// Past-due grace, seconds.
     pub grace: i64,
     /// How long before a non-renewing end the reminder goes out, seconds.
     pub reminder_lead: i64,
+    /// How long an applied event id is remembered.
+    pub event_ttl: Duration,
+    /// The plans and the chats they open.
+    pub plans: Plans,
 }
 
 /// How long after a renewing period ends the sweeper checks it renewed.
 pub const RENEWAL_SLACK_SECS: i64 = 6 * 3600;
 
+/// What a transition did.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Committed (or nothing to change); the record after.
+    Applied(Box<Record>),
+    /// The Stripe event had been applied before; nothing changed.
+    Duplicate,
+}
+
+/// Entitlement reads and writes.
+#[derive(Clone)]
+pub struct Ledger {
+    store: Store,
+    notices: Notices,
+    terms: Arc<Terms>,
+}
+
+/// How often a transition is recomputed when concurrent writers keep
+/// winning the race before giving up (UNAVAILABLE: the caller retries).
+const CONTENDED_TRIES: usize = 8;
+
 impl Ledger {
-    /// A ledger over `store`, sending notices through `notices`.
-    pub fn new(store: Store, notices: Notices, grace: i64, reminder_lead: i64) -> Self {
+    /// A ledger over `store`, waking `notices` after commits that queue some.
+    pub fn new(store: Store, notices: Notices, terms: Terms) -> Self {
         Self {
             store,
             notices,
-            grace,
-            reminder_lead,
+            terms: Arc::new(terms),
         }
     }
 
@@ -138,37 +211,14 @@ impl Ledger {
         &self.store
     }
 
-    /// The notice queue.
-    pub fn notices(&self) -> &Notices {
-        &self.notices
-    }
-
-    /// Records that Stripe customer `customer` is Telegram user `user`
-    /// (both directions).
-    pub async fn link_customer(&self, customer: &str, user: i64) -> Result<(), BillingError> {
-        self.store
-            .set(
-                &format!("billing:customer:{customer}"),
-                user.to_string().as_bytes(),
-                None,
-            )
-            .await?;
-        self.store
-            .set(
-                &format!("billing:customer_of:{user}"),
-                customer.as_bytes(),
-                None,
-            )
-            .await?;
-        Ok(())
+    /// The rules.
+    pub fn terms(&self) -> &Terms {
+        &self.terms
     }
 
     /// The Telegram user of a Stripe customer.
     pub async fn user_of_customer(&self, customer: &str) -> Result<Option<i64>, BillingError> {
-        let user = self
-            .store
-            .get(&format!("billing:customer:{customer}"))
-            .await?;
+        let user = self.store.get(&keys::customer(customer)).await?;
         Ok(user
             .and_then(|u| String::from_utf8(u).ok())
             .and_then(|u| u.trim().parse::<i64>().ok())
@@ -177,169 +227,331 @@ impl Ledger {
 
     /// The Stripe customer of a Telegram user.
     pub async fn customer_of_user(&self, user: i64) -> Result<Option<String>, BillingError> {
-        let customer = self
-            .store
-            .get(&format!("billing:customer_of:{user}"))
-            .await?;
+        let customer = self.store.get(&keys::customer_of(user)).await?;
         Ok(customer.and_then(|c| String::from_utf8(c).ok()))
     }
 
-    /// A user's record with its version (a user never seen gets NONE).
+    /// Records that Stripe customer `customer` is Telegram user `user`
+    /// (both directions, in one step).
+    pub async fn link_customer(&self, customer: &str, user: i64) -> Result<(), BillingError> {
+        let mut tx = Tx::new();
+        link(&mut tx, customer, user);
+        self.store.commit(&tx).await?;
+        Ok(())
+    }
+
+    /// A user's record with its revision (0 and NONE for a user never seen).
     pub async fn read(&self, user: i64) -> Result<(i64, Record), BillingError> {
-        let key = entitlement::key(user);
+        let key = keys::record(user);
         match self.store.get_versioned(&key).await? {
-            Some((version, data)) => Ok((
-                version,
+            Some((rev, data)) => Ok((
+                rev,
                 serde_json::from_slice(&data)
                     .map_err(|e| BillingError::Corrupt(format!("{key}: {e}")))?,
             )),
-            None => Ok((i64::MIN, Record::none(user))),
+            None => Ok((0, Record::none(user))),
         }
     }
 
-    /// Applies `change` to a user's record as of `version` (unix seconds of
-    /// the information's age). A stored record newer than `version` wins and
-    /// is returned unchanged.
-    pub async fn write(
+    /// Whether Stripe event `id` has been applied.
+    pub async fn applied(&self, id: &str) -> Result<bool, BillingError> {
+        Ok(self.store.get(&keys::event(id)).await?.is_some())
+    }
+
+    /// Marks Stripe event `id` applied with nothing else to do; false when
+    /// it already was.
+    pub async fn mark_event(&self, id: &str) -> Result<bool, BillingError> {
+        let mut tx = Tx::new();
+        tx.expect_absent(&keys::event(id));
+        tx.set(&keys::event(id), b"done", Some(self.terms.event_ttl));
+        Ok(self.store.commit(&tx).await?.committed())
+    }
+
+    /// Applies `change` to the user's record and commits it with
+    /// everything that follows, atomically; with `event`, also marks that
+    /// Stripe event applied (and does nothing if it already was). `change`
+    /// gets the record and the time, and returns notices to send besides
+    /// those the new view implies; it may run more than once (when a
+    /// concurrent writer wins), so it must only touch the record.
+    pub async fn transition<F>(
         &self,
         user: i64,
-        version: i64,
-        cause: Cause,
-        change: impl FnOnce(&mut Record),
-    ) -> Result<Record, BillingError> {
-        let (stored, before) = self.read(user).await?;
-        if stored > version {
-            metrics::counter!("billing_stale_writes_total").increment(1);
-            return Ok(before);
+        cause: &Cause,
+        event: Option<&str>,
+        change: F,
+    ) -> Result<Outcome, BillingError>
+    where
+        F: Fn(&mut Record, i64) -> Result<Vec<Notice>, BillingError>,
+    {
+        for _ in 0..CONTENDED_TRIES {
+            let (rev, before) = self.read(user).await?;
+            let at = now();
+            let mut after = before.clone();
+            after.user_id = user;
+            let extra = change(&mut after, at)?;
+            let view = after.view(at, self.terms.grace, &self.terms.plans);
+            let shown_changed = view != before.shown;
+            if after == before && !shown_changed && extra.is_empty() {
+                return match event {
+                    Some(id) if !self.mark_event(id).await? => Ok(Outcome::Duplicate),
+                    _ => Ok(Outcome::Applied(Box::new(before))),
+                };
+            }
+            after.shown = view;
+            after.updated_at = at;
+            let (tx, event_guard, notices) =
+                self.build(rev, &before, &after, cause, event, extra, at)?;
+            match self.store.commit(&tx).await? {
+                TxOutcome::Committed => {
+                    if notices > 0 {
+                        self.notices.wake();
+                    }
+                    if shown_changed {
+                        metrics::counter!("billing_entitlement_changes_total", "to" => after.shown.state.name())
+                            .increment(1);
+                    }
+                    return Ok(Outcome::Applied(Box::new(after)));
+                }
+                TxOutcome::Refused(g) if Some(g) == event_guard => return Ok(Outcome::Duplicate),
+                TxOutcome::Refused(_) => {
+                    metrics::counter!("billing_transition_conflicts_total").increment(1);
+                }
+            }
         }
-        let mut after = before.clone();
-        change(&mut after);
-        if after == before {
-            return Ok(before);
-        }
-        after.updated_at = version;
-        let data = serde_json::to_vec(&after).map_err(|e| BillingError::Internal(e.to_string()))?;
-        if !self
-            .store
-            .put_if_newer(&entitlement::key(user), version, &data)
-            .await?
-        {
-            // A newer write landed between our read and write: it wins.
-            return Ok(self.read(user).await?.1);
-        }
-        self.store.set_add(keys::USERS, &user.to_string()).await?;
-        self.reschedule(&after).await?;
-        if after.state != before.state || after.current_period_end != before.current_period_end {
-            self.record_change(&before, &after, version, &cause).await?;
-        }
-        Ok(after)
+        Err(BillingError::Unavailable(
+            "entitlement changed concurrently too often; retry".into(),
+        ))
     }
 
-    async fn reschedule(&self, record: &Record) -> Result<(), BillingError> {
-        let member = record.user_id.to_string();
-        match record.lapses_at(self.grace, RENEWAL_SLACK_SECS) {
-            Some(at) => self.store.schedule(keys::EXPIRY, &member, at).await?,
-            None => self.store.unschedule(keys::EXPIRY, &member).await?,
-        }
-        match record.current_period_end {
-            Some(end) if record.ends_without_renewal() => {
-                self.store
-                    .schedule(keys::REMINDERS, &member, end - self.reminder_lead)
-                    .await?;
-            }
-            _ => self.store.unschedule(keys::REMINDERS, &member).await?,
-        }
+    /// Re-files the user's schedules from the record as it stands (the
+    /// sweeper, when a look changed nothing).
+    pub async fn reschedule(&self, user: i64, at: i64) -> Result<(), BillingError> {
+        let (_, record) = self.read(user).await?;
+        let mut tx = Tx::new();
+        self.schedules(&mut tx, &record, at);
+        self.store.commit(&tx).await?;
         Ok(())
     }
 
-    async fn record_change(
+    /// Makes the sweeper look at `user` again at `at`.
+    pub async fn look_again(&self, user: i64, at: i64) -> Result<(), BillingError> {
+        let mut tx = Tx::new();
+        tx.schedule(keys::EXPIRY, &user.to_string(), at);
+        self.store.commit(&tx).await?;
+        Ok(())
+    }
+
+    /// Sends the reminder due for `user` (access ending without renewal),
+    /// and clears it, in one step; a reminder that no longer applies (the
+    /// user renewed, or the end passed) is only cleared. Each end date is
+    /// announced once.
+    pub async fn remind(&self, user: i64) -> Result<(), BillingError> {
+        let (_, record) = self.read(user).await?;
+        let at = now();
+        let view = record.view(at, self.terms.grace, &self.terms.plans);
+        let mut tx = Tx::new();
+        tx.unschedule(keys::REMINDERS, &user.to_string());
+        if let Some(end) = view
+            .until
+            .filter(|end| view.has_access && !view.renews && *end > at)
+        {
+            let mut notice = Notice::new(
+                format!("{user}:ending_soon:{end}"),
+                user,
+                NoticeKind::EndingSoon,
+            );
+            notice.plan_id = view.plan_id.clone();
+            notice.access_until = Some(end);
+            let (id, partition, item) = notice.item()?;
+            tx.enqueue(notices::QUEUE, &notices::CONFIG, &id, &partition, item);
+        }
+        self.store.commit(&tx).await?;
+        self.notices.wake();
+        Ok(())
+    }
+
+    /// Files the sweeper's next look and the reminder for `record`.
+    fn schedules(&self, tx: &mut Tx, record: &Record, at: i64) {
+        let member = record.user_id.to_string();
+        let terms = &self.terms;
+        match record.lapses_at(at, terms.grace, RENEWAL_SLACK_SECS) {
+            Some(t) => tx.schedule(keys::EXPIRY, &member, t),
+            None => tx.unschedule(keys::EXPIRY, &member),
+        };
+        let view = &record.shown;
+        match view.until {
+            // A reminder only ever announces a future end.
+            Some(end) if view.has_access && !view.renews && end > at => tx.schedule(
+                keys::REMINDERS,
+                &member,
+                (end - terms.reminder_lead).max(at),
+            ),
+            _ => tx.unschedule(keys::REMINDERS, &member),
+        };
+    }
+
+    /// The commit of one transition; also the index of the event guard and
+    /// how many notices it queues.
+    #[allow(clippy::too_many_arguments)]
+    fn build(
         &self,
+        rev: i64,
         before: &Record,
         after: &Record,
-        version: i64,
         cause: &Cause,
-    ) -> Result<(), BillingError> {
-        let at = entitlement::now();
-        let entry = StoredChange {
-            at,
-            actor: cause.actor.clone(),
-            cause: cause.cause as i32,
-            reason: cause.reason.clone(),
-            from: before.state,
-            record: after.clone(),
-        };
-        let json = serde_json::to_vec(&entry).map_err(|e| BillingError::Internal(e.to_string()))?;
-        self.store
-            .list_push(&keys::audit(after.user_id), &json, 1000)
-            .await?;
-        self.store.log_append(keys::CHANGES, &json, 100_000).await?;
-        metrics::counter!("billing_entitlement_changes_total", "to" => format!("{:?}", after.state).to_lowercase())
-            .increment(1);
-        // "Had" is the state that let the user in (they are still in the
-        // chat even when the grace or period already ran out); "has" is now.
-        let had = matches!(
-            before.state,
-            State::Active | State::Trialing | State::PastDue | State::Canceled
-        );
-        let has = after.has_access(at, self.grace);
-        if had && !has {
-            let month = month_of(at);
-            self.store
-                .set_add(&keys::churned(&month), &after.user_id.to_string())
-                .await?;
+        event: Option<&str>,
+        extra: Vec<Notice>,
+        at: i64,
+    ) -> Result<(Tx, Option<usize>, usize), BillingError> {
+        let user = after.user_id;
+        let key = keys::record(user);
+        let mut tx = Tx::new();
+        tx.expect_rev(&key, rev);
+        let event_guard = event.map(|id| tx.expect_absent(&keys::event(id)));
+        let json = serde_json::to_vec(after).map_err(|e| BillingError::Internal(e.to_string()))?;
+        tx.put_record(&key, rev + 1, json);
+        tx.set_add(keys::USERS, &user.to_string());
+        if let Some(customer) = &after.customer_id
+            && before.customer_id.as_ref() != Some(customer)
+        {
+            link(&mut tx, customer, user);
         }
-        for notice in notices_for(before, after, version, cause, had, has) {
-            self.notices.send(notice).await?;
+        self.schedules(&mut tx, after, at);
+        let (from, to) = (&before.shown, &after.shown);
+        if from != to {
+            let entry = StoredChange {
+                at,
+                actor: cause.actor.clone(),
+                cause: cause.cause as i32,
+                reason: cause.reason.clone(),
+                from: from.state,
+                record: after.clone(),
+            };
+            let json =
+                serde_json::to_vec(&entry).map_err(|e| BillingError::Internal(e.to_string()))?;
+            tx.list_push(&keys::audit(user), json.clone(), 1000);
+            tx.log_append(keys::CHANGES, json, 100_000);
+            count(&mut tx, from, to);
+            if from.has_access && !to.has_access {
+                tx.set_add(&keys::churned(&month_of(at)), &user.to_string());
+            }
         }
-        Ok(())
+        let mut notices = notices_for(user, rev + 1, from, to, cause, before);
+        notices.extend(extra);
+        for notice in &notices {
+            let (id, partition, item) = notice.item()?;
+            tx.enqueue(notices::QUEUE, &notices::CONFIG, &id, &partition, item);
+        }
+        if let Some(id) = event {
+            tx.set(&keys::event(id), b"done", Some(self.terms.event_ttl));
+        }
+        Ok((tx, event_guard, notices.len()))
     }
 }
 
-/// What bot-service should be told about a change.
+/// Links a customer and a user (both directions).
+fn link(tx: &mut Tx, customer: &str, user: i64) {
+    tx.set(&keys::customer(customer), user.to_string().as_bytes(), None)
+        .set(&keys::customer_of(user), customer.as_bytes(), None);
+}
+
+/// Keeps the per-state and per-plan counters (`GetStats` reads them
+/// instead of every record).
+fn count(tx: &mut Tx, from: &View, to: &View) {
+    if from.state != to.state {
+        if from.state != State::None {
+            tx.incr(&keys::state_count(from.state.name()), -1);
+        }
+        tx.incr(&keys::state_count(to.state.name()), 1);
+    }
+    let plan = |v: &View| v.has_access.then(|| v.plan_id.clone().unwrap_or_default());
+    let (was, is) = (plan(from), plan(to));
+    if was != is {
+        if let Some(p) = was {
+            tx.incr(&keys::plan_count(&p), -1);
+        }
+        if let Some(p) = is {
+            tx.incr(&keys::plan_count(&p), 1);
+        }
+    }
+}
+
+/// What bot-service must be told about a change from view `from` to `to`.
+/// Ids carry the record's new revision: one commit, one set of notices.
 fn notices_for(
-    before: &Record,
-    after: &Record,
-    version: i64,
+    user: i64,
+    rev: i64,
+    from: &View,
+    to: &View,
     cause: &Cause,
-    had: bool,
-    has: bool,
+    before: &Record,
 ) -> Vec<Notice> {
-    let notice = |kind: NoticeKind, reason: &str| Notice {
-        id: format!(
-            "{}:{}:{version}",
-            after.user_id,
-            kind.as_str_name().to_ascii_lowercase()
-        ),
-        user: after.user_id,
-        kind,
-        plan_id: after.plan_id.clone(),
-        access_until: after.current_period_end,
-        reason: reason.to_owned(),
+    let notice = |kind: NoticeKind| {
+        let name = kind.as_str_name().trim_start_matches("NOTICE_KIND_");
+        let mut n = Notice::new(
+            format!("{user}:{}:{rev}", name.to_ascii_lowercase()),
+            user,
+            kind,
+        );
+        n.plan_id = to.plan_id.clone();
+        n.access_until = to.until;
+        n
     };
     let mut out = Vec::new();
-    if !had && has {
-        out.push(notice(NoticeKind::AccessGranted, ""));
-    } else if had && !has {
-        let reason = match (cause.cause, before.state) {
-            (ChangeCause::AdminRevoke, _) => "revoked",
-            (_, State::PastDue) => "payment_failed",
-            (_, State::Canceled) => "canceled",
-            _ => "expired",
+    let gained: Vec<i64> = to
+        .chats
+        .iter()
+        .copied()
+        .filter(|c| !from.chats.contains(c))
+        .collect();
+    let lost: Vec<i64> = from
+        .chats
+        .iter()
+        .copied()
+        .filter(|c| !to.chats.contains(c))
+        .collect();
+    if !gained.is_empty() {
+        let mut n = notice(NoticeKind::AccessGranted);
+        n.chats = gained;
+        out.push(n);
+    }
+    if !lost.is_empty() {
+        let mut n = notice(NoticeKind::AccessEnded);
+        n.access_until = from.until;
+        n.chats = lost;
+        n.reason = if to.has_access {
+            AccessReason::PlanChanged
+        } else if let Some(reason) = cause.ends_because {
+            reason
+        } else if to.state == State::Suspended {
+            AccessReason::Disputed
+        } else {
+            match from.state {
+                State::PastDue => AccessReason::PaymentFailed,
+                State::Canceled if before.grant.is_none() => AccessReason::Canceled,
+                _ => AccessReason::Expired,
+            }
         };
-        out.push(notice(NoticeKind::AccessEnded, reason));
-    } else if has {
-        match (before.state, after.state) {
-            (State::PastDue, State::Active | State::Trialing) => {
-                out.push(notice(NoticeKind::PaymentRecovered, ""))
+        out.push(n);
+    }
+    if from.has_access && to.has_access {
+        let kind = match (from.state, to.state) {
+            (State::PastDue, State::Active | State::Trialing) => Some(NoticeKind::PaymentRecovered),
+            (f, State::PastDue) if f != State::PastDue => Some(NoticeKind::PaymentFailed),
+            // The user who cancelled or resumed in the bot is answered there.
+            (f, State::Canceled)
+                if f != State::Canceled && cause.cause != ChangeCause::CancelRequest =>
+            {
+                Some(NoticeKind::Canceled)
             }
-            (b, State::PastDue) if b != State::PastDue => {
-                out.push(notice(NoticeKind::PaymentFailed, ""))
+            (State::Canceled, State::Active | State::Trialing)
+                if cause.cause != ChangeCause::ResumeRequest =>
+            {
+                Some(NoticeKind::Resumed)
             }
-            (b, State::Canceled) if b != State::Canceled => {
-                out.push(notice(NoticeKind::Canceled, ""))
-            }
-            _ => {}
-        }
+            _ => None,
+        };
+        out.extend(kind.map(notice));
     }
     out
 }
@@ -367,40 +579,101 @@ mod tests {
     #[test]
     fn months() {
         assert_eq!(month_of(0), "1970-01");
-        assert_eq!(
-            month_of(951_782_400),
-            "2000-02-29".get(..7).unwrap_or_default()
-        );
+        assert_eq!(month_of(951_782_400), "2000-02");
         assert_eq!(month_of(1_795_953_000), "2026-11");
         assert_eq!(month_of(1_709_251_199), "2024-02");
         assert_eq!(month_of(1_709_251_200), "2024-03");
     }
 
-    /// Transitions produce the notices bot-service acts on.
+    fn view(state: State, chats: &[i64]) -> View {
+        View {
+            state,
+            has_access: !chats.is_empty(),
+            chats: chats.to_vec(),
+            ..View::default()
+        }
+    }
+
+    /// Views' differences become the notices bot-service acts on; a user's
+    /// own cancellation is not announced again.
     #[test]
     fn notices() {
         let cause = Cause::stripe("evt_1");
-        let mut before = Record::none(7);
-        let mut after = before.clone();
-        after.state = State::Active;
-        let n = notices_for(&before, &after, 5, &cause, false, true);
-        assert_eq!(n.len(), 1);
-        assert_eq!(
-            (n[0].kind, n[0].id.as_str()),
-            (NoticeKind::AccessGranted, "7:notice_kind_access_granted:5")
+        let none = Record::none(7);
+        let granted = notices_for(
+            7,
+            5,
+            &View::default(),
+            &view(State::Active, &[-1, -2]),
+            &cause,
+            &none,
         );
-        before = after.clone();
-        after.state = State::PastDue;
+        assert_eq!(granted.len(), 1);
         assert_eq!(
-            notices_for(&before, &after, 6, &cause, true, true)[0].kind,
-            NoticeKind::PaymentFailed
+            (
+                granted[0].kind,
+                granted[0].id.as_str(),
+                granted[0].chats.as_slice()
+            ),
+            (
+                NoticeKind::AccessGranted,
+                "7:access_granted:5",
+                &[-1, -2][..]
+            )
         );
-        before = after.clone();
-        after.state = State::Expired;
-        let ended = &notices_for(&before, &after, 7, &cause, true, false)[0];
+        let failed = notices_for(
+            7,
+            6,
+            &view(State::Active, &[-1]),
+            &view(State::PastDue, &[-1]),
+            &cause,
+            &none,
+        );
+        assert_eq!(failed[0].kind, NoticeKind::PaymentFailed);
+        let ended = notices_for(
+            7,
+            7,
+            &view(State::PastDue, &[-1]),
+            &view(State::Expired, &[]),
+            &cause,
+            &none,
+        );
         assert_eq!(
-            (ended.kind, ended.reason.as_str()),
-            (NoticeKind::AccessEnded, "payment_failed")
+            (ended[0].kind, ended[0].reason),
+            (NoticeKind::AccessEnded, AccessReason::PaymentFailed)
+        );
+        let own = Cause::new(ChangeCause::CancelRequest, "telegram:7", "cancelled");
+        assert!(
+            notices_for(
+                7,
+                8,
+                &view(State::Active, &[-1]),
+                &view(State::Canceled, &[-1]),
+                &own,
+                &none
+            )
+            .is_empty()
+        );
+        let changed = notices_for(
+            7,
+            9,
+            &view(State::Active, &[-1, -2]),
+            &view(State::Active, &[-1, -3]),
+            &cause,
+            &none,
+        );
+        assert_eq!(changed.len(), 2);
+        assert_eq!(
+            (
+                changed[1].kind,
+                changed[1].reason,
+                changed[1].chats.as_slice()
+            ),
+            (
+                NoticeKind::AccessEnded,
+                AccessReason::PlanChanged,
+                &[-2][..]
+            )
         );
     }
 }

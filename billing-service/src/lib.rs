@@ -1,18 +1,23 @@
 //! Billing: plans, entitlements and Stripe events behind `billing.v1`.
 //!
 //! Stripe is the system of record. [`events`] turns verified Stripe events
-//! into changes of the [`entitlement`] projection kept in the shared store,
-//! each `event.id` once, through the [`ledger`] (the one place entitlements
-//! change: audit, change log, [`notices`] to bot-service, schedules for the
-//! [`sweeper`]). [`stripe_api`] calls Stripe; [`plans`] loads the plans
-//! file; [`service`] is the gRPC API.
+//! ([`payload`] reads them) into transitions of the [`entitlement`] kept in
+//! the shared store, each `event.id` once, through the [`ledger`]: the one
+//! place entitlements change, committing the record with its audit entry,
+//! change-log entry, counters, schedules for the [`sweeper`] and
+//! [`notices`] to bot-service in one atomic step. [`stripe_api`] calls
+//! Stripe; [`plans`] loads the plans file; [`service`] is the gRPC API,
+//! with [`account`] (what users do) and [`admin`] (what admins do).
 
+pub mod account;
+pub mod admin;
 pub mod config;
 pub mod entitlement;
 pub mod error;
 pub mod events;
 pub mod ledger;
 pub mod notices;
+pub mod payload;
 pub mod plans;
 pub mod service;
 pub mod stripe_api;
@@ -55,22 +60,29 @@ pub async fn run(
             "BILLING_API_TOKEN is not set: any caller that can reach billing-service may call it"
         );
     }
-    let grace = i64::try_from(config.past_due_grace.as_secs()).unwrap_or(i64::MAX / 4);
-    let lead = i64::try_from(config.reminder_lead.as_secs()).unwrap_or(0);
+    let terms = ledger::Terms {
+        grace: i64::try_from(config.past_due_grace.as_secs()).unwrap_or(i64::MAX / 4),
+        reminder_lead: i64::try_from(config.reminder_lead.as_secs()).unwrap_or(0),
+        event_ttl: config.event_dedup_ttl,
+        plans: config.plans.clone(),
+    };
     let notices = notices::Notices::new(store.clone());
-    let delivery =
-        notices.spawn_delivery(&config.bot_url, config.grpc_tls.as_ref(), shutdown.clone())?;
-    let ledger = ledger::Ledger::new(store.clone(), notices, grace, lead);
+    let delivery = notices.spawn_delivery(
+        &config.bot_url,
+        config.bot_token.as_ref().map(|t| t.expose()),
+        config.grpc_tls.as_ref(),
+        shutdown.clone(),
+    )?;
+    let ledger = ledger::Ledger::new(store.clone(), notices, terms);
     let events = events::EventApplier::new(
         ledger.clone(),
         stripe.clone(),
-        config.plans.clone(),
-        config.event_dedup_ttl,
+        config.disputes,
+        config.refunds,
     );
     let sweeper = sweeper::Sweeper {
         ledger: ledger.clone(),
         stripe: stripe.clone(),
-        events: events.clone(),
     };
     let sweeping = tokio::spawn(sweeper.run(config.sweep_interval, shutdown.clone()));
     let service = service::Billing::new(config.clone(), ledger, events, stripe, shutdown.clone());

@@ -20,6 +20,78 @@ pub struct PlanSpec {
     /// Free trial days (default 0).
     #[serde(default)]
     pub trial_days: u32,
+    /// The chats and channels the plan opens (default: `PREMIUM_CHAT_ID`).
+    #[serde(default)]
+    pub chats: Vec<i64>,
+}
+
+/// The plans on sale, with the chats each opens resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Plans {
+    specs: Vec<PlanSpec>,
+    /// The chats of a plan the file no longer lists (a subscription sold
+    /// before the plan was removed still opens the premium chat).
+    fallback_chats: Vec<i64>,
+}
+
+impl Plans {
+    /// `specs`, where a plan without `chats` opens `default_chats`
+    /// (`PREMIUM_CHAT_ID`).
+    pub fn new(mut specs: Vec<PlanSpec>, default_chats: Vec<i64>) -> Self {
+        for spec in &mut specs {
+            if spec.chats.is_empty() {
+                spec.chats = default_chats.clone();
+            }
+        }
+        Self {
+            specs,
+            fallback_chats: default_chats,
+        }
+    }
+
+    /// Every plan, in file order.
+    pub fn all(&self) -> &[PlanSpec] {
+        &self.specs
+    }
+
+    /// How many plans there are.
+    pub fn len(&self) -> usize {
+        self.specs.len()
+    }
+
+    /// True when nothing is on sale.
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty()
+    }
+
+    /// The plan `id`.
+    pub fn get(&self, id: &str) -> Option<&PlanSpec> {
+        self.specs.iter().find(|p| p.id == id)
+    }
+
+    /// The plan selling Stripe price `price`.
+    pub fn by_price(&self, price: &str) -> Option<&PlanSpec> {
+        self.specs.iter().find(|p| p.stripe_price_id == price)
+    }
+
+    /// The plan a subscription sells: by its price, else the `plan_id` we
+    /// put in its metadata.
+    pub fn plan_of_price(
+        &self,
+        price: Option<&str>,
+        metadata_plan: Option<&str>,
+    ) -> Option<String> {
+        price
+            .and_then(|p| self.by_price(p))
+            .map(|p| p.id.clone())
+            .or_else(|| metadata_plan.map(str::to_owned))
+    }
+
+    /// The chats plan `id` opens.
+    pub fn chats_of(&self, id: Option<&str>) -> Vec<i64> {
+        id.and_then(|id| self.get(id))
+            .map_or_else(|| self.fallback_chats.clone(), |p| p.chats.clone())
+    }
 }
 
 #[derive(Deserialize)]
@@ -59,6 +131,9 @@ pub fn parse(text: &str) -> Result<Vec<PlanSpec>, String> {
                 "plan {:?}: stripe_price_id must start with price_",
                 p.id
             ));
+        }
+        if p.chats.contains(&0) {
+            return Err(format!("plan {:?}: a chat id cannot be 0", p.id));
         }
         if p.trial_days > 730 {
             return Err(format!(

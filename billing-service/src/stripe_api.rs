@@ -20,6 +20,7 @@ use stripe_billing::subscription::{
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
 };
+use stripe_core::charge::RetrieveCharge;
 use stripe_core::customer::CreateCustomer;
 use stripe_core::event::ListEvent;
 use stripe_shared::{CheckoutSessionMode, Subscription};
@@ -74,6 +75,21 @@ impl SubscriptionView {
     pub fn is_live(&self) -> bool {
         matches!(self.status.as_str(), "active" | "trialing" | "past_due")
     }
+}
+
+/// What billing needs to know of a charge (refunds and disputes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeView {
+    /// `ch_...`.
+    pub id: String,
+    /// `cus_...`, when the charge has a customer.
+    pub customer: Option<String>,
+    /// Amount charged, in the currency's smallest unit.
+    pub amount: i64,
+    /// Amount refunded so far.
+    pub amount_refunded: i64,
+    /// The currency (lowercase ISO code).
+    pub currency: String,
 }
 
 /// A Checkout session to send the user to.
@@ -292,20 +308,38 @@ impl StripeApi {
         Ok(SubscriptionView::from(&sub))
     }
 
-    /// Sets a subscription to cancel at period end.
-    pub async fn cancel_at_period_end(&self, id: &str) -> Result<SubscriptionView, BillingError> {
-        let request = UpdateSubscription::new(id).cancel_at_period_end(true);
+    /// Sets a subscription to cancel at period end (`cancel`) or to renew
+    /// again (`!cancel`). `idempotency` must name this one request: a key
+    /// reused for a later, identical request would only replay the first.
+    pub async fn set_cancel_at_period_end(
+        &self,
+        id: &str,
+        cancel: bool,
+        idempotency: &str,
+    ) -> Result<SubscriptionView, BillingError> {
+        let request = UpdateSubscription::new(id).cancel_at_period_end(cancel);
         let sub = self
-            .call(
-                "subscriptions.update",
-                &request,
-                Some(&format!("cancel-at-period-end-{id}")),
-            )
+            .call("subscriptions.update", &request, Some(idempotency))
             .await?;
         Ok(SubscriptionView::from(&sub))
     }
 
-    /// Cancels a subscription now.
+    /// Reads a charge (who paid, how much was refunded).
+    pub async fn charge(&self, id: &str) -> Result<ChargeView, BillingError> {
+        let charge = self
+            .call("charges.retrieve", &RetrieveCharge::new(id), None)
+            .await?;
+        Ok(ChargeView {
+            id: charge.id.as_str().to_owned(),
+            customer: charge.customer.as_ref().map(|c| c.id().as_str().to_owned()),
+            amount: charge.amount,
+            amount_refunded: charge.amount_refunded,
+            currency: charge.currency.to_string(),
+        })
+    }
+
+    /// Cancels a subscription now (a terminal action: one key per
+    /// subscription is right, a replay answers the same).
     pub async fn cancel_now(&self, id: &str) -> Result<SubscriptionView, BillingError> {
         let sub = self
             .call(
@@ -317,8 +351,9 @@ impl StripeApi {
         Ok(SubscriptionView::from(&sub))
     }
 
-    /// Every subscription, any status, all pages.
-    pub async fn all_subscriptions(&self) -> Result<Vec<SubscriptionView>, BillingError> {
+    /// Every subscription, any status, all pages; each with the time its
+    /// page was read (unix ms), which is as fresh as that information is.
+    pub async fn all_subscriptions(&self) -> Result<Vec<(SubscriptionView, i64)>, BillingError> {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -329,7 +364,8 @@ impl StripeApi {
                 request = request.starting_after(a.as_str());
             }
             let page = self.call("subscriptions.list", &request, None).await?;
-            out.extend(page.data.iter().map(SubscriptionView::from));
+            let seen = crate::entitlement::now_ms();
+            out.extend(page.data.iter().map(|s| (SubscriptionView::from(s), seen)));
             match (page.has_more, page.data.last()) {
                 (true, Some(last)) => after = Some(last.id.as_str().to_owned()),
                 _ => return Ok(out),

@@ -1,22 +1,22 @@
 //! Ends lapsed access and sends reminders, without anyone asking.
 //!
-//! The ledger schedules each user's next "look again" time; the sweeper
-//! wakes every interval and handles whatever is due. With Stripe configured
-//! a subscription is re-read first (its renewal webhook may simply have
-//! been lost); a grant, or a subscription whose grace is over, is ended.
-//! Several replicas may sweep at once: every write is idempotent.
+//! The ledger files each user's next "look again" time; the sweeper wakes
+//! every interval and looks at whatever is due. With Stripe configured a
+//! subscription is re-read first (its renewal webhook may simply have been
+//! lost): nobody who still pays is removed. The look is an ordinary
+//! transition, so access that ran out is committed with its notices in
+//! one step. Several replicas may sweep at once: transitions are guarded
+//! and notices de-duplicated.
 
 use std::time::Duration;
 
 use mesh_proto::billing::v1::ChangeCause;
 use tokio_util::sync::CancellationToken;
 
-use crate::entitlement::{State, now};
+use crate::entitlement::{now, now_ms};
 use crate::error::BillingError;
-use crate::events::EventApplier;
 use crate::ledger::{Cause, Ledger, RENEWAL_SLACK_SECS, keys};
-use crate::notices::{Notice, NoticeKind};
-use crate::stripe_api::StripeApi;
+use crate::stripe_api::{StripeApi, SubscriptionView};
 
 /// The sweeper.
 #[derive(Clone)]
@@ -25,9 +25,11 @@ pub struct Sweeper {
     pub ledger: Ledger,
     /// Re-reads subscriptions when set.
     pub stripe: Option<StripeApi>,
-    /// Projects re-read subscriptions.
-    pub events: EventApplier,
 }
+
+/// How long to wait before looking again at a subscription Stripe still
+/// calls paid after its period (the renewal is running late).
+const LATE_RENEWAL_RECHECK_SECS: i64 = 3600;
 
 impl Sweeper {
     /// Sweeps every `interval` until `shutdown`.
@@ -54,80 +56,61 @@ impl Sweeper {
                 continue;
             };
             looked += 1;
-            self.expire_if_lapsed(user, at).await?;
+            self.look(user, at).await?;
         }
         for member in store.due(keys::REMINDERS, at, 500).await? {
-            store.unschedule(keys::REMINDERS, &member).await?;
-            let Ok(user) = member.parse::<i64>() else {
-                continue;
-            };
-            let (_, record) = self.ledger.read(user).await?;
-            if record.ends_without_renewal() && record.has_access(at, self.ledger.grace) {
-                self.ledger
-                    .notices()
-                    .send(Notice {
-                        id: format!(
-                            "{user}:ending_soon:{}",
-                            record.current_period_end.unwrap_or_default()
-                        ),
-                        user,
-                        kind: NoticeKind::EndingSoon,
-                        plan_id: record.plan_id.clone(),
-                        access_until: record.current_period_end,
-                        reason: String::new(),
-                    })
-                    .await?;
+            match member.parse::<i64>() {
+                Ok(user) => self.ledger.remind(user).await?,
+                Err(_) => store.unschedule(keys::REMINDERS, &member).await?,
             }
         }
         Ok(looked)
     }
 
-    async fn expire_if_lapsed(&self, user: i64, at: i64) -> Result<(), BillingError> {
+    async fn look(&self, user: i64, at: i64) -> Result<(), BillingError> {
         let (_, record) = self.ledger.read(user).await?;
-        if let (Some(stripe), Some(sub)) = (&self.stripe, &record.subscription_id)
-            && record.granted_by.is_none()
-        {
-            let view = stripe.subscription(sub).await?;
-            self.events.project(user, &view, at, "sweep").await?;
+        let truth = match (&self.stripe, &record.subscription) {
+            (Some(stripe), Some(sub)) if !sub.revoked => match stripe.subscription(&sub.id).await {
+                Ok(view) => Some((view, now_ms())),
+                // Gone at Stripe: the record's own view decides.
+                Err(BillingError::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            },
+            _ => None,
+        };
+        let plans = &self.ledger.terms().plans;
+        let observe =
+            |r: &mut crate::entitlement::Record, now: i64, t: &(SubscriptionView, i64)| {
+                r.observe(&t.0, plans, t.1, false, now);
+            };
+        let outcome = self
+            .ledger
+            .transition(
+                user,
+                &Cause::system(ChangeCause::Lapsed, "sweep"),
+                None,
+                |r, now| {
+                    if let Some(t) = &truth {
+                        observe(r, now, t);
+                    }
+                    Ok(Vec::new())
+                },
+            )
+            .await?;
+        let crate::ledger::Outcome::Applied(after) = outcome else {
+            return Ok(());
+        };
+        let grace = self.ledger.terms().grace;
+        match after.lapses_at(at, grace, RENEWAL_SLACK_SECS) {
+            // Stripe (the truth) still calls it paid past the expected
+            // renewal: look again later rather than end a paying user's
+            // access.
+            Some(next) if next <= at => {
+                self.ledger
+                    .look_again(user, at + LATE_RENEWAL_RECHECK_SECS)
+                    .await
+            }
+            _ => self.ledger.reschedule(user, at).await,
         }
-        let (_, record) = self.ledger.read(user).await?;
-        let member = user.to_string();
-        match record.lapses_at(self.ledger.grace, RENEWAL_SLACK_SECS) {
-            None => {
-                self.ledger
-                    .store()
-                    .unschedule(keys::EXPIRY, &member)
-                    .await?
-            }
-            // Renewed meanwhile: the ledger rescheduled it.
-            Some(t) if t > at => {}
-            // Stripe (the truth) still grants access past the expected end:
-            // look again in an hour rather than end a paying user's access.
-            Some(_)
-                if self.stripe.is_some()
-                    && record.granted_by.is_none()
-                    && record.has_access(at, self.ledger.grace) =>
-            {
-                self.ledger
-                    .store()
-                    .schedule(keys::EXPIRY, &member, at + 3600)
-                    .await?;
-            }
-            Some(_) => {
-                tracing::info!(user, state = ?record.state, "access lapsed; ending it");
-                self.ledger
-                    .write(
-                        user,
-                        at,
-                        Cause::system(ChangeCause::Lapsed, "lapsed"),
-                        |r| {
-                            r.state = State::Expired;
-                            r.past_due_since = None;
-                        },
-                    )
-                    .await?;
-            }
-        }
-        Ok(())
     }
 }

@@ -44,17 +44,17 @@ pub enum Action {
         #[serde(default)]
         text: Option<String>,
     },
-    /// `createChatInviteLink` (single use, expiring) for `premium_chat_id`,
-    /// then `sendMessage` to `chat_id` with the link as a button.
+    /// `createChatInviteLink` (single use, expiring) for each of `chats`,
+    /// then `sendMessage` to `chat_id` with a button per link.
     SendInvite {
         /// The user's chat.
         chat_id: i64,
-        /// The chat whose access is sold.
-        premium_chat_id: i64,
+        /// The chats the user may join.
+        chats: Vec<i64>,
         /// Message text.
         text: String,
-        /// Button label.
-        button: String,
+        /// Button labels, one per chat.
+        buttons: Vec<String>,
         /// Link lifetime in seconds.
         expire_secs: i64,
     },

@@ -115,7 +115,21 @@ impl BillingClient {
         .ok_or_else(|| tonic::Status::internal("no entitlement in response"))
     }
 
-    /// Admin grant.
+    /// Take back a cancellation.
+    pub async fn resume(&self, user: i64) -> Result<Entitlement, tonic::Status> {
+        rpc!(
+            self,
+            resume_subscription,
+            "ResumeSubscription",
+            ResumeSubscriptionRequest {
+                telegram_user_id: user
+            }
+        )?
+        .entitlement
+        .ok_or_else(|| tonic::Status::internal("no entitlement in response"))
+    }
+
+    /// Admin grant; `request_id` makes a repeat grant nothing more.
     pub async fn grant(
         &self,
         user: i64,
@@ -123,6 +137,7 @@ impl BillingClient {
         days: u32,
         reason: &str,
         actor: &str,
+        request_id: &str,
     ) -> Result<Entitlement, tonic::Status> {
         rpc!(
             self,
@@ -134,18 +149,20 @@ impl BillingClient {
                 days,
                 reason: reason.to_owned(),
                 actor: actor.to_owned(),
+                request_id: request_id.to_owned(),
             }
         )?
         .entitlement
         .ok_or_else(|| tonic::Status::internal("no entitlement in response"))
     }
 
-    /// Admin revoke.
+    /// Admin revoke (`grant_only`: only an admin grant).
     pub async fn revoke(
         &self,
         user: i64,
         reason: &str,
         actor: &str,
+        grant_only: bool,
     ) -> Result<Entitlement, tonic::Status> {
         rpc!(
             self,
@@ -155,6 +172,7 @@ impl BillingClient {
                 telegram_user_id: user,
                 reason: reason.to_owned(),
                 actor: actor.to_owned(),
+                grant_only,
             }
         )?
         .entitlement

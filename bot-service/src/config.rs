@@ -1,10 +1,13 @@
 //! The bot service's configuration, read once from the environment.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mesh_runtime::{ConfigError, Env, Secret};
 use mesh_state::QueueConfig;
+
+use crate::messages::Catalogue;
 
 /// Everything the bot service reads from the environment.
 #[derive(Debug, Clone)]
@@ -21,12 +24,22 @@ pub struct BotConfig {
     pub billing_url: String,
     /// `BOT_WORKERS`: updates handled concurrently (default 32).
     pub workers: usize,
-    /// `BOT_UPDATE_LEASE_MS`: how long a worker owns a chat before another
-    /// may take over (default 30000), and `BOT_DEDUP_TTL_SECS` (default 86400).
+    /// `BOT_UPDATE_LEASE_MS`: how long a chat stays with a worker that
+    /// stopped renewing its lease, i.e. how soon a crashed worker's chats
+    /// move on (default 4000; live workers renew every quarter of it), and
+    /// `BOT_DEDUP_TTL_SECS` (default 86400).
     pub queue: QueueConfig,
+    /// The outbox's timing: the same lease, and call ids remembered a day.
+    pub outbox_queue: QueueConfig,
     /// `BOT_MAX_ATTEMPTS`: deliveries of one update before it is set aside
     /// in the dead-letter list (default 5).
     pub max_attempts: u32,
+    /// Attempts an item failing because another service is away gets:
+    /// enough back-off to cover `BOT_DEPENDENCY_RETRY_SECS` (default 900).
+    pub dependency_attempts: u32,
+    /// `BOT_HANDLER_TIMEOUT_MS`: the longest one item may be worked on
+    /// (default 60000); its lease is renewed meanwhile.
+    pub handler_timeout: Duration,
     /// `PREMIUM_CHAT_ID`: the chat whose access is sold.
     pub premium_chat_id: Option<i64>,
     /// `ADMIN_USER_IDS`: who may use admin commands.
@@ -53,6 +66,10 @@ pub struct BotConfig {
     pub billing_token: Option<Secret>,
     /// `GRPC_TLS_*`: TLS for the gRPC server and towards billing.
     pub grpc_tls: Option<mesh_proto::GrpcTls>,
+    /// `BOT_API_TOKEN`: what every bot.v1 caller must present (unset: open).
+    pub api_token: Option<Secret>,
+    /// The texts, with `MESSAGES_DIR`'s overrides.
+    pub messages: Arc<Catalogue>,
 }
 
 impl BotConfig {
@@ -76,7 +93,7 @@ impl BotConfig {
         if workers == 0 {
             return Err(ConfigError::new("BOT_WORKERS", "must be at least 1"));
         }
-        let lease = env.millis_or("BOT_UPDATE_LEASE_MS", Duration::from_secs(30))?;
+        let lease = env.millis_or("BOT_UPDATE_LEASE_MS", Duration::from_secs(4))?;
         if lease < Duration::from_millis(200) {
             return Err(ConfigError::new(
                 "BOT_UPDATE_LEASE_MS",
@@ -94,7 +111,17 @@ impl BotConfig {
                 dedup_ttl: Duration::from_secs(env.parse_or("BOT_DEDUP_TTL_SECS", 24 * 3600u64)?),
                 lease,
             },
+            outbox_queue: QueueConfig {
+                dedup_ttl: Duration::from_secs(24 * 3600),
+                lease,
+            },
             max_attempts: env.parse_or("BOT_MAX_ATTEMPTS", 5u32)?.max(1),
+            dependency_attempts: crate::worker::dependency_attempts(Duration::from_secs(
+                env.parse_or("BOT_DEPENDENCY_RETRY_SECS", 900u64)?,
+            )),
+            handler_timeout: env
+                .millis_or("BOT_HANDLER_TIMEOUT_MS", Duration::from_secs(60))?
+                .max(lease),
             premium_chat_id: env.parse("PREMIUM_CHAT_ID")?,
             admin_ids: env.parse_list("ADMIN_USER_IDS")?,
             username: env
@@ -112,6 +139,10 @@ impl BotConfig {
                 .secret("BILLING_ADMIN_TOKEN")
                 .or_else(|| env.secret("BILLING_API_TOKEN")),
             grpc_tls: mesh_proto::GrpcTls::from_env(env)?,
+            api_token: env.secret("BOT_API_TOKEN"),
+            messages: Arc::new(Catalogue::load(
+                env.get("MESSAGES_DIR").map(std::path::Path::new),
+            )?),
         })
     }
 }

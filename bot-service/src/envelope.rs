@@ -4,7 +4,7 @@
 //! it later continues the same trace.
 //!
 //! Framing: the `traceparent` value (possibly empty), a newline, one kind
-//! byte (`u` or `n`), then the payload untouched. A traceparent never
+//! byte (`u`, `n` or `j`), then the payload untouched. A traceparent never
 //! contains a newline.
 
 use bytes::Bytes;
@@ -14,8 +14,10 @@ use bytes::Bytes;
 pub enum Kind {
     /// A Telegram update (JSON as Telegram sent it).
     Update,
-    /// An entitlement notice (JSON of `NotifyEntitlementRequest`).
+    /// An entitlement notice (`NotifyEntitlementRequest`, protobuf).
     Notice,
+    /// A step of a broadcast job (JSON).
+    Job,
 }
 
 /// Builds a queue item.
@@ -26,6 +28,7 @@ pub fn seal(kind: Kind, traceparent: &str, payload: &[u8]) -> Vec<u8> {
     item.push(match kind {
         Kind::Update => b'u',
         Kind::Notice => b'n',
+        Kind::Job => b'j',
     });
     item.extend_from_slice(payload);
     item
@@ -38,6 +41,7 @@ pub fn open(item: &[u8]) -> Option<(Kind, String, Bytes)> {
     let kind = match item.get(newline + 1)? {
         b'u' => Kind::Update,
         b'n' => Kind::Notice,
+        b'j' => Kind::Job,
         _ => return None,
     };
     Some((

@@ -3,30 +3,36 @@
 //! The gateway calls [`service`]'s `AcceptUpdates` (many webhooks' updates
 //! per call under load, one atomic store write), which stores each update
 //! in the shared store's per-chat queue (de-duplicated by `update_id`) and
-//! returns; [`worker`]s lease chats in batches, at most one update of a
-//! chat at a time, so a chat's updates are handled in order and different
-//! chats in parallel, and a crash only delays an update (its lease expires
-//! and another worker takes it).
-//! Billing's entitlement notices join the same queue, in the user's chat.
-//! [`handler`] decides what to answer and queues it in the [`outbox`],
-//! which sends through [`telegram`] (or, in a dry run, logs) within
-//! Telegram's limits. [`messages`] holds every user-facing text; [`users`]
-//! the registry; [`broadcast`] admin broadcasts.
+//! returns; [`worker`]s lease chats in batches, at most one item of a chat
+//! at a time, so a chat's updates are handled in order and different chats
+//! in parallel; a worker renews its leases while it works, and a crashed
+//! one's chats move on within a lease. Billing's entitlement notices and
+//! [`broadcast`] steps join the same queue.
+//!
+//! The [`handler`] decides what to do and returns [`effects`] (replies,
+//! dialogue state, registry changes), which the worker commits with the
+//! item's acknowledgement in one atomic step. The [`outbox`] sends through
+//! [`telegram`] (or, in a dry run, logs) within Telegram's limits.
+//! [`messages`] holds every text (Fluent); [`keys`] every store key;
+//! [`callback`] the buttons' data; [`dead_letters`] what was given up on.
 
 pub mod action;
 pub mod billing;
 pub mod broadcast;
+pub mod callback;
 pub mod config;
+pub mod dead_letters;
+pub mod effects;
 pub mod envelope;
 pub mod error;
 pub mod handler;
+pub mod keys;
 pub mod messages;
 pub mod outbox;
 pub mod partition;
 pub mod polling;
 pub mod service;
 pub mod telegram;
-pub mod users;
 pub mod webhook;
 pub mod worker;
 
@@ -43,7 +49,7 @@ pub use config::BotConfig;
 pub const SERVICE_NAME: &str = "bot.v1.BotService";
 
 /// Runs the gRPC server and the update workers until `shutdown` fires;
-/// then stops accepting, lets workers finish the update in hand, and returns.
+/// then stops accepting, lets workers finish the items in hand, and returns.
 pub async fn run(
     config: BotConfig,
     store: Store,
@@ -53,6 +59,11 @@ pub async fn run(
     if let Some(addr) = config.metrics_listen {
         let bound = mesh_telemetry::metrics::spawn_server(addr, shutdown.clone()).await?;
         tracing::info!(%bound, "bot-service metrics listening");
+    }
+    if config.api_token.is_none() {
+        tracing::warn!(
+            "BOT_API_TOKEN is not set: any caller that can reach bot-service may call it"
+        );
     }
     let mut config = config;
     let telegram = telegram::Telegram::new(&config)?;
@@ -68,6 +79,7 @@ pub async fn run(
         config.grpc_tls.as_ref(),
     )?;
     let wake = Arc::new(tokio::sync::Notify::new());
+    let outbox_wake = Arc::new(tokio::sync::Notify::new());
     let limits = outbox::Limits {
         global: config.global_send_interval,
         chat: config.chat_send_interval,
@@ -75,12 +87,11 @@ pub async fn run(
     };
     let outbox = outbox::Outbox::new(
         store.clone(),
+        config.outbox_queue,
         limits,
         config.max_attempts,
-        config.queue.lease,
+        outbox_wake.clone(),
     );
-    let users = users::Users::new(store.clone());
-    let broadcasts = broadcast::Broadcasts::new(store.clone());
     let poller = match (config.polling, telegram.bot()) {
         (true, Some(bot)) => Some(tokio::spawn(polling::run(
             bot.clone(),
@@ -95,30 +106,22 @@ pub async fn run(
         }
         (false, _) => None,
     };
-    let senders = outbox.spawn(
-        config.outbox_workers,
-        telegram,
-        users.clone(),
-        broadcasts.clone(),
-        shutdown.clone(),
-    );
-    let handler = handler::Handler::new(
-        config.clone(),
-        billing,
-        outbox,
-        users,
-        store.clone(),
-        broadcasts,
-    );
+    let senders = outbox.spawn(config.outbox_workers, telegram, shutdown.clone());
+    let handler = handler::Handler::new(config.clone(), billing, store.clone());
     let workers = worker::spawn_pool(
         &config,
         store.clone(),
         handler,
         wake.clone(),
+        outbox_wake.clone(),
         shutdown.clone(),
     );
 
-    let service = service::Bot::new(store.clone(), config.queue, wake);
+    let service = service::Bot::new(store.clone(), config.queue, wake, outbox_wake);
+    let auth = mesh_proto::serving::RequireBearer::new(
+        config.api_token.clone(),
+        "bot_unauthorized_calls_total",
+    );
     tracing::info!(addr = %listener.local_addr()?, store = ?store.backend(), workers = config.workers, "bot-service listening");
     let probe_store = store.clone();
     let served = mesh_proto::serving::serve(
@@ -126,7 +129,7 @@ pub async fn run(
         mesh_proto::serving::Service {
             name: SERVICE_NAME,
             descriptor: mesh_proto::bot::v1::FILE_DESCRIPTOR_SET,
-            routes: tonic::service::Routes::new(BotServiceServer::new(service)),
+            routes: tonic::service::Routes::new(BotServiceServer::with_interceptor(service, auth)),
             probe: move || {
                 let store = probe_store.clone();
                 async move { store.ping().await.is_ok() }

@@ -1,10 +1,23 @@
-//! Every text a Telegram user sees, in one place, in English and Spanish
-//! (picked from the user's `language_code`).
+//! Every text a Telegram user sees: Fluent catalogues, one per language,
+//! built in (`locales/*.ftl`) and overridable per message from
+//! `MESSAGES_DIR` (`<language>.ftl`).
+//!
+//! An override is checked at start-up: it must parse, name messages that
+//! exist, and use exactly the variables the built-in message uses (a
+//! dropped `$date` would send users a sentence with a hole). A broken
+//! override stops start-up with the file and line.
 
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use fluent_syntax::ast;
+use mesh_runtime::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// A supported language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum Lang {
     /// English (the default).
     #[default]
@@ -13,371 +26,338 @@ pub enum Lang {
     Es,
 }
 
+/// The built-in catalogues.
+const BUILTIN: &[(Lang, &str)] = &[
+    (Lang::En, include_str!("../locales/en.ftl")),
+    (Lang::Es, include_str!("../locales/es.ftl")),
+];
+
 impl Lang {
-    /// The language for a Telegram `language_code` (`es`, `es-MX`, ...).
-    pub fn from_code(code: Option<&str>) -> Self {
-        match code.map(|c| c.split(['-', '_']).next().unwrap_or(c).to_ascii_lowercase()) {
-            Some(c) if c == "es" => Self::Es,
-            _ => Self::En,
-        }
-    }
+    /// Every supported language.
+    pub const ALL: &[Lang] = &[Lang::En, Lang::Es];
 
-    /// The text of `t` in this language.
-    pub fn text(self, t: Text<'_>) -> String {
+    /// The ISO 639-1 code (also the override file's name).
+    pub fn code(self) -> &'static str {
         match self {
-            Self::En => en(t),
-            Self::Es => es(t),
+            Self::En => "en",
+            Self::Es => "es",
         }
+    }
+
+    /// The language for a Telegram `language_code` (`es`, `es-MX`, ...),
+    /// English for anything else.
+    pub fn from_code(code: Option<&str>) -> Self {
+        let Some(code) = code else {
+            return Self::En;
+        };
+        let base = code.split(['-', '_']).next().unwrap_or(code);
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|l| l.code().eq_ignore_ascii_case(base))
+            .unwrap_or_default()
     }
 }
 
-/// A plan as shown to users.
+/// A value for a message variable.
 #[derive(Debug, Clone, Copy)]
-pub struct PlanLine<'a> {
-    /// Name.
-    pub name: &'a str,
-    /// Description.
-    pub description: &'a str,
+pub enum Arg<'a> {
+    /// Text.
+    Str(&'a str),
+    /// A number (selects plural forms).
+    Num(i64),
 }
 
-/// Everything the bot can say.
-#[derive(Debug, Clone)]
-pub enum Text<'a> {
-    /// `/start`.
-    Welcome {
-        first_name: Option<&'a str>,
-        plans: Option<&'a [PlanLine<'a>]>,
-    },
-    /// `/help`.
-    Help { admin: bool },
-    /// `/plans`.
-    Plans(Option<&'a [PlanLine<'a>]>),
-    /// `/subscribe`: pick a plan.
-    ChoosePlan,
-    /// The Checkout link is ready.
-    PayPrompt,
-    /// The pay button's label.
-    PayButton,
-    /// Already has access.
-    AlreadySubscribed,
-    /// Payments are off.
-    PaymentsUnavailable,
-    /// Billing can't be reached.
-    TryLater,
-    /// Back from Checkout after paying.
-    ThanksForPaying,
-    /// Back from Checkout without paying.
-    CheckoutCanceled,
-    /// `/status`.
-    Status {
-        state: &'a str,
-        plan: &'a str,
-        until: Option<String>,
-        renews: bool,
-        access: bool,
-    },
-    /// `/portal`.
-    PortalPrompt,
-    /// The portal button's label.
-    PortalButton,
-    /// No subscription (portal, cancel).
-    NoSubscription,
-    /// `/cancel`: confirm.
-    CancelConfirm { until: Option<String> },
-    /// Confirm button.
-    Yes,
-    /// Keep button.
-    No,
-    /// Cancelled.
-    Canceled { until: Option<String> },
-    /// Kept.
-    CancelAborted,
-    /// The confirmation expired.
-    ConfirmationExpired,
-    /// Flooding.
-    SlowDown,
-    /// Anything else.
-    Unknown,
-    /// Access granted, with an invite.
-    WelcomePremium,
-    /// Access granted, no premium chat configured.
-    WelcomeNoChat,
-    /// The invite button's label.
-    JoinButton,
-    /// A renewal failed.
-    PaymentFailed,
-    /// A failed payment went through.
-    PaymentRecovered,
-    /// A non-renewing plan ends soon.
-    EndingSoon { until: Option<String> },
-    /// Access ended.
-    AccessEnded { reason: &'a str },
-    /// A join request was declined.
-    JoinDeclined,
-    /// Someone joined without an entitlement and was removed.
-    RemovedNoAccess,
-    /// `/stats`.
-    Stats {
-        users: usize,
-        blocked: usize,
-        with_access: u64,
-        by_plan: String,
-        churned: u64,
-    },
-    /// Admin command usage.
-    Usage(&'a str),
-    /// Admin action done.
-    Done(String),
-    /// Broadcast queued.
-    BroadcastStarted { recipients: usize },
-    /// Broadcast progress.
-    BroadcastProgress { done: i64, total: i64, sent: i64 },
-}
-
-fn plan_list_en(plans: Option<&[PlanLine<'_>]>) -> String {
-    match plans {
-        None => "Plans can't be shown right now; please try again in a minute.".to_owned(),
-        Some([]) => "No plans are on sale at the moment.".to_owned(),
-        Some(plans) => {
-            let mut out = String::from("Plans:");
-            for p in plans {
-                out.push_str(&format!("\n- {}: {}", p.name, p.description));
-            }
-            out
-        }
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(s: &'a str) -> Self {
+        Self::Str(s)
     }
 }
 
-fn plan_list_es(plans: Option<&[PlanLine<'_>]>) -> String {
-    match plans {
-        None => "No se pueden mostrar los planes ahora; inténtalo en un minuto.".to_owned(),
-        Some([]) => "No hay planes a la venta en este momento.".to_owned(),
-        Some(plans) => {
-            let mut out = String::from("Planes:");
-            for p in plans {
-                out.push_str(&format!("\n- {}: {}", p.name, p.description));
-            }
-            out
-        }
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(s: &'a String) -> Self {
+        Self::Str(s)
     }
 }
 
-fn until_en(until: &Option<String>) -> String {
-    until
-        .as_ref()
-        .map_or_else(|| "the end of the period".to_owned(), Clone::clone)
-}
-
-fn until_es(until: &Option<String>) -> String {
-    until
-        .as_ref()
-        .map_or_else(|| "el final del periodo".to_owned(), Clone::clone)
-}
-
-fn en(t: Text<'_>) -> String {
-    match t {
-        Text::Welcome { first_name, plans } => {
-            let greeting = first_name.map_or_else(|| "Welcome!".to_owned(), |n| format!("Welcome, {n}!"));
-            format!(
-                "{greeting}\n\nA premium subscription gives you access to our private members' chat.\n\n{}\n\nSend /subscribe to join, or /help to see everything I can do.",
-                plan_list_en(plans)
-            )
-        }
-        Text::Help { admin } => {
-            let mut lines = vec![
-                "Here is what I can do:",
-                "/start - welcome and plans",
-                "/plans - the plans on offer",
-                "/subscribe - choose a plan and pay",
-                "/status - your subscription",
-                "/portal - manage billing",
-                "/cancel - cancel at the end of the period",
-                "/help - this message",
-            ];
-            if admin {
-                lines.extend([
-                    "Admin:",
-                    "/stats - users and subscribers",
-                    "/grant <user> <plan> <days> [reason] - give access",
-                    "/revoke <user> [reason] - end access",
-                    "/broadcast <text> - message every user",
-                ]);
-            }
-            lines.join("\n")
-        }
-        Text::Plans(plans) => plan_list_en(plans),
-        Text::ChoosePlan => "Choose a plan:".into(),
-        Text::PayPrompt => "Tap the button to pay securely with Stripe. You'll get your invite as soon as the payment goes through.".into(),
-        Text::PayButton => "Pay with card".into(),
-        Text::AlreadySubscribed => "You already have access. Use /portal to manage your subscription.".into(),
-        Text::PaymentsUnavailable => "Payments aren't available right now. Please try again later.".into(),
-        Text::TryLater => "Something went wrong on our side. Please try again in a minute.".into(),
-        Text::ThanksForPaying => "Thank you! Your payment is being confirmed; your invite to the premium chat will arrive here in a moment.".into(),
-        Text::CheckoutCanceled => "No problem, nothing was charged. Send /subscribe whenever you're ready.".into(),
-        Text::Status { state, plan, until, renews, access } => {
-            let mut out = format!("Plan: {plan}\nState: {state}");
-            match (until, renews) {
-                (Some(u), true) => out.push_str(&format!("\nRenews on: {u}")),
-                (Some(u), false) => out.push_str(&format!("\nAccess until: {u}")),
-                (None, _) => {}
-            }
-            out.push_str(if access { "\nYou have access to the premium chat." } else { "\nYou don't have access right now. /subscribe to join." });
-            out
-        }
-        Text::PortalPrompt => "Manage your payment method, invoices and subscription here:".into(),
-        Text::PortalButton => "Open billing portal".into(),
-        Text::NoSubscription => "You don't have a subscription yet. Send /subscribe to start one.".into(),
-        Text::CancelConfirm { until } => format!(
-            "Cancel your subscription? You keep access until {}, and it won't renew.",
-            until_en(&until)
-        ),
-        Text::Yes => "Yes, cancel".into(),
-        Text::No => "No, keep it".into(),
-        Text::Canceled { until } => format!("Your subscription is cancelled. You keep access until {}.", until_en(&until)),
-        Text::CancelAborted => "Good, your subscription stays as it is.".into(),
-        Text::ConfirmationExpired => "That confirmation has expired. Send /cancel again.".into(),
-        Text::SlowDown => "You're sending messages too fast. Please slow down; I'll answer again in a moment.".into(),
-        Text::Unknown => "Sorry, I didn't understand that. Send /help to see what I can do.".into(),
-        Text::WelcomePremium => "Welcome to premium! Here is your personal invite to the members' chat. It works once and expires in 24 hours.".into(),
-        Text::WelcomeNoChat => "Welcome to premium! Your subscription is active.".into(),
-        Text::JoinButton => "Join the premium chat".into(),
-        Text::PaymentFailed => "Your last payment didn't go through. Please update your payment method to keep your access:".into(),
-        Text::PaymentRecovered => "Your payment went through. Thanks, your access continues.".into(),
-        Text::EndingSoon { until } => format!("Heads up: your access ends on {}. Send /subscribe to continue.", until_en(&until)),
-        Text::AccessEnded { reason } => {
-            let why = match reason {
-                "revoked" => "it was revoked by an administrator",
-                "payment_failed" => "the payment could not be collected",
-                "canceled" => "your subscription was cancelled",
-                _ => "your subscription has ended",
-            };
-            format!("Your premium access has ended because {why}. Send /subscribe to come back any time.")
-        }
-        Text::JoinDeclined => "To join the premium chat you need an active subscription. Send /subscribe to get one.".into(),
-        Text::RemovedNoAccess => "You were removed from the premium chat because you don't have an active subscription. Send /subscribe to join.".into(),
-        Text::Stats { users, blocked, with_access, by_plan, churned } => format!(
-            "Users: {users} ({blocked} blocked the bot)\nActive subscribers: {with_access}{by_plan}\nChurned this month: {churned}"
-        ),
-        Text::Usage(u) => format!("Usage: {u}"),
-        Text::Done(what) => format!("Done: {what}"),
-        Text::BroadcastStarted { recipients } => format!("Broadcast queued for {recipients} users. I'll report progress here."),
-        Text::BroadcastProgress { done, total, sent } => format!("Broadcast: {done}/{total} processed, {sent} delivered."),
+impl From<i64> for Arg<'_> {
+    fn from(n: i64) -> Self {
+        Self::Num(n)
     }
 }
 
-fn es(t: Text<'_>) -> String {
-    match t {
-        Text::Welcome { first_name, plans } => {
-            let greeting = first_name.map_or_else(|| "¡Bienvenido!".to_owned(), |n| format!("¡Bienvenido, {n}!"));
-            format!(
-                "{greeting}\n\nLa suscripción premium te da acceso a nuestro chat privado de miembros.\n\n{}\n\nEnvía /subscribe para unirte o /help para ver todo lo que puedo hacer.",
-                plan_list_es(plans)
-            )
-        }
-        Text::Help { admin } => {
-            let mut lines = vec![
-                "Esto es lo que puedo hacer:",
-                "/start - bienvenida y planes",
-                "/plans - los planes disponibles",
-                "/subscribe - elegir un plan y pagar",
-                "/status - tu suscripción",
-                "/portal - gestionar la facturación",
-                "/cancel - cancelar al final del periodo",
-                "/help - este mensaje",
-            ];
-            if admin {
-                lines.extend([
-                    "Administración:",
-                    "/stats - usuarios y suscriptores",
-                    "/grant <usuario> <plan> <días> [motivo] - dar acceso",
-                    "/revoke <usuario> [motivo] - quitar acceso",
-                    "/broadcast <texto> - escribir a todos",
-                ]);
-            }
-            lines.join("\n")
-        }
-        Text::Plans(plans) => plan_list_es(plans),
-        Text::ChoosePlan => "Elige un plan:".into(),
-        Text::PayPrompt => "Pulsa el botón para pagar de forma segura con Stripe. Recibirás tu invitación en cuanto se confirme el pago.".into(),
-        Text::PayButton => "Pagar con tarjeta".into(),
-        Text::AlreadySubscribed => "Ya tienes acceso. Usa /portal para gestionar tu suscripción.".into(),
-        Text::PaymentsUnavailable => "Los pagos no están disponibles ahora. Inténtalo más tarde.".into(),
-        Text::TryLater => "Algo ha fallado por nuestra parte. Inténtalo de nuevo en un minuto.".into(),
-        Text::ThanksForPaying => "¡Gracias! Estamos confirmando tu pago; tu invitación al chat premium llegará aquí en un momento.".into(),
-        Text::CheckoutCanceled => "Sin problema, no se ha cobrado nada. Envía /subscribe cuando quieras.".into(),
-        Text::Status { state, plan, until, renews, access } => {
-            let mut out = format!("Plan: {plan}\nEstado: {state}");
-            match (until, renews) {
-                (Some(u), true) => out.push_str(&format!("\nSe renueva el: {u}")),
-                (Some(u), false) => out.push_str(&format!("\nAcceso hasta: {u}")),
-                (None, _) => {}
-            }
-            out.push_str(if access { "\nTienes acceso al chat premium." } else { "\nAhora no tienes acceso. /subscribe para unirte." });
-            out
-        }
-        Text::PortalPrompt => "Gestiona aquí tu método de pago, facturas y suscripción:".into(),
-        Text::PortalButton => "Abrir portal de facturación".into(),
-        Text::NoSubscription => "Todavía no tienes suscripción. Envía /subscribe para empezar.".into(),
-        Text::CancelConfirm { until } => format!(
-            "¿Cancelar tu suscripción? Mantienes el acceso hasta {} y no se renovará.",
-            until_es(&until)
-        ),
-        Text::Yes => "Sí, cancelar".into(),
-        Text::No => "No, mantenerla".into(),
-        Text::Canceled { until } => format!("Tu suscripción está cancelada. Mantienes el acceso hasta {}.", until_es(&until)),
-        Text::CancelAborted => "Perfecto, tu suscripción sigue igual.".into(),
-        Text::ConfirmationExpired => "Esa confirmación ha caducado. Envía /cancel otra vez.".into(),
-        Text::SlowDown => "Estás enviando mensajes demasiado rápido. Espera un momento, por favor.".into(),
-        Text::Unknown => "Perdona, no lo he entendido. Envía /help para ver lo que puedo hacer.".into(),
-        Text::WelcomePremium => "¡Bienvenido a premium! Aquí tienes tu invitación personal al chat de miembros. Sirve una vez y caduca en 24 horas.".into(),
-        Text::WelcomeNoChat => "¡Bienvenido a premium! Tu suscripción está activa.".into(),
-        Text::JoinButton => "Entrar al chat premium".into(),
-        Text::PaymentFailed => "Tu último pago no se ha podido cobrar. Actualiza tu método de pago para mantener el acceso:".into(),
-        Text::PaymentRecovered => "Tu pago se ha completado. Gracias, tu acceso continúa.".into(),
-        Text::EndingSoon { until } => format!("Aviso: tu acceso termina el {}. Envía /subscribe para continuar.", until_es(&until)),
-        Text::AccessEnded { reason } => {
-            let why = match reason {
-                "revoked" => "un administrador lo ha revocado",
-                "payment_failed" => "no se pudo cobrar el pago",
-                "canceled" => "cancelaste tu suscripción",
-                _ => "tu suscripción ha terminado",
-            };
-            format!("Tu acceso premium ha terminado porque {why}. Envía /subscribe para volver cuando quieras.")
-        }
-        Text::JoinDeclined => "Para entrar al chat premium necesitas una suscripción activa. Envía /subscribe.".into(),
-        Text::RemovedNoAccess => "Te hemos sacado del chat premium porque no tienes una suscripción activa. Envía /subscribe para unirte.".into(),
-        Text::Stats { users, blocked, with_access, by_plan, churned } => format!(
-            "Usuarios: {users} ({blocked} bloquearon el bot)\nSuscriptores activos: {with_access}{by_plan}\nBajas este mes: {churned}"
-        ),
-        Text::Usage(u) => format!("Uso: {u}"),
-        Text::Done(what) => format!("Hecho: {what}"),
-        Text::BroadcastStarted { recipients } => format!("Difusión en cola para {recipients} usuarios. Te informaré aquí."),
-        Text::BroadcastProgress { done, total, sent } => format!("Difusión: {done}/{total} procesados, {sent} entregados."),
+/// The catalogues of every language.
+pub struct Catalogue {
+    bundles: Vec<(Lang, FluentBundle<FluentResource>)>,
+}
+
+impl std::fmt::Debug for Catalogue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalogue")
+            .field("languages", &self.bundles.len())
+            .finish()
     }
+}
+
+/// Line (1-based) of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).map_or(0, |t| t.matches('\n').count()) + 1
+}
+
+fn parse(name: &str, text: &str) -> Result<FluentResource, String> {
+    FluentResource::try_new(text.to_owned()).map_err(|(_, errors)| {
+        let first = errors.first().map_or_else(
+            || "unreadable".to_owned(),
+            |e| format!("line {}: {}", line_of(text, e.pos.start), e.kind),
+        );
+        format!("{name}: {first}")
+    })
+}
+
+/// Each message's id and the variables it uses.
+type Variables = Vec<(String, BTreeSet<String>)>;
+
+/// The variables each message uses.
+fn variables(resource: &FluentResource) -> Variables {
+    fn inline(e: &ast::InlineExpression<&str>, out: &mut BTreeSet<String>) {
+        match e {
+            ast::InlineExpression::VariableReference { id } => {
+                out.insert(id.name.to_owned());
+            }
+            ast::InlineExpression::FunctionReference { arguments, .. } => {
+                arguments.positional.iter().for_each(|a| inline(a, out));
+                arguments.named.iter().for_each(|a| inline(&a.value, out));
+            }
+            ast::InlineExpression::Placeable { expression } => expr(expression, out),
+            _ => {}
+        }
+    }
+    fn expr(e: &ast::Expression<&str>, out: &mut BTreeSet<String>) {
+        match e {
+            ast::Expression::Inline(i) => inline(i, out),
+            ast::Expression::Select { selector, variants } => {
+                inline(selector, out);
+                variants.iter().for_each(|v| pattern(&v.value, out));
+            }
+        }
+    }
+    fn pattern(p: &ast::Pattern<&str>, out: &mut BTreeSet<String>) {
+        for el in &p.elements {
+            if let ast::PatternElement::Placeable { expression } = el {
+                expr(expression, out);
+            }
+        }
+    }
+    resource
+        .entries()
+        .filter_map(|entry| match entry {
+            ast::Entry::Message(m) => {
+                let mut vars = BTreeSet::new();
+                if let Some(p) = &m.value {
+                    pattern(p, &mut vars);
+                }
+                Some((m.id.name.to_owned(), vars))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+impl Catalogue {
+    /// The built-in catalogues with the overrides in `dir`, if given.
+    pub fn load(dir: Option<&Path>) -> Result<Self, ConfigError> {
+        let error = |m: String| ConfigError::new("MESSAGES_DIR", m);
+        let mut bundles = Vec::new();
+        for (lang, text) in BUILTIN {
+            let builtin = parse(&format!("built-in {}.ftl", lang.code()), text).map_err(error)?;
+            let known = variables(&builtin);
+            let mut bundle = FluentBundle::new_concurrent(vec![
+                lang.code().parse().map_err(|e| error(format!("{e}")))?,
+            ]);
+            // Telegram shows Unicode isolation marks as stray characters.
+            bundle.set_use_isolating(false);
+            bundle
+                .add_resource(builtin)
+                .map_err(|e| error(format!("built-in {}.ftl: {e:?}", lang.code())))?;
+            if let Some(dir) = dir {
+                let file = dir.join(format!("{}.ftl", lang.code()));
+                if let Some(overrides) = read_override(&file, &known).map_err(error)? {
+                    bundle.add_resource_overriding(overrides);
+                }
+            }
+            bundles.push((*lang, bundle));
+        }
+        if let Some(dir) = dir {
+            check_no_strangers(dir).map_err(error)?;
+        }
+        Ok(Self { bundles })
+    }
+
+    /// Message `id` in `lang` with `args`. A message missing in a language
+    /// falls back to English (a test keeps every language complete).
+    pub fn text(&self, lang: Lang, id: &str, args: &[(&str, Arg<'_>)]) -> String {
+        let bundle = |l: Lang| self.bundles.iter().find(|(b, _)| *b == l).map(|(_, b)| b);
+        let found = bundle(lang)
+            .and_then(|b| Some((b, b.get_message(id)?.value()?)))
+            .or_else(|| bundle(Lang::En).and_then(|b| Some((b, b.get_message(id)?.value()?))));
+        let Some((bundle, pattern)) = found else {
+            tracing::error!(id, "no such message");
+            return id.to_owned();
+        };
+        let mut fluent_args = FluentArgs::new();
+        for (name, value) in args {
+            match value {
+                Arg::Str(s) => fluent_args.set(*name, FluentValue::from(*s)),
+                Arg::Num(n) => fluent_args.set(*name, FluentValue::from(*n)),
+            }
+        }
+        let mut errors = Vec::new();
+        let text = bundle.format_pattern(pattern, Some(&fluent_args), &mut errors);
+        if !errors.is_empty() {
+            tracing::error!(id, ?errors, "message formatted with errors");
+        }
+        text.into_owned()
+    }
+}
+
+/// Reads and checks one override file (`None` when there is none).
+fn read_override(file: &Path, known: &Variables) -> Result<Option<FluentResource>, String> {
+    let name = file.display().to_string();
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{name}: {e}")),
+    };
+    let resource = parse(&name, &text)?;
+    for (id, vars) in variables(&resource) {
+        let Some((_, expected)) = known.iter().find(|(k, _)| *k == id) else {
+            return Err(format!("{name}: no built-in message {id:?} to override"));
+        };
+        if vars != *expected {
+            let line = text
+                .find(&format!("{id} ="))
+                .map_or(0, |at| line_of(&text, at));
+            return Err(format!(
+                "{name}: line {line}: {id:?} must use the variables {expected:?}, not {vars:?}"
+            ));
+        }
+    }
+    Ok(Some(resource))
+}
+
+/// An `.ftl` file for a language the bot doesn't speak is a mistake.
+fn check_no_strangers(dir: &Path) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("ftl") {
+            continue;
+        }
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        if !Lang::ALL.iter().any(|l| l.code() == stem) {
+            return Err(format!(
+                "{}: no such language (files are named {})",
+                path.display(),
+                Lang::ALL
+                    .iter()
+                    .map(|l| format!("{}.ftl", l.code()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Language codes pick the catalogue; every text exists in both.
+    /// Every message exists in every language with the same variables.
     #[test]
-    fn languages() {
+    fn every_language_is_complete() {
+        let parsed: Vec<(Lang, Variables)> = BUILTIN
+            .iter()
+            .map(|(l, t)| (*l, variables(&parse(l.code(), t).unwrap())))
+            .collect();
+        let english = &parsed[0].1;
+        assert!(english.len() > 50);
+        for (lang, messages) in &parsed[1..] {
+            assert_eq!(
+                messages,
+                english,
+                "{} must have the same messages and variables as en",
+                lang.code()
+            );
+        }
+        assert_eq!(parsed.len(), Lang::ALL.len());
+    }
+
+    /// Language codes pick the catalogue; plurals and selects work.
+    #[test]
+    fn languages_and_selects() {
         assert_eq!(Lang::from_code(Some("es-MX")), Lang::Es);
-        assert_eq!(Lang::from_code(Some("en")), Lang::En);
-        assert_eq!(Lang::from_code(Some("de")), Lang::En);
+        assert_eq!(Lang::from_code(Some("EN")), Lang::En);
+        assert_eq!(Lang::from_code(Some("xx")), Lang::En);
         assert_eq!(Lang::from_code(None), Lang::En);
-        assert!(Lang::Es.text(Text::Unknown).contains("/help"));
-        assert_ne!(Lang::Es.text(Text::Unknown), Lang::En.text(Text::Unknown));
-        assert!(
-            Lang::En
-                .text(Text::Help { admin: true })
-                .contains("/broadcast")
+        let c = Catalogue::load(None).unwrap();
+        assert_eq!(
+            c.text(Lang::En, "greeting", &[("name", "Ann".into())]),
+            "Welcome, Ann!"
         );
         assert!(
-            !Lang::En
-                .text(Text::Help { admin: false })
-                .contains("/broadcast")
+            c.text(Lang::Es, "welcome-premium", &[("count", 2.into())])
+                .contains("2 chats")
         );
+        assert!(
+            c.text(Lang::En, "state", &[("state", "past-due".into())])
+                .contains("overdue")
+        );
+        assert_eq!(
+            c.text(Lang::Es, "state", &[("state", "active".into())]),
+            "activa"
+        );
+    }
+
+    /// Overrides replace single messages; a broken one, an unknown id, a
+    /// dropped variable or a stray language stop start-up naming the file.
+    #[test]
+    fn overrides() {
+        let dir = std::env::temp_dir().join(format!("ftl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+        write("es.ftl", "greeting = ¡Hola, { $name }!\n");
+        let c = Catalogue::load(Some(&dir)).unwrap();
+        assert_eq!(
+            c.text(Lang::Es, "greeting", &[("name", "Ana".into())]),
+            "¡Hola, Ana!"
+        );
+        assert!(
+            c.text(Lang::Es, "unknown", &[]).contains("/help"),
+            "the rest stays"
+        );
+        for (text, needle) in [
+            ("greeting = Hi { $name }!\n\nunknown = { }\n", "line 3"),
+            ("\n\ngreetings = Hi\n", "no built-in message"),
+            ("unknown = x\ngreeting = Hello!\n", "line 2"),
+        ] {
+            write("es.ftl", text);
+            let e = Catalogue::load(Some(&dir)).unwrap_err();
+            assert_eq!(e.var, "MESSAGES_DIR");
+            assert!(e.to_string().contains("es.ftl"), "{e}");
+            assert!(e.to_string().contains(needle), "{e}");
+        }
+        std::fs::remove_file(dir.join("es.ftl")).unwrap();
+        write("xx.ftl", "greeting = x { $name }\n");
+        assert!(
+            Catalogue::load(Some(&dir))
+                .unwrap_err()
+                .to_string()
+                .contains("xx.ftl")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

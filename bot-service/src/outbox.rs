@@ -1,19 +1,24 @@
 //! The one path for every outgoing Bot API call: durable and throttled.
 //!
-//! Actions are queued in the shared store under the chat they write to
-//! (one chat's messages leave in order) and de-duplicated by id, so a
-//! handler that runs twice queues its replies once. Workers send them
-//! within Telegram's limits, counted in the shared store so they hold
-//! across replicas and restarts (teloxide's own throttle is in-process):
-//! about 29 messages/s overall (never more than 30 in any second), 1/s per
-//! chat, 20/min per group. A 429 pauses that chat for `retry_after` while
-//! other chats flow; a 403 marks the user blocked and is never retried;
-//! network errors and 5xx retry with backoff.
+//! Calls are queued in the shared store (by the worker's commits) under the
+//! chat they write to, so one chat's messages leave in order, de-duplicated
+//! by id. Senders send them within Telegram's limits, counted in the shared
+//! store so they hold across replicas and restarts (teloxide's own throttle
+//! is in-process): about 29 messages/s overall (never more than 30 in any
+//! second), 1/s per chat, 20/min per group. A 429 pauses that chat for
+//! `retry_after` while other chats flow; a 403 marks the user blocked and
+//! is never retried; network errors and 5xx retry with backoff. Waiting for
+//! a send slot, or Telegram's `retry_after`, is not counted as an attempt.
+//!
+//! A sent call is settled in one commit while its lease is held (renewed
+//! during a slow call): the acknowledgement, a broadcast's counters and a
+//! block, together. The settle is retried through a store outage, because
+//! a call Telegram already took must not be sent again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use mesh_state::{Claim, ClaimResult, QueueConfig, RateDecision, Store, StoreError};
+use mesh_state::{Claim, ClaimResult, QueueConfig, RateDecision, Store, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -21,11 +26,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::action::Action;
-use crate::broadcast::Broadcasts;
+use crate::broadcast::count_recipient;
+use crate::keys;
 use crate::telegram::{SendError, Telegram};
-use crate::users::Users;
-
-const QUEUE: &str = "outbox";
 
 /// Sending limits.
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +51,7 @@ impl Default for Limits {
     }
 }
 
-/// A queued action.
+/// A queued call.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Item {
     /// Unique id (source + index), for de-duplication.
@@ -63,7 +66,7 @@ pub struct Item {
     pub traceparent: String,
 }
 
-/// The outbox.
+/// The sending side.
 #[derive(Clone)]
 pub struct Outbox {
     store: Store,
@@ -73,47 +76,37 @@ pub struct Outbox {
     wake: Arc<Notify>,
 }
 
+/// How a call is settled.
+enum Next {
+    /// Finished: `delivered` false when skipped or refused.
+    Done { delivered: bool, blocked: bool },
+    /// Handed out again after this long; `counts` as an attempt or not.
+    Retry { delay: Duration, counts: bool },
+    /// Given up on, with why.
+    Dead(String),
+}
+
 impl Outbox {
-    /// An outbox in `store`; a sender that dies loses its item's lease
-    /// after `lease`.
-    pub fn new(store: Store, limits: Limits, max_attempts: u32, lease: Duration) -> Self {
+    /// An outbox in `store`, woken through `wake` when calls are queued.
+    pub fn new(
+        store: Store,
+        config: QueueConfig,
+        limits: Limits,
+        max_attempts: u32,
+        wake: Arc<Notify>,
+    ) -> Self {
         Self {
             store,
-            config: QueueConfig {
-                dedup_ttl: Duration::from_secs(24 * 3600),
-                lease,
-            },
+            config,
             limits,
             max_attempts,
-            wake: Arc::new(Notify::new()),
+            wake,
         }
     }
 
-    /// Queues `action` once per `id`.
-    pub async fn send(
-        &self,
-        id: &str,
-        action: Action,
-        job: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let partition = format!("chat:{}", action.chat());
-        let item = Item {
-            id: id.to_owned(),
-            action,
-            job: job.map(str::to_owned),
-            traceparent: mesh_telemetry::current_traceparent(),
-        };
-        let bytes = serde_json::to_vec(&item).map_err(|e| StoreError::Protocol(e.to_string()))?;
-        self.store
-            .enqueue_once(QUEUE, &self.config, id, &partition, &bytes)
-            .await?;
-        self.wake.notify_one();
-        Ok(())
-    }
-
-    /// Actions queued and not yet finished.
+    /// Calls queued and not yet finished.
     pub async fn pending(&self) -> Result<u64, StoreError> {
-        self.store.pending(QUEUE).await
+        self.store.pending(keys::OUTBOX).await
     }
 
     /// Starts `workers` senders.
@@ -121,8 +114,6 @@ impl Outbox {
         &self,
         workers: usize,
         telegram: Telegram,
-        users: Users,
-        broadcasts: Broadcasts,
         shutdown: CancellationToken,
     ) -> Vec<JoinHandle<()>> {
         (0..workers)
@@ -130,8 +121,6 @@ impl Outbox {
                 let sender = Sender {
                     outbox: self.clone(),
                     telegram: telegram.clone(),
-                    users: users.clone(),
-                    broadcasts: broadcasts.clone(),
                     index,
                 };
                 tokio::spawn(sender.run(shutdown.clone()))
@@ -143,16 +132,7 @@ impl Outbox {
 struct Sender {
     outbox: Outbox,
     telegram: Telegram,
-    users: Users,
-    broadcasts: Broadcasts,
     index: usize,
-}
-
-#[derive(Clone, Copy)]
-enum Next {
-    Done,
-    Retry(Duration),
-    DeadLetter,
 }
 
 impl Sender {
@@ -160,7 +140,7 @@ impl Sender {
         let store = self.outbox.store.clone();
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
-            let wait = match store.claim(QUEUE, &self.outbox.config).await {
+            let wait = match store.claim(keys::OUTBOX, &self.outbox.config).await {
                 Ok(ClaimResult::Claimed(claim)) => {
                     failures = 0;
                     self.outbox.wake.notify_one();
@@ -191,20 +171,17 @@ impl Sender {
         }
     }
 
-    /// Waits for this chat's and the global budget. Returns the wait when
-    /// this chat must wait (the claim is given back so others can go).
+    /// Books this chat's and the global budget. Returns how long this chat
+    /// must wait (the claim is given back so others can go meanwhile).
     async fn throttle(&self, action: &Action) -> Result<Option<Duration>, StoreError> {
         let store = &self.outbox.store;
         let limits = self.outbox.limits;
         if action.is_message() {
             let chat = action.chat();
-            let (key, spacing) = if chat < 0 {
-                (format!("tg:group:{chat}"), limits.group)
-            } else {
-                (format!("tg:chat:{chat}"), limits.chat)
-            };
-            if let RateDecision::Limited { retry_after, .. } =
-                store.rate_limit(&key, spacing, 1).await?
+            let spacing = if chat < 0 { limits.group } else { limits.chat };
+            if let RateDecision::Limited { retry_after, .. } = store
+                .rate_limit(&keys::send_limit(chat), spacing, 1)
+                .await?
             {
                 return Ok(Some(retry_after));
             }
@@ -212,18 +189,18 @@ impl Sender {
         // The overall pace: book the next global slot and wait for it here,
         // holding the claim. Booking (rather than asking "may I now?") loses
         // no slot when no sender happens to ask at the instant it opens.
-        let wait = store.reserve_slot("tg:global", limits.global).await?;
+        let wait = store.reserve_slot(keys::SEND_PACE, limits.global).await?;
         tokio::time::sleep(wait).await;
         Ok(None)
     }
 
     async fn process(&self, claim: Claim) {
-        let store = &self.outbox.store;
         let item: Item = match serde_json::from_slice(&claim.item) {
             Ok(item) => item,
             Err(e) => {
-                tracing::error!(error = %e, "unreadable outbox item dropped");
-                let _ = store.ack(QUEUE, &claim, true).await;
+                let reason = format!("unreadable outbox item: {e}");
+                tracing::error!(%reason, "moved to the dead-letter list");
+                self.settle(&claim, None, Next::Dead(reason)).await;
                 return;
             }
         };
@@ -233,84 +210,144 @@ impl Sender {
             match self.throttle(&item.action).await {
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot check send limits");
-                    Next::Retry(Duration::from_millis(500))
+                    Next::Retry {
+                        delay: Duration::from_millis(500),
+                        counts: false,
+                    }
                 }
-                Ok(Some(wait)) => Next::Retry(wait),
-                Ok(None) => self.send(&item, &claim).await,
+                Ok(Some(wait)) => Next::Retry {
+                    delay: wait,
+                    counts: false,
+                },
+                Ok(None) => self.send_renewing(&item, &claim).await,
             }
         }
-        .instrument(span)
+        .instrument(span.clone())
         .await;
-        // Settle while the lease is ours, retrying through a store outage:
-        // a call Telegram already took must not be sent again.
-        let within = self.outbox.config.lease.mul_f64(0.9);
-        let result = mesh_state::retry_within(within, || async {
-            match next {
-                Next::Done => store.ack(QUEUE, &claim, false).await,
-                Next::DeadLetter => store.ack(QUEUE, &claim, true).await,
-                Next::Retry(delay) => store.release(QUEUE, &claim, delay).await,
+        self.settle(&claim, item.job.as_deref(), next)
+            .instrument(span)
+            .await;
+    }
+
+    /// Sends, renewing the lease while Telegram takes its time.
+    async fn send_renewing(&self, item: &Item, claim: &Claim) -> Next {
+        let lease = self.outbox.config.lease;
+        let send = self.send(item, claim);
+        tokio::pin!(send);
+        let mut renewal = tokio::time::interval(lease / 4);
+        renewal.tick().await;
+        loop {
+            tokio::select! {
+                next = &mut send => return next,
+                _ = renewal.tick() => {
+                    if let Err(e) = self.outbox.store.renew(keys::OUTBOX, &[claim], lease).await {
+                        tracing::warn!(error = %e, "cannot renew an outbox lease");
+                    }
+                }
             }
-        })
-        .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "cannot settle outbox item; it will be retried");
         }
     }
 
     async fn send(&self, item: &Item, claim: &Claim) -> Next {
         let chat = item.action.chat();
+        let store = &self.outbox.store;
         if item.action.is_message()
             && chat > 0
-            && self.users.is_blocked(chat).await.unwrap_or(false)
+            && store
+                .set_contains(keys::BLOCKED, &chat.to_string())
+                .await
+                .unwrap_or(false)
         {
-            self.finished(item, false).await;
-            return Next::Done;
+            return Next::Done {
+                delivered: false,
+                blocked: false,
+            };
         }
         match self.telegram.execute(&item.action).await {
-            Ok(()) => {
-                self.finished(item, true).await;
-                Next::Done
-            }
+            Ok(()) => Next::Done {
+                delivered: true,
+                blocked: false,
+            },
             Err(SendError::RetryAfter(wait)) => {
                 tracing::info!(
                     chat,
                     wait_s = wait.as_secs(),
                     "Telegram asked this chat to wait"
                 );
-                Next::Retry(wait)
+                Next::Retry {
+                    delay: wait,
+                    counts: false,
+                }
             }
             Err(SendError::Blocked) => {
                 tracing::info!(chat, "user blocked the bot; not writing to them again");
-                if let Err(e) = self.users.blocked(chat).await {
-                    tracing::warn!(error = %e, "cannot record a block");
+                Next::Done {
+                    delivered: false,
+                    blocked: true,
                 }
-                self.finished(item, false).await;
-                Next::Done
             }
             Err(SendError::Permanent(reason)) => {
-                tracing::warn!(chat, method = item.action.method(), %reason, "Telegram refused a call; dropped");
-                self.finished(item, false).await;
-                Next::Done
+                tracing::warn!(chat, method = item.action.method(), %reason, "Telegram refused a call; moved to the dead-letter list");
+                Next::Dead(format!("{}: {reason}", item.action.method()))
             }
             Err(SendError::Transient(reason)) if claim.attempts >= self.outbox.max_attempts => {
                 tracing::error!(chat, %reason, attempts = claim.attempts, "call failed too often; moved to the dead-letter list");
-                self.finished(item, false).await;
-                Next::DeadLetter
+                Next::Dead(format!(
+                    "{}: {reason} (after {} attempts)",
+                    item.action.method(),
+                    claim.attempts
+                ))
             }
             Err(SendError::Transient(reason)) => {
                 let delay = Duration::from_millis(250u64 << claim.attempts.min(7))
                     .min(Duration::from_secs(30));
                 tracing::info!(chat, %reason, attempts = claim.attempts, "call failed; retrying");
-                Next::Retry(delay)
+                Next::Retry {
+                    delay,
+                    counts: true,
+                }
             }
         }
     }
 
-    async fn finished(&self, item: &Item, delivered: bool) {
-        if let Some(job) = &item.job
-            && let Err(e) = self.broadcasts.progress(job, delivered, &self.outbox).await
-        {
-            tracing::warn!(error = %e, "cannot record broadcast progress");
+    /// Settles a call in one commit while the lease is ours, retrying
+    /// through a store outage: a call Telegram already took must not be
+    /// sent again.
+    async fn settle(&self, claim: &Claim, job: Option<&str>, next: Next) {
+        let mut tx = Tx::new();
+        match &next {
+            Next::Done { delivered, blocked } => {
+                tx.ack(keys::OUTBOX, claim, None);
+                if *blocked {
+                    tx.set_add(keys::BLOCKED, &claim_chat(claim));
+                }
+                if let Some(job) = job {
+                    count_recipient(&mut tx, job, *delivered);
+                }
+            }
+            Next::Retry { delay, counts } => {
+                tx.release(keys::OUTBOX, claim, *delay, *counts);
+            }
+            Next::Dead(reason) => {
+                tx.ack(keys::OUTBOX, claim, Some(reason));
+                if let Some(job) = job {
+                    count_recipient(&mut tx, job, false);
+                }
+            }
+        }
+        let within = self.outbox.config.lease.mul_f64(0.9);
+        let store = &self.outbox.store;
+        if let Err(e) = mesh_state::retry_within(within, || store.commit(&tx)).await {
+            tracing::warn!(error = %e, "cannot settle an outbox call; it will be retried");
         }
     }
+}
+
+/// The chat id of an outbox partition (`chat:<id>`).
+fn claim_chat(claim: &Claim) -> String {
+    claim
+        .partition
+        .strip_prefix("chat:")
+        .unwrap_or(&claim.partition)
+        .to_owned()
 }

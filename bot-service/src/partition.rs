@@ -1,8 +1,11 @@
 //! Which chat an update belongs to, read without parsing the whole update.
 //!
 //! Telegram orders updates per chat; the queue keeps that order per
-//! partition, so the partition is the chat. Updates that belong to no chat
-//! (inline queries, polls) get their own partition and run in parallel.
+//! partition, so the partition is the chat. Membership updates of a group
+//! (join requests, members joining) are ordered per member instead: one
+//! member's join request that waits for billing must not hold up everyone
+//! else's. Updates that belong to no chat (inline queries, polls) get their
+//! own partition and run in parallel.
 
 use serde::Deserialize;
 
@@ -32,6 +35,18 @@ struct HasUser {
     user: Id,
 }
 
+#[derive(Deserialize)]
+struct JoinRequest {
+    chat: Id,
+    from: Id,
+}
+
+#[derive(Deserialize)]
+struct MemberUpdate {
+    chat: Id,
+    new_chat_member: HasUser,
+}
+
 /// Only the fields that locate a chat; serde skips the rest.
 #[derive(Deserialize)]
 struct Peek {
@@ -44,8 +59,8 @@ struct Peek {
     edited_business_message: Option<HasChat>,
     message_reaction: Option<HasChat>,
     my_chat_member: Option<HasChat>,
-    chat_member: Option<HasChat>,
-    chat_join_request: Option<HasChat>,
+    chat_member: Option<MemberUpdate>,
+    chat_join_request: Option<JoinRequest>,
     chat_boost: Option<HasChat>,
     callback_query: Option<Callback>,
     inline_query: Option<HasFrom>,
@@ -58,6 +73,18 @@ struct Peek {
 /// Reads the update's id and its partition key.
 pub fn locate(update: &[u8]) -> Result<(i64, String), serde_json::Error> {
     let p: Peek = serde_json::from_slice(update)?;
+    let member = p
+        .chat_join_request
+        .as_ref()
+        .map(|r| (r.chat.id, r.from.id))
+        .or_else(|| {
+            p.chat_member
+                .as_ref()
+                .map(|m| (m.chat.id, m.new_chat_member.user.id))
+        });
+    if let Some((chat, user)) = member {
+        return Ok((p.update_id, format!("chat:{chat}:member:{user}")));
+    }
     let chat = [
         p.message,
         p.edited_message,
@@ -67,8 +94,6 @@ pub fn locate(update: &[u8]) -> Result<(i64, String), serde_json::Error> {
         p.edited_business_message,
         p.message_reaction,
         p.my_chat_member,
-        p.chat_member,
-        p.chat_join_request,
         p.chat_boost,
     ]
     .into_iter()
@@ -115,7 +140,9 @@ mod tests {
         assert_eq!(locate(cb_inline).unwrap(), (3, "chat:7".into()));
         let join =
             br#"{"update_id":4,"chat_join_request":{"chat":{"id":-100},"from":{"id":7},"date":1}}"#;
-        assert_eq!(locate(join).unwrap(), (4, "chat:-100".into()));
+        assert_eq!(locate(join).unwrap(), (4, "chat:-100:member:7".into()));
+        let member = br#"{"update_id":7,"chat_member":{"chat":{"id":-100},"from":{"id":1},"date":1,"old_chat_member":{"user":{"id":8},"status":"left"},"new_chat_member":{"user":{"id":8},"status":"member"}}}"#;
+        assert_eq!(locate(member).unwrap(), (7, "chat:-100:member:8".into()));
         let inline = br#"{"update_id":5,"inline_query":{"id":"q","from":{"id":9},"query":""}}"#;
         assert_eq!(locate(inline).unwrap(), (5, "user:9".into()));
         assert_eq!(

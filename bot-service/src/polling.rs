@@ -21,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 use crate::service::{Incoming, accept_updates};
 use crate::webhook::ALLOWED_UPDATES;
 
-const OFFSET_KEY: &str = "bot:poll:offset";
 const LONG_POLL_SECS: u64 = 25;
 
 #[derive(Deserialize)]
@@ -78,7 +77,7 @@ async fn poll_once(
     wake: &Notify,
 ) -> Result<usize, String> {
     let offset: i64 = store
-        .get(OFFSET_KEY)
+        .get(crate::keys::POLL_OFFSET)
         .await
         .map_err(|e| e.to_string())?
         .and_then(|v| String::from_utf8(v).ok())
@@ -148,7 +147,7 @@ async fn poll_once(
     }
     if next != offset {
         store
-            .set(OFFSET_KEY, next.to_string().as_bytes(), None)
+            .set(crate::keys::POLL_OFFSET, next.to_string().as_bytes(), None)
             .await
             .map_err(|e| e.to_string())?;
     }

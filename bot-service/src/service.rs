@@ -1,77 +1,50 @@
-//! `bot.v1.BotService`: durable acceptance of updates and notices.
+//! `bot.v1.BotService`: durable acceptance of updates and notices, and
+//! the dead letters.
 
 use std::sync::Arc;
 
 use mesh_proto::bot::v1::bot_service_server::BotService;
 use mesh_proto::bot::v1::{
     AcceptUpdateRequest, AcceptUpdateResponse, AcceptUpdatesRequest, AcceptUpdatesResponse,
-    BatchedOutcome, NotifyEntitlementRequest, NotifyEntitlementResponse,
+    BatchedOutcome, DeadLetter, ListDeadLettersRequest, ListDeadLettersResponse,
+    NotifyEntitlementRequest, NotifyEntitlementResponse, ReplayDeadLettersRequest,
+    ReplayDeadLettersResponse,
 };
 use mesh_state::{Enqueued, NewItem, QueueConfig, Store};
 use prost::Message;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
+use crate::dead_letters;
 use crate::envelope::{self, Kind};
 use crate::error::BotError;
+use crate::keys;
 use crate::partition;
-
-/// The queue holding accepted updates and notices, partitioned by chat.
-pub const UPDATES_QUEUE: &str = "updates";
 
 /// The gRPC service.
 pub struct Bot {
     store: Store,
     queue: QueueConfig,
     wake: Arc<Notify>,
+    outbox_wake: Arc<Notify>,
 }
 
 impl Bot {
-    /// A service storing work in `store` and waking local workers.
-    pub fn new(store: Store, queue: QueueConfig, wake: Arc<Notify>) -> Self {
-        Self { store, queue, wake }
+    /// A service storing work in `store` and waking local workers (and
+    /// senders, after a replay of outbox calls).
+    pub fn new(
+        store: Store,
+        queue: QueueConfig,
+        wake: Arc<Notify>,
+        outbox_wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            queue,
+            wake,
+            outbox_wake,
+        }
     }
-
-    async fn enqueue(
-        &self,
-        kind: Kind,
-        id: &str,
-        partition: &str,
-        payload: &[u8],
-    ) -> Result<bool, BotError> {
-        enqueue(
-            &self.store,
-            &self.queue,
-            &self.wake,
-            kind,
-            id,
-            partition,
-            payload,
-        )
-        .await
-    }
-}
-
-/// Durably queues one piece of work (de-duplicated by `id`) and wakes a
-/// local worker; returns whether it was a duplicate.
-async fn enqueue(
-    store: &Store,
-    queue: &QueueConfig,
-    wake: &Notify,
-    kind: Kind,
-    id: &str,
-    partition: &str,
-    payload: &[u8],
-) -> Result<bool, BotError> {
-    let item = envelope::seal(kind, &mesh_telemetry::current_traceparent(), payload);
-    let outcome = store
-        .enqueue_once(UPDATES_QUEUE, queue, id, partition, &item)
-        .await?;
-    let duplicate = outcome == Enqueued::Duplicate;
-    if !duplicate {
-        wake.notify_one();
-    }
-    Ok(duplicate)
 }
 
 /// One raw Telegram update to accept, as webhooks and polling deliver it.
@@ -139,7 +112,7 @@ pub async fn accept_updates(
             parent: &updates[l.index].span,
         })
         .collect();
-    let enqueued = store.enqueue_many(UPDATES_QUEUE, queue, &items).await?;
+    let enqueued = store.enqueue_many(keys::UPDATES, queue, &items).await?;
     let mut fresh = 0;
     for (l, e) in located.iter().zip(enqueued) {
         let duplicate = e == Enqueued::Duplicate;
@@ -261,16 +234,80 @@ impl BotService for Bot {
         }
         // Queued in the user's own chat partition: it is handled in order
         // with what the user sends.
-        let duplicate = self
-            .enqueue(
-                Kind::Notice,
+        let item = envelope::seal(
+            Kind::Notice,
+            &mesh_telemetry::current_traceparent(),
+            &notice.encode_to_vec(),
+        );
+        let outcome = self
+            .store
+            .enqueue_once(
+                keys::UPDATES,
+                &self.queue,
                 &format!("notice:{}", notice.notice_id),
-                &format!("chat:{}", notice.telegram_user_id),
-                &notice.encode_to_vec(),
+                &keys::chat_partition(notice.telegram_user_id),
+                &item,
             )
-            .await?;
+            .await
+            .map_err(BotError::from)?;
+        let duplicate = outcome == Enqueued::Duplicate;
+        if !duplicate {
+            self.wake.notify_one();
+        }
         metrics::counter!("bot_notices_accepted_total", "kind" => notice.kind().as_str_name())
             .increment(1);
         Ok(Response::new(NotifyEntitlementResponse { duplicate }))
+    }
+
+    async fn list_dead_letters(
+        &self,
+        request: Request<ListDeadLettersRequest>,
+    ) -> Result<Response<ListDeadLettersResponse>, Status> {
+        let r = request.into_inner();
+        let limit = match r.limit {
+            0 => 100,
+            n => n.min(1000) as usize,
+        };
+        let mut dead_letters: Vec<DeadLetter> = Vec::new();
+        let mut totals = std::collections::HashMap::new();
+        for name in dead_letters::queues(&r.queue)? {
+            let queue = dead_letters::queue_key(name)?;
+            totals.insert(
+                name.to_owned(),
+                self.store
+                    .dead_letter_count(queue)
+                    .await
+                    .map_err(BotError::from)?,
+            );
+            for letter in self
+                .store
+                .dead_letters(queue, limit)
+                .await
+                .map_err(BotError::from)?
+            {
+                dead_letters.push(dead_letters::describe(name, letter));
+            }
+        }
+        Ok(Response::new(ListDeadLettersResponse {
+            dead_letters,
+            totals,
+        }))
+    }
+
+    async fn replay_dead_letters(
+        &self,
+        request: Request<ReplayDeadLettersRequest>,
+    ) -> Result<Response<ReplayDeadLettersResponse>, Status> {
+        let r = request.into_inner();
+        let queue = dead_letters::queue_key(&r.queue)?;
+        let replayed = dead_letters::replay(&self.store, queue, &r.ids)
+            .await
+            .map_err(BotError::from)?;
+        if replayed > 0 {
+            self.wake.notify_one();
+            self.outbox_wake.notify_one();
+        }
+        tracing::info!(queue = %r.queue, replayed, "dead letters replayed");
+        Ok(Response::new(ReplayDeadLettersResponse { replayed }))
     }
 }

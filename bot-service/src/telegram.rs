@@ -148,25 +148,35 @@ async fn run(bot: &Bot, action: &Action) -> Result<(), SendError> {
         }
         Action::SendInvite {
             chat_id,
-            premium_chat_id,
+            chats,
             text,
-            button,
+            buttons,
             expire_secs,
         } => {
             let expire = Utc::now() + chrono::Duration::seconds(*expire_secs);
-            let link = bot
-                .create_chat_invite_link(ChatId(*premium_chat_id))
-                .name(format!("tg{chat_id}"))
-                .member_limit(1)
-                .expire_date(expire)
-                .await
-                .map_err(classify)?;
-            let buttons = vec![vec![Button::Url {
-                text: button.clone(),
-                url: link.invite_link,
-            }]];
+            let mut rows = Vec::with_capacity(chats.len());
+            for (i, chat) in chats.iter().enumerate() {
+                // A retry after a partial failure makes new links; the
+                // unused ones expire with the rest.
+                let link = bot
+                    .create_chat_invite_link(ChatId(*chat))
+                    .name(format!("tg{chat_id}"))
+                    .member_limit(1)
+                    .expire_date(expire)
+                    .await
+                    .map_err(classify)?;
+                let label = buttons
+                    .get(i)
+                    .or(buttons.last())
+                    .cloned()
+                    .unwrap_or_default();
+                rows.push(vec![Button::Url {
+                    text: label,
+                    url: link.invite_link,
+                }]);
+            }
             bot.send_message(ChatId(*chat_id), text.clone())
-                .reply_markup(keyboard(&buttons)?)
+                .reply_markup(keyboard(&rows)?)
                 .await
                 .map(drop)
                 .map_err(classify)

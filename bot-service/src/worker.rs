@@ -1,37 +1,50 @@
 //! Workers that drain the update queue.
 //!
-//! Each worker leases one chat's next update, handles it, and acknowledges
-//! it. Idle workers sleep until the gRPC service wakes one (a local
-//! accept), a peer that found work wakes the next, or, for work accepted by
-//! another replica or left by a crashed one, worker 0 polls.
+//! Each worker leases up to [`BATCH`] chats' next items, handles them side
+//! by side, and settles each with one commit: its effects (replies,
+//! dialogue state, registry changes, next job steps) together with its
+//! acknowledgement, guarded by its lease. While it works it renews its
+//! leases, so a slow handler keeps its chats and is never run twice; a
+//! worker that dies stops renewing, and its chats move to another worker
+//! within one lease. Idle workers sleep until the gRPC service wakes one (a
+//! local accept), a peer that found work wakes the next, or, for work
+//! accepted by another replica or left by a crashed one, worker 0 polls.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
-use mesh_state::{Claim, Claims, Finished, Store};
+use mesh_proto::bot::v1::NotifyEntitlementRequest;
+use mesh_state::{Claim, Claims, Store, Tx, TxOutcome};
+use prost::Message;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::BotConfig;
+use crate::effects::Effects;
 use crate::envelope::{self, Kind};
 use crate::handler::{HandleError, Handler};
-use crate::service::UPDATES_QUEUE;
-use mesh_proto::bot::v1::NotifyEntitlementRequest;
-use prost::Message;
-use tracing::Instrument;
+use crate::keys;
 
 const POLL: Duration = Duration::from_millis(200);
 const IDLE: Duration = Duration::from_secs(5);
 
+/// Most items one worker claims at once. Each is a different chat, handled
+/// side by side; claiming and settling them together costs one store round
+/// trip per batch instead of two per update.
+const BATCH: usize = 16;
+
 /// Starts `config.workers` workers.
 pub fn spawn_pool(
-    config: &BotConfig,
+    config: &Arc<BotConfig>,
     store: Store,
     handler: Handler,
     wake: Arc<Notify>,
+    outbox_wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
     (0..config.workers)
@@ -41,6 +54,7 @@ pub fn spawn_pool(
                 store: store.clone(),
                 handler: handler.clone(),
                 wake: wake.clone(),
+                outbox_wake: outbox_wake.clone(),
                 config: config.clone(),
             };
             tokio::spawn(worker.run(shutdown.clone()))
@@ -48,33 +62,52 @@ pub fn spawn_pool(
         .collect()
 }
 
-struct Worker {
+/// One worker.
+pub struct Worker {
     index: usize,
     store: Store,
     handler: Handler,
     wake: Arc<Notify>,
-    config: BotConfig,
+    outbox_wake: Arc<Notify>,
+    config: Arc<BotConfig>,
 }
 
-/// Most items one worker claims at once. Each is a different chat, handled
-/// side by side; claiming and acknowledging them together costs one store
-/// round trip per batch instead of two per update.
-const BATCH: usize = 16;
+/// How a handled item is settled.
+enum Outcome {
+    /// Its effects, committed with its acknowledgement.
+    Commit(Effects),
+    /// Handed out again after this long.
+    Retry(Duration),
+    /// Given up on, with why.
+    Dead(String),
+}
 
-/// One handled claim, waiting to be settled.
+/// One handled item, waiting to be settled.
 struct Handled {
     claim: Claim,
-    settle: Settle,
+    outcome: Outcome,
     span: tracing::Span,
 }
 
 impl Worker {
+    /// A worker that is not part of a pool (tests drive it item by item).
+    pub fn standalone(config: Arc<BotConfig>, store: Store, handler: Handler) -> Self {
+        Self {
+            index: usize::MAX,
+            store,
+            handler,
+            wake: Arc::default(),
+            outbox_wake: Arc::default(),
+            config,
+        }
+    }
+
     async fn run(self, shutdown: CancellationToken) {
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
             let claimed = self
                 .store
-                .claim_many(UPDATES_QUEUE, &self.config.queue, BATCH)
+                .claim_many(keys::UPDATES, &self.config.queue, BATCH)
                 .await;
             let wait = match claimed {
                 Ok(Claims::Claimed(claims)) => {
@@ -110,13 +143,21 @@ impl Worker {
     }
 
     /// Handles claimed items side by side and settles them in groups as
-    /// they finish: a quick item is acknowledged with whatever else is done
-    /// by then, never held back by a slow one. Not cancelled by shutdown:
-    /// items in hand finish (within the lease) so a drain loses nothing.
-    async fn process(&self, claims: Vec<Claim>) {
+    /// they finish: a quick item is committed with whatever else is done by
+    /// then, never held back by a slow one. Leases are renewed until each
+    /// item is settled. Not cancelled by shutdown: items in hand finish so
+    /// a drain loses nothing.
+    pub async fn process(&self, claims: Vec<Claim>) {
+        let mut held: HashMap<String, Claim> = claims
+            .iter()
+            .map(|c| (c.partition.clone(), c.clone()))
+            .collect();
         let mut running: FuturesUnordered<_> =
             claims.into_iter().map(|claim| self.handle(claim)).collect();
         let mut settling = FuturesUnordered::new();
+        let lease = self.config.queue.lease;
+        let mut renewal = tokio::time::interval(lease / 4);
+        renewal.tick().await;
         loop {
             tokio::select! {
                 Some(first) = running.next() => {
@@ -126,7 +167,17 @@ impl Worker {
                     }
                     settling.push(self.settle(group));
                 }
-                Some(()) = settling.next() => {}
+                Some(settled) = settling.next() => {
+                    for partition in settled {
+                        held.remove(&partition);
+                    }
+                }
+                _ = renewal.tick(), if !held.is_empty() => {
+                    let claims: Vec<&Claim> = held.values().collect();
+                    if let Err(e) = self.store.renew(keys::UPDATES, &claims, lease).await {
+                        tracing::warn!(error = %e, "cannot renew leases; retrying");
+                    }
+                }
                 else => break,
             }
         }
@@ -135,10 +186,9 @@ impl Worker {
     /// Handles one claimed item and decides how to settle it.
     async fn handle(&self, claim: Claim) -> Handled {
         let Some((kind, traceparent, payload)) = envelope::open(&claim.item) else {
-            tracing::error!("unreadable queue item; moved to the dead-letter list");
             return Handled {
                 claim,
-                settle: Settle::DeadLetter,
+                outcome: Outcome::Dead("unreadable queue item".into()),
                 span: tracing::Span::none(),
             };
         };
@@ -150,9 +200,6 @@ impl Worker {
             trace_id = tracing::field::Empty,
         );
         mesh_telemetry::continue_trace(&span, &traceparent);
-        // Finish well inside the lease so no other worker takes the chat over
-        // while this one still works on it.
-        let budget = self.config.queue.lease.mul_f64(0.8);
         let started = std::time::Instant::now();
         let work = async {
             match kind {
@@ -161,111 +208,141 @@ impl Worker {
                     Ok(notice) => self.handler.handle_notice(&notice).await,
                     Err(e) => Err(HandleError::Permanent(format!("unreadable notice: {e}"))),
                 },
+                Kind::Job => self.handler.handle_job(&payload).await,
             }
         };
-        let outcome = match tokio::time::timeout(budget, work.instrument(span.clone())).await {
-            Ok(result) => result,
-            Err(_) => Err(HandleError::Transient("handling timed out".into())),
-        };
+        let result =
+            match tokio::time::timeout(self.config.handler_timeout, work.instrument(span.clone()))
+                .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(HandleError::Transient("handling timed out".into())),
+            };
         metrics::histogram!("bot_update_handle_seconds").record(started.elapsed().as_secs_f64());
-        // What to do with the claim, decided once. (Logged with `in_scope`:
-        // an `enter()` guard must never be held across an await.)
-        let settle = span.in_scope(|| match outcome {
-            Ok(()) => Settle::Ack,
-            Err(HandleError::Permanent(reason)) => {
-                tracing::warn!(%reason, "item cannot be handled; dropped");
-                metrics::counter!("bot_updates_failed_total", "kind" => "permanent").increment(1);
-                Settle::Ack
-            }
-            Err(HandleError::Transient(reason)) if claim.attempts >= self.config.max_attempts => {
-                tracing::error!(%reason, attempts = claim.attempts, "item failed too often; moved to the dead-letter list");
-                metrics::counter!("bot_updates_failed_total", "kind" => "dead_letter").increment(1);
-                Settle::DeadLetter
-            }
-            Err(HandleError::Transient(reason)) => {
-                let delay = backoff(claim.attempts);
-                tracing::info!(%reason, attempts = claim.attempts, delay_ms = delay.as_millis() as u64, "item will be retried");
-                metrics::counter!("bot_updates_failed_total", "kind" => "retry").increment(1);
-                Settle::Release(delay)
-            }
-        });
+        // (Logged with `in_scope`: an `enter()` guard must never be held
+        // across an await.)
+        let outcome = span.in_scope(|| self.decide(&claim, result));
         Handled {
             claim,
-            settle,
+            outcome,
             span,
         }
     }
 
-    /// Settles handled items while their leases are ours: the finished ones
-    /// in one store write, retried through a store outage (a redelivery
-    /// would handle an update again); the ones to retry one by one.
-    async fn settle(&self, group: Vec<Handled>) {
-        let within = self.config.queue.lease.mul_f64(0.9);
-        let finished: Vec<(Finished<'_>, &tracing::Span)> = group
-            .iter()
-            .filter(|h| !matches!(h.settle, Settle::Release(_)))
-            .map(|h| {
-                let done = Finished {
-                    claim: &h.claim,
-                    dead_letter: matches!(h.settle, Settle::DeadLetter),
-                    parent: &h.span,
-                };
-                (done, &h.span)
-            })
-            .collect();
-        if !finished.is_empty() {
-            let done: Vec<Finished<'_>> = finished.iter().map(|(d, _)| *d).collect();
-            let acked =
-                mesh_state::retry_within(within, || self.store.ack_many(UPDATES_QUEUE, &done))
-                    .await;
-            match acked {
-                Ok(held) => {
-                    for ((_, span), held) in finished.iter().zip(held) {
-                        if !held {
-                            span.in_scope(lease_lost);
-                        }
-                    }
-                }
-                // The leases run out and the items are delivered again.
-                Err(e) => {
-                    tracing::warn!(error = %e, items = done.len(), "cannot acknowledge items; they will be redelivered")
-                }
+    fn decide(&self, claim: &Claim, result: Result<Effects, HandleError>) -> Outcome {
+        let attempts = claim.attempts;
+        let failed = |kind: &'static str| {
+            metrics::counter!("bot_updates_failed_total", "kind" => kind).increment(1);
+        };
+        match result {
+            Ok(effects) => Outcome::Commit(effects),
+            Err(HandleError::Permanent(reason)) => {
+                tracing::warn!(%reason, "item cannot be handled; moved to the dead-letter list");
+                failed("dead_letter");
+                Outcome::Dead(reason)
             }
-        }
-        for h in &group {
-            let Settle::Release(delay) = h.settle else {
-                continue;
-            };
-            let released = mesh_state::retry_within(within, || {
-                self.store.release(UPDATES_QUEUE, &h.claim, delay)
-            })
-            .instrument(h.span.clone())
-            .await;
-            match released {
-                Ok(true) => {}
-                Ok(false) => h.span.in_scope(lease_lost),
-                Err(e) => h.span.in_scope(|| {
-                    tracing::warn!(error = %e, "cannot release item; it will be redelivered when its lease ends");
-                }),
+            Err(HandleError::Transient(reason)) if attempts >= self.config.max_attempts => {
+                tracing::error!(%reason, attempts, "item failed too often; moved to the dead-letter list");
+                failed("dead_letter");
+                Outcome::Dead(format!("{reason} (after {attempts} attempts)"))
+            }
+            Err(HandleError::Dependency(reason)) if attempts >= self.config.dependency_attempts => {
+                tracing::error!(%reason, attempts, "a dependency stayed away; moved to the dead-letter list");
+                failed("dead_letter");
+                Outcome::Dead(format!("{reason} (after {attempts} attempts)"))
+            }
+            Err(HandleError::Transient(reason)) => {
+                let delay = backoff(attempts);
+                tracing::info!(%reason, attempts, delay_ms = delay.as_millis() as u64, "item will be retried");
+                failed("retry");
+                Outcome::Retry(delay)
+            }
+            Err(HandleError::Dependency(reason)) => {
+                let delay = dependency_backoff(attempts);
+                tracing::info!(%reason, attempts, delay_ms = delay.as_millis() as u64, "a dependency is away; item will be retried");
+                failed("dependency");
+                Outcome::Retry(delay)
             }
         }
     }
-}
 
-fn lease_lost() {
-    tracing::warn!("lease expired before the item was finished; another worker retries it");
-}
-
-/// How a claim is settled.
-#[derive(Clone, Copy)]
-enum Settle {
-    Ack,
-    DeadLetter,
-    Release(Duration),
+    /// Settles handled items while their leases are held, in one store
+    /// write, retried through a store outage (a commit whose reply was lost
+    /// and is tried again finds its lease settled and changes nothing).
+    /// Returns the settled partitions.
+    async fn settle(&self, group: Vec<Handled>) -> Vec<String> {
+        let mut calls = 0;
+        let mut txs = Vec::with_capacity(group.len());
+        let mut settled = Vec::with_capacity(group.len());
+        for h in group {
+            let mut tx = Tx::new();
+            match h.outcome {
+                Outcome::Retry(delay) => {
+                    tx.release(keys::UPDATES, &h.claim, delay, true);
+                }
+                Outcome::Dead(reason) => {
+                    tx.ack(keys::UPDATES, &h.claim, Some(&reason));
+                }
+                Outcome::Commit(effects) => {
+                    calls += effects.sent();
+                    let traceparent = h.span.in_scope(mesh_telemetry::current_traceparent);
+                    let outbox = &self.config.outbox_queue;
+                    match effects.into_tx(keys::UPDATES, &h.claim, outbox, &traceparent) {
+                        Ok(built) => tx = built,
+                        Err(e) => {
+                            let reason = format!("cannot record effects: {e}");
+                            tx.ack(keys::UPDATES, &h.claim, Some(&reason));
+                        }
+                    }
+                }
+            }
+            txs.push(tx);
+            settled.push((h.claim.partition, h.span));
+        }
+        let within = self.config.queue.lease.mul_f64(0.9);
+        match mesh_state::retry_within(within, || self.store.commit_all(&txs)).await {
+            Ok(outcomes) => {
+                for ((_, span), outcome) in settled.iter().zip(outcomes) {
+                    if let TxOutcome::Refused(_) = outcome {
+                        span.in_scope(|| {
+                            tracing::info!("lease passed on before the item was settled, or an earlier try of this commit landed");
+                        });
+                    }
+                }
+                if calls > 0 {
+                    self.outbox_wake.notify_one();
+                }
+            }
+            // The leases run out and the items are handled again.
+            Err(e) => {
+                tracing::warn!(error = %e, items = settled.len(), "cannot settle items; they will be handled again")
+            }
+        }
+        settled
+            .into_iter()
+            .map(|(partition, _)| partition)
+            .collect()
+    }
 }
 
 /// Exponential back-off: 100 ms, 200 ms, ... capped at 10 s.
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100u64.saturating_mul(1 << attempt.saturating_sub(1).min(7)))
         .min(Duration::from_secs(10))
+}
+
+/// Back-off while another service is away: 1 s, 2 s, ... capped at a minute.
+pub fn dependency_backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6)).min(Duration::from_secs(60))
+}
+
+/// How many attempts [`dependency_backoff`] spreads over `window`.
+pub fn dependency_attempts(window: Duration) -> u32 {
+    let mut total = Duration::ZERO;
+    let mut attempt = 1;
+    while total < window && attempt < 10_000 {
+        total += dependency_backoff(attempt);
+        attempt += 1;
+    }
+    attempt
 }

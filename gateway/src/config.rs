@@ -47,6 +47,8 @@ pub struct GatewayConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// `BILLING_API_TOKEN`: presented to billing-service when it requires one.
     pub billing_token: Option<Secret>,
+    /// `BOT_API_TOKEN`: presented to bot-service when it requires one.
+    pub bot_token: Option<Secret>,
     /// `GRPC_TLS_*`: TLS (mutual with a CA) towards the services.
     pub grpc_tls: Option<mesh_proto::GrpcTls>,
 }
@@ -118,6 +120,7 @@ impl GatewayConfig {
             telegram_sources: env.parse_list("TELEGRAM_ALLOWED_SOURCES")?,
             trusted_proxies: env.parse_list("TRUSTED_PROXIES")?,
             billing_token: env.secret("BILLING_API_TOKEN"),
+            bot_token: env.secret("BOT_API_TOKEN"),
             grpc_tls: mesh_proto::GrpcTls::from_env(env)?,
         })
     }

@@ -40,7 +40,10 @@ impl Upstreams {
         let billing = mesh_proto::channel(&config.billing_url, config.grpc_tls.as_ref())
             .map_err(|e| mesh_runtime::ConfigError::new("BILLING_SERVICE_URL", e))?;
         Ok(Self {
-            bot: BotServiceClient::with_interceptor(bot.clone(), GrpcTracePropagation::default()),
+            bot: BotServiceClient::with_interceptor(
+                bot.clone(),
+                GrpcTracePropagation::with_bearer(config.bot_token.as_ref().map(|t| t.expose())),
+            ),
             billing: BillingServiceClient::with_interceptor(
                 billing.clone(),
                 GrpcTracePropagation::with_bearer(

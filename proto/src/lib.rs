@@ -34,6 +34,7 @@ pub mod billing {
 
 pub use prost_types::Timestamp;
 
+pub mod refusal;
 pub mod serving;
 pub mod tls;
 

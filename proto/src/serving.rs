@@ -136,3 +136,43 @@ async fn track_health<F, Fut>(
         .set_service_status("", ServingStatus::NotServing)
         .await;
 }
+
+/// The token of an `authorization: Bearer <token>` header (empty when
+/// there is none), for a constant-time comparison with the configured one.
+pub fn bearer(metadata: &tonic::metadata::MetadataMap) -> &[u8] {
+    metadata
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .as_bytes()
+}
+
+/// Refuses calls without `authorization: Bearer <token>` (compared in
+/// constant time) when a token is configured; lets everything through
+/// otherwise. Health and reflection stay open: they are served beside the
+/// intercepted API.
+#[derive(Clone)]
+pub struct RequireBearer {
+    token: Option<mesh_runtime::Secret>,
+    counter: &'static str,
+}
+
+impl RequireBearer {
+    /// Requires `token` when set; refusals count in the metric `counter`.
+    pub fn new(token: Option<mesh_runtime::Secret>, counter: &'static str) -> Self {
+        Self { token, counter }
+    }
+}
+
+impl tonic::service::Interceptor for RequireBearer {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        match &self.token {
+            Some(token) if !token.matches(bearer(request.metadata())) => {
+                metrics::counter!(self.counter).increment(1);
+                Err(tonic::Status::unauthenticated("missing or invalid token"))
+            }
+            _ => Ok(request),
+        }
+    }
+}

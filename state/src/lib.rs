@@ -8,6 +8,9 @@
 //!   embedded default for one process and for laptops. It is not shared
 //!   between processes and does not survive a restart.
 //!
+//! [`Tx`] groups writes that must happen together (a state change and
+//! everything that follows from it) into one atomic step.
+//!
 //! What the mesh keeps here: de-duplication marks (Telegram `update_id`s,
 //! Stripe `event.id`s), the per-chat update queue ([`queue`]), rate limits
 //! ([`RateDecision`]), sessions (plain values with a TTL) and versioned
@@ -18,7 +21,9 @@ mod memory;
 mod queue;
 mod redis_backend;
 mod store;
+mod tx;
 
 pub use error::StoreError;
-pub use queue::{Claim, ClaimResult, Claims, Enqueued, Finished, NewItem, QueueConfig};
+pub use queue::{Claim, ClaimResult, Claims, DeadLetter, Enqueued, NewItem, QueueConfig};
 pub use store::{Backend, RateDecision, Store, retry_within};
+pub use tx::{Tx, TxOutcome};

@@ -1,6 +1,8 @@
 //! The in-process backend: the same semantics as the Lua scripts, under one
 //! mutex. Critical sections are short and never await, so a std mutex is
-//! the right tool. Time comes from tokio's clock, so tests can pause it.
+//! the right tool. Every operation is a method of the locked [`State`], so a
+//! transaction applies its writes under the one lock, as a Lua script does
+//! in Redis. Time comes from tokio's clock, so tests can pause it.
 
 use std::collections::HashSet;
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -10,8 +12,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::queue::{Claim, Claims, Enqueued, NewItem, QueueConfig};
+use crate::queue::{Claim, Claims, DeadLetter, Enqueued, NewItem, QueueConfig};
 use crate::store::RateDecision;
+use crate::tx::{Guard, Op, Tx, TxOutcome};
+
+/// How many dead letters a queue keeps (the oldest go first).
+pub(crate) const DEAD_LETTER_CAP: usize = 10_000;
 
 /// The in-process state.
 pub(crate) struct MemoryBackend {
@@ -31,7 +37,7 @@ struct State {
     /// Next free slot of each paced stream, µs since epoch.
     slots: HashMap<String, i64>,
     queues: HashMap<String, Queue>,
-    sets: HashMap<String, std::collections::HashSet<String>>,
+    sets: HashMap<String, HashSet<String>>,
     lists: HashMap<String, VecDeque<Vec<u8>>>,
     schedules: HashMap<String, Schedule>,
     logs: HashMap<String, Log>,
@@ -39,26 +45,20 @@ struct State {
     writes: u32,
 }
 
-impl State {
-    /// Drops expired values and idle rate-limit entries every few thousand
-    /// writes, so a long-running process does not grow without bound.
-    fn sweep_now_and_then(&mut self, now: Instant, now_ms: i64) {
-        self.writes += 1;
-        if self.writes < 4096 {
-            return;
-        }
-        self.writes = 0;
-        self.values
-            .retain(|_, (_, exp)| exp.is_none_or(|e| e > now));
-        self.tat.retain(|_, tat| *tat > now_ms);
-    }
-}
-
 /// Members ordered by time, and each member's time.
 type Schedule = (BTreeSet<(i64, String)>, HashMap<String, i64>);
 
 /// The last id handed out, and the retained entries.
 type Log = (u64, VecDeque<(u64, Vec<u8>)>);
+
+/// The clock readings one operation works with.
+#[derive(Clone, Copy)]
+struct Now {
+    /// For expiries.
+    instant: Instant,
+    /// Milliseconds since the backend's epoch (queue and limiter times).
+    ms: i64,
+}
 
 #[derive(Default)]
 struct Queue {
@@ -71,8 +71,11 @@ struct Queue {
     ready: BTreeSet<(i64, Arc<str>)>,
     score: HashMap<Arc<str>, i64>,
     attempts: HashMap<Arc<str>, u32>,
+    /// The token of each partition's current lease.
+    held: HashMap<Arc<str>, i64>,
     pending: u64,
-    dead: VecDeque<Vec<u8>>,
+    dead: VecDeque<(u64, DeadLetter)>,
+    next_dead: u64,
 }
 
 /// De-duplication marks: one per id, a 128-bit keyed hash rather than the
@@ -130,6 +133,16 @@ impl Hasher for MarkHasher {
     }
 }
 
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 impl Queue {
     /// The shared name of `partition`, made once.
     fn name(&self, partition: &str) -> Arc<str> {
@@ -153,29 +166,51 @@ impl Queue {
         }
     }
 
-    fn holds(&self, claim: &Claim) -> bool {
-        self.score.get(claim.partition.as_str()) == Some(&claim.token)
+    fn holds(&self, partition: &str, token: i64) -> bool {
+        self.held.get(partition) == Some(&token)
     }
 
-    fn ack(&mut self, claim: &Claim, dead_letter: bool, now_ms: i64) -> bool {
-        if !self.holds(claim) {
-            return false;
+    /// Appends an item to its partition (no de-duplication).
+    fn push(&mut self, partition: &str, item: Vec<u8>, now_ms: i64) {
+        match self.lists.get_mut(partition) {
+            Some(list) => list.push_back(item),
+            None => {
+                let name = self.name(partition);
+                self.lists.insert(name, VecDeque::from([item]));
+            }
         }
-        let partition = claim.partition.as_str();
+        if !self.score.contains_key(partition) {
+            let name = self.name(partition);
+            self.set_score(&name, now_ms);
+        }
+        self.pending += 1;
+    }
+
+    fn ack(&mut self, partition: &str, dead: Option<&str>, now_ms: i64) {
         let (item, more) = match self.lists.get_mut(partition) {
             Some(list) => (list.pop_front(), !list.is_empty()),
             None => (None, false),
         };
         if let Some(item) = item {
             self.pending = self.pending.saturating_sub(1);
-            if dead_letter {
-                self.dead.push_back(item);
-                if self.dead.len() > 1000 {
+            if let Some(reason) = dead {
+                self.next_dead += 1;
+                let letter = DeadLetter {
+                    id: self.next_dead.to_string(),
+                    partition: partition.to_owned(),
+                    item,
+                    reason: reason.to_owned(),
+                    attempts: self.attempts.get(partition).copied().unwrap_or(0),
+                    at_ms: unix_ms(),
+                };
+                self.dead.push_back((self.next_dead, letter));
+                if self.dead.len() > DEAD_LETTER_CAP {
                     self.dead.pop_front();
                 }
             }
         }
         self.attempts.remove(partition);
+        self.held.remove(partition);
         if more {
             let name = self.name(partition);
             self.set_score(&name, now_ms);
@@ -183,7 +218,192 @@ impl Queue {
             self.lists.remove(partition);
             self.remove_partition(partition);
         }
-        true
+    }
+
+    fn release(&mut self, partition: &str, delay: Duration, counts: bool, now_ms: i64) {
+        let name = self.name(partition);
+        self.set_score(&name, now_ms.saturating_add(millis(delay)));
+        self.held.remove(partition);
+        if !counts && let Some(n) = self.attempts.get_mut(partition) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+impl State {
+    /// Drops expired values and idle rate-limit entries every few thousand
+    /// writes, so a long-running process does not grow without bound.
+    fn sweep_now_and_then(&mut self, now: Now) {
+        self.writes += 1;
+        if self.writes < 4096 {
+            return;
+        }
+        self.writes = 0;
+        self.values
+            .retain(|_, (_, exp)| exp.is_none_or(|e| e > now.instant));
+        self.tat.retain(|_, tat| *tat > now.ms);
+    }
+
+    fn live_value(&self, key: &str, now: Now) -> Option<&Vec<u8>> {
+        match self.values.get(key) {
+            Some((_, Some(exp))) if *exp <= now.instant => None,
+            Some((v, _)) => Some(v),
+            None => None,
+        }
+    }
+
+    fn set_value(&mut self, key: &str, value: &[u8], ttl: Option<Duration>, now: Now) {
+        self.sweep_now_and_then(now);
+        self.values.insert(
+            key.to_owned(),
+            (value.to_vec(), ttl.map(|t| now.instant + t)),
+        );
+    }
+
+    fn delete_value(&mut self, key: &str, now: Now) -> bool {
+        let removed = self.values.remove(key);
+        matches!(removed, Some((_, exp)) if exp.is_none_or(|e| e > now.instant))
+    }
+
+    fn incr(&mut self, key: &str, by: i64, now: Now) -> i64 {
+        let current: i64 = self
+            .live_value(key, now)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let next = current.saturating_add(by);
+        let ttl = match self.values.get(key) {
+            Some((_, Some(exp))) if *exp > now.instant => Some(*exp - now.instant),
+            _ => None,
+        };
+        self.set_value(key, next.to_string().as_bytes(), ttl, now);
+        next
+    }
+
+    fn set_add(&mut self, key: &str, member: &str) -> bool {
+        self.sets
+            .entry(key.to_owned())
+            .or_default()
+            .insert(member.to_owned())
+    }
+
+    fn set_remove(&mut self, key: &str, member: &str) -> bool {
+        self.sets.get_mut(key).is_some_and(|s| s.remove(member))
+    }
+
+    fn list_push(&mut self, key: &str, value: &[u8], cap: usize) {
+        let list = self.lists.entry(key.to_owned()).or_default();
+        list.push_back(value.to_vec());
+        while list.len() > cap.max(1) {
+            list.pop_front();
+        }
+    }
+
+    fn schedule(&mut self, key: &str, member: &str, at: i64) {
+        let (order, index) = self.schedules.entry(key.to_owned()).or_default();
+        if let Some(old) = index.insert(member.to_owned(), at) {
+            order.remove(&(old, member.to_owned()));
+        }
+        order.insert((at, member.to_owned()));
+    }
+
+    fn unschedule(&mut self, key: &str, member: &str) {
+        if let Some((order, index)) = self.schedules.get_mut(key)
+            && let Some(old) = index.remove(member)
+        {
+            order.remove(&(old, member.to_owned()));
+        }
+    }
+
+    fn log_append(&mut self, key: &str, entry: &[u8], cap: usize) -> String {
+        let (next, log) = self.logs.entry(key.to_owned()).or_default();
+        *next += 1;
+        log.push_back((*next, entry.to_vec()));
+        while log.len() > cap.max(1) {
+            log.pop_front();
+        }
+        next.to_string()
+    }
+
+    fn guard_holds(&self, guard: &Guard, now: Now) -> bool {
+        match guard {
+            Guard::Rev { key, rev } => self.versioned.get(key).map_or(0, |(r, _)| *r) == *rev,
+            Guard::Absent { key } => self.live_value(key, now).is_none(),
+            Guard::Lease {
+                queue,
+                partition,
+                token,
+            } => self
+                .queues
+                .get(queue)
+                .is_some_and(|q| q.holds(partition, *token)),
+        }
+    }
+
+    /// Applies `tx` if every guard holds; all of it or nothing.
+    fn apply(&mut self, backend: &MemoryBackend, tx: &Tx, now: Now) -> TxOutcome {
+        if let Some(failed) = tx.guards.iter().position(|g| !self.guard_holds(g, now)) {
+            return TxOutcome::Refused(failed);
+        }
+        for op in &tx.ops {
+            match op {
+                Op::Put { key, rev, data } => {
+                    self.versioned.insert(key.clone(), (*rev, data.clone()));
+                }
+                Op::Set { key, value, ttl } => self.set_value(key, value, *ttl, now),
+                Op::Delete { key } => {
+                    self.delete_value(key, now);
+                }
+                Op::Incr { key, by } => {
+                    self.incr(key, *by, now);
+                }
+                Op::SetAdd { key, member } => {
+                    self.set_add(key, member);
+                }
+                Op::SetRemove { key, member } => {
+                    self.set_remove(key, member);
+                }
+                Op::ListPush { key, value, cap } => self.list_push(key, value, *cap),
+                Op::LogAppend { key, entry, cap } => {
+                    self.log_append(key, entry, *cap);
+                }
+                Op::Schedule { key, member, at } => self.schedule(key, member, *at),
+                Op::Unschedule { key, member } => self.unschedule(key, member),
+                Op::Enqueue {
+                    queue,
+                    dedup_ttl,
+                    id,
+                    partition,
+                    item,
+                } => {
+                    let mark = backend.mark(id);
+                    let q = self.queues.entry(queue.clone()).or_default();
+                    if q.dedup.insert(mark, now.ms, millis(*dedup_ttl)) {
+                        q.push(partition, item.clone(), now.ms);
+                    }
+                }
+                Op::Ack {
+                    queue,
+                    partition,
+                    dead,
+                } => {
+                    if let Some(q) = self.queues.get_mut(queue) {
+                        q.ack(partition, dead.as_deref(), now.ms);
+                    }
+                }
+                Op::Release {
+                    queue,
+                    partition,
+                    delay,
+                    counts,
+                } => {
+                    if let Some(q) = self.queues.get_mut(queue) {
+                        q.release(partition, *delay, *counts, now.ms);
+                    }
+                }
+            }
+        }
+        TxOutcome::Committed
     }
 }
 
@@ -196,8 +416,16 @@ impl MemoryBackend {
         }
     }
 
-    fn now_ms(&self) -> i64 {
-        i64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(i64::MAX)
+    fn now(&self) -> Now {
+        let instant = Instant::now();
+        Now {
+            instant,
+            ms: i64::try_from(instant.duration_since(self.epoch).as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+
+    fn mark(&self, id: &str) -> u128 {
+        u128::from(self.mark_keys.0.hash_one(id)) << 64 | u128::from(self.mark_keys.1.hash_one(id))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -208,6 +436,13 @@ impl MemoryBackend {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Applies each transaction on its own, all under one lock.
+    pub(crate) fn commit_all(&self, txs: &[Tx]) -> Vec<TxOutcome> {
+        let now = self.now();
+        let mut state = self.lock();
+        txs.iter().map(|tx| state.apply(self, tx, now)).collect()
+    }
+
     /// Every item under one lock, as the Redis script does in one step.
     pub(crate) fn enqueue_many(
         &self,
@@ -215,39 +450,25 @@ impl MemoryBackend {
         config: &QueueConfig,
         items: &[NewItem<'_>],
     ) -> Vec<Enqueued> {
-        let now_ms = self.now_ms();
-        let ttl_ms = i64::try_from(config.dedup_ttl.as_millis()).unwrap_or(i64::MAX);
+        let now = self.now();
+        let ttl_ms = millis(config.dedup_ttl);
         let mut state = self.lock();
         let q = state.queues.entry(queue.to_owned()).or_default();
         items
             .iter()
             .map(|new| {
-                let mark = u128::from(self.mark_keys.0.hash_one(new.id)) << 64
-                    | u128::from(self.mark_keys.1.hash_one(new.id));
-                if !q.dedup.insert(mark, now_ms, ttl_ms) {
+                if !q.dedup.insert(self.mark(new.id), now.ms, ttl_ms) {
                     return Enqueued::Duplicate;
                 }
-                match q.lists.get_mut(new.partition) {
-                    Some(list) => list.push_back(new.item.to_vec()),
-                    None => {
-                        let name = q.name(new.partition);
-                        q.lists.insert(name, VecDeque::from([new.item.to_vec()]));
-                    }
-                }
-                if !q.score.contains_key(new.partition) {
-                    let name = q.name(new.partition);
-                    q.set_score(&name, now_ms);
-                }
-                q.pending += 1;
+                q.push(new.partition, new.item.to_vec(), now.ms);
                 Enqueued::New
             })
             .collect()
     }
 
     pub(crate) fn claim_many(&self, queue: &str, config: &QueueConfig, most: usize) -> Claims {
-        let now = self.now_ms();
-        let deadline =
-            now.saturating_add(i64::try_from(config.lease.as_millis()).unwrap_or(i64::MAX / 2));
+        let now = self.now().ms;
+        let deadline = now.saturating_add(millis(config.lease));
         let mut state = self.lock();
         let Some(q) = state.queues.get_mut(queue) else {
             return Claims::Idle(None);
@@ -263,9 +484,11 @@ impl MemoryBackend {
             let Some(item) = q.lists.get(&partition).and_then(|l| l.front()).cloned() else {
                 // A ready partition without items: drop it.
                 q.remove_partition(&partition);
+                q.held.remove(&partition);
                 continue;
             };
             q.set_score(&partition, deadline);
+            q.held.insert(partition.clone(), deadline);
             let attempts = q.attempts.entry(partition.clone()).or_default();
             *attempts += 1;
             claims.push(Claim {
@@ -285,71 +508,100 @@ impl MemoryBackend {
         )
     }
 
-    pub(crate) fn ack_many(&self, queue: &str, done: &[(&Claim, bool)]) -> Vec<bool> {
-        let now = self.now_ms();
+    pub(crate) fn renew(&self, queue: &str, claims: &[&Claim], lease: Duration) -> Vec<bool> {
+        let now = self.now().ms;
         let mut state = self.lock();
         let Some(q) = state.queues.get_mut(queue) else {
-            return vec![false; done.len()];
+            return vec![false; claims.len()];
         };
-        done.iter()
-            .map(|(claim, dead_letter)| q.ack(claim, *dead_letter, now))
+        claims
+            .iter()
+            .map(|c| {
+                if !q.holds(&c.partition, c.token) {
+                    return false;
+                }
+                let name = q.name(&c.partition);
+                q.set_score(&name, now.saturating_add(millis(lease)));
+                true
+            })
             .collect()
-    }
-
-    pub(crate) fn release(&self, queue: &str, claim: &Claim, delay: Duration) -> bool {
-        let now = self.now_ms();
-        let mut state = self.lock();
-        let Some(q) = state.queues.get_mut(queue) else {
-            return false;
-        };
-        if !q.holds(claim) {
-            return false;
-        }
-        let name = q.name(&claim.partition);
-        q.set_score(
-            &name,
-            now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2),
-        );
-        true
     }
 
     pub(crate) fn pending(&self, queue: &str) -> u64 {
         self.lock().queues.get(queue).map_or(0, |q| q.pending)
     }
 
-    pub(crate) fn dead_letters(&self, queue: &str) -> Vec<Vec<u8>> {
+    pub(crate) fn dead_letters(&self, queue: &str, limit: usize) -> Vec<DeadLetter> {
         self.lock()
             .queues
             .get(queue)
-            .map(|q| q.dead.iter().cloned().collect())
+            .map(|q| q.dead.iter().take(limit).map(|(_, d)| d.clone()).collect())
             .unwrap_or_default()
     }
 
-    pub(crate) fn rate_limit(&self, key: &str, interval: Duration, burst: u32) -> RateDecision {
-        let now = self.now_ms();
-        let interval = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX / 4);
+    pub(crate) fn dead_letter_count(&self, queue: &str) -> u64 {
+        self.lock()
+            .queues
+            .get(queue)
+            .map_or(0, |q| q.dead.len() as u64)
+    }
+
+    pub(crate) fn replay_dead_letter(&self, queue: &str, id: &str) -> bool {
+        let now = self.now().ms;
         let mut state = self.lock();
-        let tat = state.tat.get(key).copied().unwrap_or(now).max(now);
+        let Some(q) = state.queues.get_mut(queue) else {
+            return false;
+        };
+        let Some(at) = q.dead.iter().position(|(_, d)| d.id == id) else {
+            return false;
+        };
+        let Some((_, letter)) = q.dead.remove(at) else {
+            return false;
+        };
+        q.push(&letter.partition, letter.item, now);
+        true
+    }
+
+    pub(crate) fn rate_limit(
+        &self,
+        key: &str,
+        interval: Duration,
+        burst: u32,
+        memo: Option<(&str, Duration)>,
+    ) -> RateDecision {
+        let now = self.now();
+        let mut state = self.lock();
+        let memo_key = memo.map(|(id, _)| format!("\u{0}memo:{key}:{id}"));
+        if let Some(k) = &memo_key
+            && let Some(stored) = state.live_value(k, now)
+            && let Some(decision) = RateDecision::decode(stored)
+        {
+            return decision;
+        }
+        let decision = Self::gcra(&mut state, key, millis(interval), burst, now);
+        if let (Some(k), Some((_, ttl))) = (memo_key, memo) {
+            state.set_value(&k, &decision.encode(), Some(ttl), now);
+        }
+        decision
+    }
+
+    fn gcra(state: &mut State, key: &str, interval: i64, burst: u32, now: Now) -> RateDecision {
+        let tat = state.tat.get(key).copied().unwrap_or(now.ms).max(now.ms);
         let new_tat = tat + interval;
         let allow_at = new_tat - interval * i64::from(burst);
-        if allow_at > now {
-            let wait = Duration::from_millis((allow_at - now).unsigned_abs());
+        if allow_at > now.ms {
+            let wait = Duration::from_millis((allow_at - now.ms).unsigned_abs());
             let notice = format!("\u{0}notice:{key}");
-            let first = match state.values.get(&notice) {
-                Some((_, Some(exp))) if *exp > Instant::now() => false,
-                _ => {
-                    state
-                        .values
-                        .insert(notice, (Vec::new(), Some(Instant::now() + wait)));
-                    true
-                }
-            };
+            let first = state.live_value(&notice, now).is_none();
+            if first {
+                state.set_value(&notice, b"", Some(wait), now);
+            }
             return RateDecision::Limited {
                 retry_after: wait,
                 first,
             };
         }
-        state.sweep_now_and_then(Instant::now(), now);
+        state.sweep_now_and_then(now);
         state.tat.insert(key.to_owned(), new_tat);
         RateDecision::Allowed
     }
@@ -364,42 +616,28 @@ impl MemoryBackend {
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let state = self.lock();
-        match state.values.get(key) {
-            Some((_, Some(exp))) if *exp <= Instant::now() => None,
-            Some((v, _)) => Some(v.clone()),
-            None => None,
-        }
+        let now = self.now();
+        self.lock().live_value(key, now).cloned()
     }
 
     pub(crate) fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) {
-        let now = Instant::now();
-        let now_ms = self.now_ms();
-        let mut state = self.lock();
-        state.sweep_now_and_then(now, now_ms);
-        state
-            .values
-            .insert(key.to_owned(), (value.to_vec(), ttl.map(|t| now + t)));
+        let now = self.now();
+        self.lock().set_value(key, value, ttl, now);
     }
 
     pub(crate) fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> bool {
-        let now = Instant::now();
+        let now = self.now();
         let mut state = self.lock();
-        let live = matches!(state.values.get(key), Some((_, exp)) if exp.is_none_or(|e| e > now));
-        if live {
+        if state.live_value(key, now).is_some() {
             return false;
         }
-        state.sweep_now_and_then(now, self.now_ms());
-        state
-            .values
-            .insert(key.to_owned(), (value.to_vec(), Some(now + ttl)));
+        state.set_value(key, value, Some(ttl), now);
         true
     }
 
     pub(crate) fn delete(&self, key: &str) -> bool {
-        let now = Instant::now();
-        let removed = self.lock().values.remove(key);
-        matches!(removed, Some((_, exp)) if exp.is_none_or(|e| e > now))
+        let now = self.now();
+        self.lock().delete_value(key, now)
     }
 
     pub(crate) fn put_if_newer(&self, key: &str, version: i64, data: &[u8]) -> bool {
@@ -420,33 +658,27 @@ impl MemoryBackend {
     }
 
     pub(crate) fn incr(&self, key: &str, by: i64) -> i64 {
-        let mut state = self.lock();
-        let entry = state
-            .values
-            .entry(key.to_owned())
-            .or_insert_with(|| (b"0".to_vec(), None));
-        let current: i64 = std::str::from_utf8(&entry.0)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let next = current.saturating_add(by);
-        entry.0 = next.to_string().into_bytes();
-        next
+        let now = self.now();
+        self.lock().incr(key, by, now)
     }
 
     pub(crate) fn set_add(&self, key: &str, member: &str) -> bool {
-        self.lock()
-            .sets
-            .entry(key.to_owned())
-            .or_default()
-            .insert(member.to_owned())
+        self.lock().set_add(key, member)
     }
 
     pub(crate) fn set_remove(&self, key: &str, member: &str) -> bool {
+        self.lock().set_remove(key, member)
+    }
+
+    pub(crate) fn set_contains(&self, key: &str, member: &str) -> bool {
         self.lock()
             .sets
-            .get_mut(key)
-            .is_some_and(|s| s.remove(member))
+            .get(key)
+            .is_some_and(|s| s.contains(member))
+    }
+
+    pub(crate) fn set_len(&self, key: &str) -> u64 {
+        self.lock().sets.get(key).map_or(0, |s| s.len() as u64)
     }
 
     pub(crate) fn set_members(&self, key: &str) -> Vec<String> {
@@ -458,12 +690,7 @@ impl MemoryBackend {
     }
 
     pub(crate) fn list_push(&self, key: &str, value: &[u8], cap: usize) {
-        let mut state = self.lock();
-        let list = state.lists.entry(key.to_owned()).or_default();
-        list.push_back(value.to_vec());
-        while list.len() > cap.max(1) {
-            list.pop_front();
-        }
+        self.lock().list_push(key, value, cap);
     }
 
     pub(crate) fn list_tail(&self, key: &str, n: usize) -> Vec<Vec<u8>> {
@@ -478,21 +705,11 @@ impl MemoryBackend {
     }
 
     pub(crate) fn schedule(&self, key: &str, member: &str, at: i64) {
-        let mut state = self.lock();
-        let (order, index) = state.schedules.entry(key.to_owned()).or_default();
-        if let Some(old) = index.insert(member.to_owned(), at) {
-            order.remove(&(old, member.to_owned()));
-        }
-        order.insert((at, member.to_owned()));
+        self.lock().schedule(key, member, at);
     }
 
     pub(crate) fn unschedule(&self, key: &str, member: &str) {
-        let mut state = self.lock();
-        if let Some((order, index)) = state.schedules.get_mut(key)
-            && let Some(old) = index.remove(member)
-        {
-            order.remove(&(old, member.to_owned()));
-        }
+        self.lock().unschedule(key, member);
     }
 
     pub(crate) fn due(&self, key: &str, now: i64, limit: usize) -> Vec<String> {
@@ -511,15 +728,30 @@ impl MemoryBackend {
             .unwrap_or_default()
     }
 
+    pub(crate) fn sorted_after(&self, key: &str, after: i64, limit: usize) -> Vec<(String, i64)> {
+        let state = self.lock();
+        state
+            .schedules
+            .get(key)
+            .map(|(order, _)| {
+                order
+                    .range((after.saturating_add(1), String::new())..)
+                    .take(limit)
+                    .map(|(at, m)| (m.clone(), *at))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn sorted_len(&self, key: &str) -> u64 {
+        self.lock()
+            .schedules
+            .get(key)
+            .map_or(0, |(_, index)| index.len() as u64)
+    }
+
     pub(crate) fn log_append(&self, key: &str, entry: &[u8], cap: usize) -> String {
-        let mut state = self.lock();
-        let (next, log) = state.logs.entry(key.to_owned()).or_default();
-        *next += 1;
-        log.push_back((*next, entry.to_vec()));
-        while log.len() > cap.max(1) {
-            log.pop_front();
-        }
-        next.to_string()
+        self.lock().log_append(key, entry, cap)
     }
 
     pub(crate) fn log_read(
@@ -541,6 +773,15 @@ impl MemoryBackend {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    pub(crate) fn log_first_id(&self, key: &str) -> Option<String> {
+        let state = self.lock();
+        state
+            .logs
+            .get(key)
+            .and_then(|(_, log)| log.front())
+            .map(|(id, _)| id.to_string())
     }
 
     pub(crate) fn log_last_id(&self, key: &str) -> Option<String> {

@@ -22,7 +22,7 @@ impl Default for QueueConfig {
     fn default() -> Self {
         Self {
             dedup_ttl: Duration::from_secs(24 * 3600),
-            lease: Duration::from_secs(30),
+            lease: Duration::from_secs(5),
         }
     }
 }
@@ -42,15 +42,22 @@ pub struct NewItem<'a> {
     pub parent: &'a tracing::Span,
 }
 
-/// One finished claim for [`crate::Store::ack_many`].
-#[derive(Debug, Clone, Copy)]
-pub struct Finished<'a> {
-    /// The claim.
-    pub claim: &'a Claim,
-    /// Move the item to the dead-letter list instead of dropping it.
-    pub dead_letter: bool,
-    /// The span of the item's handling: its `state.ack` span is a child.
-    pub parent: &'a tracing::Span,
+/// An item that failed too often (or could not be read), kept aside with
+/// why, until an operator replays or forgets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Identifies it for [`crate::Store::replay_dead_letter`].
+    pub id: String,
+    /// The partition it was queued in.
+    pub partition: String,
+    /// The item as enqueued.
+    pub item: Vec<u8>,
+    /// Why it was given up on.
+    pub reason: String,
+    /// How many times it had been handed out.
+    pub attempts: u32,
+    /// When it was given up on (unix milliseconds).
+    pub at_ms: i64,
 }
 
 /// Outcome of an enqueue.
@@ -69,7 +76,8 @@ pub struct Claim {
     pub partition: String,
     /// The item as enqueued.
     pub item: Vec<u8>,
-    /// Identifies this lease; acknowledging with a stale token does nothing.
+    /// Identifies this lease for as long as it lasts (renewals keep it):
+    /// settling with a token another worker's claim replaced does nothing.
     pub token: i64,
     /// How many times this head item has been handed out (1 on first delivery).
     pub attempts: u32,

@@ -2,10 +2,16 @@
 //!
 //! Key layout (all under the store's prefix `P`):
 //! - `P:{P:q:NAME}:seen:ID`, `:list:PARTITION`, `:ready`, `:attempts`,
-//!   `:pending`, `:dead`: one queue; the shared hash tag puts them in one
-//!   cluster slot, which the Lua scripts need.
-//! - `P:{P:rl:KEY}:tat` and `:notice`: one rate limit.
-//! - `P:v:KEY`: plain values; `P:r:KEY`: versioned records (hash `v`, `d`).
+//!   `:held`, `:pending`, `:dead`: one queue; the shared hash tag puts them
+//!   in one cluster slot, which the Lua scripts need. A queue named with a
+//!   scope (`{bot}:updates`) lives in that scope's slot instead:
+//!   `P:q:{bot}:updates:ready`, so transactions can span it and the
+//!   scope's other keys.
+//! - `P:{P:rl:KEY}:tat`, `:notice` and `:memo:ID`: one rate limit.
+//! - `P:v:KEY`: plain values; `P:r:KEY`: versioned records (hash `v`, `d`);
+//!   `P:s:`, `P:l:`, `P:z:`, `P:x:` sets, lists, schedules and logs. A key
+//!   with a `{scope}` in it takes that scope's slot (Redis hashes only the
+//!   part in braces), which is how a transaction's keys share one.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -17,13 +23,15 @@ use redis::cluster_async::ClusterConnection;
 use redis::{AsyncCommands, Cmd, RedisFuture, Script, Value};
 
 use crate::error::StoreError;
-use crate::queue::{Claim, Claims, Enqueued, NewItem, QueueConfig};
+use crate::queue::{Claim, Claims, DeadLetter, Enqueued, NewItem, QueueConfig};
 use crate::store::RateDecision;
+use crate::tx::{Guard, Op, Tx, TxOutcome};
 
 static ENQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/enqueue.lua")));
 static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/claim.lua")));
-static ACK: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/ack.lua")));
-static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/release.lua")));
+static COMMIT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/commit.lua")));
+static RENEW: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/renew.lua")));
+static REPLAY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/replay.lua")));
 static GCRA: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/gcra.lua")));
 static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/reserve.lua")));
 static PUT_IF_NEWER: LazyLock<Script> =
@@ -173,7 +181,11 @@ impl RedisBackend {
     }
 
     fn queue_key(&self, queue: &str, part: &str) -> String {
-        format!("{p}:{{{p}:q:{queue}}}:{part}", p = self.prefix)
+        if queue.contains('{') {
+            format!("{p}:q:{queue}:{part}", p = self.prefix)
+        } else {
+            format!("{p}:{{{p}:q:{queue}}}:{part}", p = self.prefix)
+        }
     }
 
     fn value_key(&self, key: &str) -> String {
@@ -234,6 +246,7 @@ impl RedisBackend {
         let reply: Vec<Value> = CLAIM
             .key(self.queue_key(queue, "ready"))
             .key(self.queue_key(queue, "attempts"))
+            .key(self.queue_key(queue, "held"))
             .arg(ms(config.lease))
             .arg(self.queue_key(queue, "list:"))
             .arg(most.max(1))
@@ -242,25 +255,197 @@ impl RedisBackend {
         parse_claims(reply)
     }
 
-    pub(crate) async fn ack_many(
+    pub(crate) async fn renew(
         &self,
         queue: &str,
-        done: &[(&Claim, bool)],
+        claims: &[&Claim],
+        lease: Duration,
     ) -> Result<Vec<bool>, StoreError> {
-        let mut invocation = ACK.key(self.queue_key(queue, "ready"));
-        invocation
-            .key(self.queue_key(queue, "attempts"))
-            .key(self.queue_key(queue, "pending"))
-            .key(self.queue_key(queue, "dead"));
-        for (claim, dead_letter) in done {
-            invocation
-                .key(self.queue_key(queue, &format!("list:{}", claim.partition)))
-                .arg(&claim.partition)
-                .arg(claim.token)
-                .arg(if *dead_letter { "1" } else { "0" });
+        let mut invocation = RENEW.key(self.queue_key(queue, "ready"));
+        invocation.key(self.queue_key(queue, "held")).arg(ms(lease));
+        for claim in claims {
+            invocation.arg(&claim.partition).arg(claim.token);
         }
-        let finished = self.per_item(&invocation, done.len(), "ack").await?;
-        Ok(finished.into_iter().map(|f| f == 1).collect())
+        let renewed = self.per_item(&invocation, claims.len(), "renew").await?;
+        Ok(renewed.into_iter().map(|r| r == 1).collect())
+    }
+
+    /// Applies transactions in one script call (see `lua/commit.lua` for
+    /// the encoding). Every key must share one hash tag.
+    pub(crate) async fn commit_all(&self, txs: &[Tx]) -> Result<Vec<TxOutcome>, StoreError> {
+        let mut keys: Vec<String> = Vec::new();
+        let mut args: Vec<Vec<u8>> = vec![txs.len().to_string().into_bytes()];
+        for tx in txs {
+            args.push(tx.guards.len().to_string().into_bytes());
+            for guard in &tx.guards {
+                self.encode_guard(guard, &mut keys, &mut args);
+            }
+            args.push(tx.ops.len().to_string().into_bytes());
+            for op in &tx.ops {
+                self.encode_op(op, &mut keys, &mut args);
+            }
+        }
+        // `check_one_slot` has vetted the logical keys; this catches a
+        // layout that maps them apart.
+        if let Some(first) = keys.first() {
+            let tag = hash_tag(first);
+            if let Some(other) = keys.iter().find(|k| hash_tag(k) != tag) {
+                return Err(StoreError::Protocol(format!(
+                    "keys of one commit must share a hash tag: {first} and {other} do not"
+                )));
+            }
+        }
+        let mut invocation = COMMIT.prepare_invoke();
+        for k in &keys {
+            invocation.key(k);
+        }
+        for a in &args {
+            invocation.arg(a.as_slice());
+        }
+        let refused = self.per_item(&invocation, txs.len(), "commit").await?;
+        Ok(refused
+            .into_iter()
+            .map(|r| match usize::try_from(r) {
+                Ok(0) | Err(_) => TxOutcome::Committed,
+                Ok(g) => TxOutcome::Refused(g - 1),
+            })
+            .collect())
+    }
+
+    fn encode_guard(&self, guard: &Guard, keys: &mut Vec<String>, args: &mut Vec<Vec<u8>>) {
+        match guard {
+            Guard::Rev { key, rev } => {
+                args.push(b"rev".to_vec());
+                keys.push(self.record_key(key));
+                args.push(rev.to_string().into_bytes());
+            }
+            Guard::Absent { key } => {
+                args.push(b"absent".to_vec());
+                keys.push(self.value_key(key));
+            }
+            Guard::Lease {
+                queue,
+                partition,
+                token,
+            } => {
+                args.push(b"lease".to_vec());
+                keys.push(self.queue_key(queue, "held"));
+                args.push(partition.clone().into_bytes());
+                args.push(token.to_string().into_bytes());
+            }
+        }
+    }
+
+    fn encode_op(&self, op: &Op, keys: &mut Vec<String>, args: &mut Vec<Vec<u8>>) {
+        let mut name = |n: &str| args.push(n.as_bytes().to_vec());
+        match op {
+            Op::Put { key, rev, data } => {
+                name("put");
+                keys.push(self.record_key(key));
+                args.push(rev.to_string().into_bytes());
+                args.push(data.clone());
+            }
+            Op::Set { key, value, ttl } => {
+                name("set");
+                keys.push(self.value_key(key));
+                args.push(value.clone());
+                args.push(ttl.map_or(0, ms).to_string().into_bytes());
+            }
+            Op::Delete { key } => {
+                name("del");
+                keys.push(self.value_key(key));
+            }
+            Op::Incr { key, by } => {
+                name("incr");
+                keys.push(self.value_key(key));
+                args.push(by.to_string().into_bytes());
+            }
+            Op::SetAdd { key, member } => {
+                name("sadd");
+                keys.push(self.typed_key("s", key));
+                args.push(member.clone().into_bytes());
+            }
+            Op::SetRemove { key, member } => {
+                name("srem");
+                keys.push(self.typed_key("s", key));
+                args.push(member.clone().into_bytes());
+            }
+            Op::ListPush { key, value, cap } => {
+                name("push");
+                keys.push(self.typed_key("l", key));
+                args.push(value.clone());
+                args.push(cap.to_string().into_bytes());
+            }
+            Op::LogAppend { key, entry, cap } => {
+                name("xadd");
+                keys.push(self.typed_key("x", key));
+                args.push(cap.to_string().into_bytes());
+                args.push(entry.clone());
+            }
+            Op::Schedule { key, member, at } => {
+                name("zadd");
+                keys.push(self.typed_key("z", key));
+                args.push(member.clone().into_bytes());
+                args.push(at.to_string().into_bytes());
+            }
+            Op::Unschedule { key, member } => {
+                name("zrem");
+                keys.push(self.typed_key("z", key));
+                args.push(member.clone().into_bytes());
+            }
+            Op::Enqueue {
+                queue,
+                dedup_ttl,
+                id,
+                partition,
+                item,
+            } => {
+                name("enq");
+                keys.push(self.queue_key(queue, "ready"));
+                keys.push(self.queue_key(queue, "pending"));
+                keys.push(self.queue_key(queue, &format!("seen:{id}")));
+                keys.push(self.queue_key(queue, &format!("list:{partition}")));
+                args.push(ms(*dedup_ttl).to_string().into_bytes());
+                args.push(partition.clone().into_bytes());
+                args.push(item.clone());
+            }
+            Op::Ack {
+                queue,
+                partition,
+                dead,
+            } => {
+                name("ack");
+                for part in ["ready", "held", "attempts", "pending", "dead"] {
+                    keys.push(self.queue_key(queue, part));
+                }
+                keys.push(self.queue_key(queue, &format!("list:{partition}")));
+                args.push(partition.clone().into_bytes());
+                args.push(dead.clone().unwrap_or_default().into_bytes());
+            }
+            Op::Release {
+                queue,
+                partition,
+                delay,
+                counts,
+            } => {
+                name("rel");
+                for part in ["ready", "held", "attempts"] {
+                    keys.push(self.queue_key(queue, part));
+                }
+                args.push(partition.clone().into_bytes());
+                args.push(
+                    u64::try_from(delay.as_millis())
+                        .unwrap_or(u64::MAX)
+                        .to_string()
+                        .into_bytes(),
+                );
+                args.push(if *counts {
+                    b"1".to_vec()
+                } else {
+                    b"0".to_vec()
+                });
+            }
+        }
     }
 
     /// Runs a batch script that answers one integer per item.
@@ -281,32 +466,76 @@ impl RedisBackend {
         Ok(answers)
     }
 
-    pub(crate) async fn release(
-        &self,
-        queue: &str,
-        claim: &Claim,
-        delay: Duration,
-    ) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
-        let done: i64 = RELEASE
-            .key(self.queue_key(queue, "ready"))
-            .arg(&claim.partition)
-            .arg(claim.token)
-            .arg(ms(delay))
-            .invoke_async(&mut c)
-            .await?;
-        Ok(done == 1)
-    }
-
     pub(crate) async fn pending(&self, queue: &str) -> Result<u64, StoreError> {
         let mut c = self.conn.clone();
         let n: Option<i64> = c.get(self.queue_key(queue, "pending")).await?;
         Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
     }
 
-    pub(crate) async fn dead_letters(&self, queue: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+    pub(crate) async fn dead_letters(
+        &self,
+        queue: &str,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
         let mut c = self.conn.clone();
-        Ok(c.lrange(self.queue_key(queue, "dead"), 0, -1).await?)
+        let reply: Vec<StreamEntry> = redis::cmd("XRANGE")
+            .arg(self.queue_key(queue, "dead"))
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit.max(1))
+            .query_async(&mut c)
+            .await?;
+        Ok(reply
+            .into_iter()
+            .map(|(id, fields)| {
+                let field = |name: &str| {
+                    fields
+                        .iter()
+                        .find(|(f, _)| f == name)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                };
+                let text = |name: &str| String::from_utf8_lossy(&field(name)).into_owned();
+                DeadLetter {
+                    at_ms: id
+                        .split_once('-')
+                        .and_then(|(ms, _)| ms.parse().ok())
+                        .unwrap_or_default(),
+                    id,
+                    partition: text("p"),
+                    item: field("i"),
+                    reason: text("r"),
+                    attempts: text("a").parse().unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+
+    pub(crate) async fn dead_letter_count(&self, queue: &str) -> Result<u64, StoreError> {
+        let mut c = self.conn.clone();
+        let n: u64 = redis::cmd("XLEN")
+            .arg(self.queue_key(queue, "dead"))
+            .query_async(&mut c)
+            .await?;
+        Ok(n)
+    }
+
+    pub(crate) async fn replay_dead_letter(
+        &self,
+        queue: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let done: i64 = REPLAY
+            .key(self.queue_key(queue, "dead"))
+            .key(self.queue_key(queue, "ready"))
+            .key(self.queue_key(queue, "pending"))
+            .arg(id)
+            .arg(self.queue_key(queue, "list:"))
+            .invoke_async(&mut c)
+            .await?;
+        Ok(done == 1)
     }
 
     pub(crate) async fn rate_limit(
@@ -314,16 +543,19 @@ impl RedisBackend {
         key: &str,
         interval: Duration,
         burst: u32,
+        memo: Option<(&str, Duration)>,
     ) -> Result<RateDecision, StoreError> {
         let mut c = self.conn.clone();
         let tag = format!("{p}:{{{p}:rl:{key}}}", p = self.prefix);
-        let (allowed, wait, first): (i64, i64, i64) = GCRA
-            .key(format!("{tag}:tat"))
+        let mut invocation = GCRA.key(format!("{tag}:tat"));
+        invocation
             .key(format!("{tag}:notice"))
             .arg(ms(interval))
-            .arg(burst.max(1))
-            .invoke_async(&mut c)
-            .await?;
+            .arg(burst.max(1));
+        if let Some((id, ttl)) = memo {
+            invocation.key(format!("{tag}:memo:{id}")).arg(ms(ttl));
+        }
+        let (allowed, wait, first): (i64, i64, i64) = invocation.invoke_async(&mut c).await?;
         Ok(if allowed == 1 {
             RateDecision::Allowed
         } else {
@@ -444,6 +676,16 @@ impl RedisBackend {
         Ok(n > 0)
     }
 
+    pub(crate) async fn set_contains(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(c.sismember(self.typed_key("s", key), member).await?)
+    }
+
+    pub(crate) async fn set_len(&self, key: &str) -> Result<u64, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(c.scard(self.typed_key("s", key)).await?)
+    }
+
     pub(crate) async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
         let mut c = self.conn.clone();
         Ok(c.smembers(self.typed_key("s", key)).await?)
@@ -511,6 +753,30 @@ impl RedisBackend {
         )
     }
 
+    pub(crate) async fn sorted_after(
+        &self,
+        key: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(redis::cmd("ZRANGEBYSCORE")
+            .arg(self.typed_key("z", key))
+            .arg(format!("({after}"))
+            .arg("+inf")
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit.max(1))
+            .query_async(&mut c)
+            .await?)
+    }
+
+    pub(crate) async fn sorted_len(&self, key: &str) -> Result<u64, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(c.zcard(self.typed_key("z", key)).await?)
+    }
+
     pub(crate) async fn log_append(
         &self,
         key: &str,
@@ -559,17 +825,44 @@ impl RedisBackend {
     }
 
     pub(crate) async fn log_last_id(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.log_end(key, "XREVRANGE", "+", "-").await
+    }
+
+    pub(crate) async fn log_first_id(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.log_end(key, "XRANGE", "-", "+").await
+    }
+
+    async fn log_end(
+        &self,
+        key: &str,
+        command: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Option<String>, StoreError> {
         let mut c = self.conn.clone();
-        let reply: Vec<StreamEntry> = redis::cmd("XREVRANGE")
+        let reply: Vec<StreamEntry> = redis::cmd(command)
             .arg(self.typed_key("x", key))
-            .arg("+")
-            .arg("-")
+            .arg(from)
+            .arg(to)
             .arg("COUNT")
             .arg(1)
             .query_async(&mut c)
             .await?;
         Ok(reply.into_iter().next().map(|(id, _)| id))
     }
+}
+
+/// The part of a key Redis Cluster hashes: the first non-empty `{...}`, or
+/// the whole key.
+fn hash_tag(key: &str) -> &str {
+    key.find('{')
+        .and_then(|open| {
+            let rest = &key[open + 1..];
+            rest.find('}')
+                .filter(|&close| close > 0)
+                .map(|close| &rest[..close])
+        })
+        .unwrap_or(key)
 }
 
 fn parse_claims(reply: Vec<Value>) -> Result<Claims, StoreError> {
@@ -606,7 +899,16 @@ fn parse_claims(reply: Vec<Value>) -> Result<Claims, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::cluster_nodes;
+    use super::{cluster_nodes, hash_tag};
+
+    /// Keys hash by their first non-empty braces, as Redis Cluster does.
+    #[test]
+    fn hash_tags() {
+        assert_eq!(hash_tag("p:v:{billing}:entitlement:7"), "billing");
+        assert_eq!(hash_tag("p:{p:q:updates}:ready"), "p:q:updates");
+        assert_eq!(hash_tag("p:v:plain"), "p:v:plain");
+        assert_eq!(hash_tag("p:v:{}:x"), "p:v:{}:x");
+    }
 
     /// Cluster URLs are recognised by scheme or by a node list.
     #[test]

@@ -6,8 +6,9 @@ use std::time::Duration;
 use crate::Claim;
 use crate::error::StoreError;
 use crate::memory::MemoryBackend;
-use crate::queue::{ClaimResult, Claims, Enqueued, Finished, NewItem, QueueConfig};
+use crate::queue::{ClaimResult, Claims, DeadLetter, Enqueued, NewItem, QueueConfig};
 use crate::redis_backend::RedisBackend;
+use crate::tx::{Tx, TxOutcome};
 
 /// Which backend a [`Store`] uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,33 @@ pub enum RateDecision {
         /// can be told once ("slow down") and ignored after that.
         first: bool,
     },
+}
+
+impl RateDecision {
+    /// The decision as remembered for a repeated question (in-process memo).
+    pub(crate) fn encode(self) -> Vec<u8> {
+        match self {
+            Self::Allowed => b"1:0:0".to_vec(),
+            Self::Limited { retry_after, first } => {
+                format!("0:{}:{}", retry_after.as_millis(), u8::from(first)).into_bytes()
+            }
+        }
+    }
+
+    /// Reads [`RateDecision::encode`]'s form.
+    pub(crate) fn decode(raw: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(raw).ok()?;
+        let mut parts = text.split(':');
+        let (allowed, wait, first) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(if allowed == "1" {
+            Self::Allowed
+        } else {
+            Self::Limited {
+                retry_after: Duration::from_millis(wait.parse().ok()?),
+                first: first == "1",
+            }
+        })
+    }
 }
 
 /// A handle on the shared state. Cheap to clone; every clone shares the
@@ -176,67 +204,73 @@ impl Store {
         }
     }
 
-    /// Finishes a claimed item (optionally moving it to the dead-letter
-    /// list). Returns false when the lease had expired and passed to another
-    /// worker, in which case nothing changed.
+    /// Extends the leases of `claims` that are still held, to `lease` from
+    /// now; for each, whether it was renewed (false: it was taken over or
+    /// settled). Workers renew while they work, so a slow item is never
+    /// handed to a second worker.
+    #[tracing::instrument(name = "state.renew", skip_all, fields(db.system = self.db_system(), queue, claims = claims.len()))]
+    pub async fn renew(
+        &self,
+        queue: &str,
+        claims: &[&Claim],
+        lease: Duration,
+    ) -> Result<Vec<bool>, StoreError> {
+        match &self.inner {
+            _ if claims.is_empty() => Ok(Vec::new()),
+            Inner::Memory(m) => Ok(m.renew(queue, claims, lease)),
+            Inner::Redis(r) => r.renew(queue, claims, lease).await,
+        }
+    }
+
+    /// Applies `tx` in one atomic step: all its writes, or none when a
+    /// guard does not hold (see [`Tx`]).
+    pub async fn commit(&self, tx: &Tx) -> Result<TxOutcome, StoreError> {
+        let outcomes = self.commit_all(std::slice::from_ref(tx)).await?;
+        outcomes
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Protocol("no outcome for the commit".into()))
+    }
+
+    /// Applies each of `txs` on its own (a refused one does not hold back
+    /// the others), all in one atomic step and one round trip; outcomes in
+    /// order.
+    #[tracing::instrument(name = "state.commit", skip_all, fields(db.system = self.db_system(), transactions = txs.len()))]
+    pub async fn commit_all(&self, txs: &[Tx]) -> Result<Vec<TxOutcome>, StoreError> {
+        crate::tx::check_one_slot(txs)?;
+        match &self.inner {
+            _ if txs.is_empty() => Ok(Vec::new()),
+            Inner::Memory(m) => Ok(m.commit_all(txs)),
+            Inner::Redis(r) => r.commit_all(txs).await,
+        }
+    }
+
+    /// Finishes a claimed item while its lease is held (with
+    /// `dead_letter`, keeps it aside with that reason). Returns false when
+    /// the lease had passed to another worker; then nothing changed.
     pub async fn ack(
         &self,
         queue: &str,
         claim: &Claim,
-        dead_letter: bool,
+        dead_letter: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let parent = tracing::Span::current();
-        let done = Finished {
-            claim,
-            dead_letter,
-            parent: &parent,
-        };
-        let acked = self.ack_many(queue, &[done]).await?;
-        Ok(acked.first().copied().unwrap_or(false))
-    }
-
-    /// [`Store::ack`] for many claims in one atomic step (one Redis round
-    /// trip): for each, in order, whether its lease was still held.
-    pub async fn ack_many(
-        &self,
-        queue: &str,
-        done: &[Finished<'_>],
-    ) -> Result<Vec<bool>, StoreError> {
-        // As in `enqueue_many`: one span per item, in its own trace.
-        let spans: Vec<tracing::Span> = done
-            .iter()
-            .map(|d| {
-                tracing::info_span!(
-                    parent: d.parent,
-                    "state.ack",
-                    db.system = self.db_system(),
-                    queue,
-                    db.operation.batch.size = done.len(),
-                )
-            })
-            .collect();
-        let claims: Vec<(&Claim, bool)> = done.iter().map(|d| (d.claim, d.dead_letter)).collect();
-        let outcome = match &self.inner {
-            Inner::Memory(m) => Ok(m.ack_many(queue, &claims)),
-            Inner::Redis(_) if claims.is_empty() => Ok(Vec::new()),
-            Inner::Redis(r) => r.ack_many(queue, &claims).await,
-        };
-        drop(spans);
-        outcome
+        let mut tx = Tx::new();
+        tx.ack(queue, claim, dead_letter);
+        Ok(self.commit(&tx).await?.committed())
     }
 
     /// Gives a lease back; the same item is handed out again after `delay`.
-    #[tracing::instrument(name = "state.release", skip_all, fields(db.system = self.db_system(), queue))]
+    /// `counts` false: this hand-out is not counted as an attempt.
     pub async fn release(
         &self,
         queue: &str,
         claim: &Claim,
         delay: Duration,
+        counts: bool,
     ) -> Result<bool, StoreError> {
-        match &self.inner {
-            Inner::Memory(m) => Ok(m.release(queue, claim, delay)),
-            Inner::Redis(r) => r.release(queue, claim, delay).await,
-        }
+        let mut tx = Tx::new();
+        tx.release(queue, claim, delay, counts);
+        Ok(self.commit(&tx).await?.committed())
     }
 
     /// How many items are queued and not yet acknowledged.
@@ -247,11 +281,33 @@ impl Store {
         }
     }
 
-    /// The items moved to the dead-letter list (at most the last 1000).
-    pub async fn dead_letters(&self, queue: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+    /// Up to `limit` dead letters of `queue`, oldest first (a queue keeps
+    /// about the last 10,000).
+    pub async fn dead_letters(
+        &self,
+        queue: &str,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
         match &self.inner {
-            Inner::Memory(m) => Ok(m.dead_letters(queue)),
-            Inner::Redis(r) => r.dead_letters(queue).await,
+            Inner::Memory(m) => Ok(m.dead_letters(queue, limit)),
+            Inner::Redis(r) => r.dead_letters(queue, limit).await,
+        }
+    }
+
+    /// How many dead letters `queue` holds.
+    pub async fn dead_letter_count(&self, queue: &str) -> Result<u64, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.dead_letter_count(queue)),
+            Inner::Redis(r) => r.dead_letter_count(queue).await,
+        }
+    }
+
+    /// Puts dead letter `id` back at the end of its partition, to be
+    /// handled again; false when there is no such dead letter.
+    pub async fn replay_dead_letter(&self, queue: &str, id: &str) -> Result<bool, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.replay_dead_letter(queue, id)),
+            Inner::Redis(r) => r.replay_dead_letter(queue, id).await,
         }
     }
 
@@ -265,8 +321,27 @@ impl Store {
         burst: u32,
     ) -> Result<RateDecision, StoreError> {
         match &self.inner {
-            Inner::Memory(m) => Ok(m.rate_limit(key, interval, burst)),
-            Inner::Redis(r) => r.rate_limit(key, interval, burst).await,
+            Inner::Memory(m) => Ok(m.rate_limit(key, interval, burst, None)),
+            Inner::Redis(r) => r.rate_limit(key, interval, burst, None).await,
+        }
+    }
+
+    /// [`Store::rate_limit`] for the work item `id`: the decision is
+    /// remembered for `memo_ttl`, so asking again for the same item (a
+    /// retry) gets the same answer and consumes nothing more.
+    #[tracing::instrument(name = "state.rate_limit", skip_all, fields(db.system = self.db_system()))]
+    pub async fn rate_limit_once(
+        &self,
+        key: &str,
+        interval: Duration,
+        burst: u32,
+        id: &str,
+        memo_ttl: Duration,
+    ) -> Result<RateDecision, StoreError> {
+        let memo = Some((id, memo_ttl));
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.rate_limit(key, interval, burst, memo)),
+            Inner::Redis(r) => r.rate_limit(key, interval, burst, memo).await,
         }
     }
 
@@ -380,6 +455,22 @@ impl Store {
         }
     }
 
+    /// Whether `member` is in the set `key` (one lookup, whatever its size).
+    pub async fn set_contains(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.set_contains(key, member)),
+            Inner::Redis(r) => r.set_contains(key, member).await,
+        }
+    }
+
+    /// How many members the set `key` has.
+    pub async fn set_len(&self, key: &str) -> Result<u64, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.set_len(key)),
+            Inner::Redis(r) => r.set_len(key).await,
+        }
+    }
+
     /// The members of the set `key` (any order).
     pub async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
         match &self.inner {
@@ -438,6 +529,29 @@ impl Store {
         }
     }
 
+    /// Up to `limit` members of the sorted set `key` (the one `schedule`
+    /// writes) whose score is above `after`, lowest first, with scores:
+    /// a walk that resumes exactly where it stopped.
+    pub async fn sorted_after(
+        &self,
+        key: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.sorted_after(key, after, limit)),
+            Inner::Redis(r) => r.sorted_after(key, after, limit).await,
+        }
+    }
+
+    /// How many members the sorted set `key` has.
+    pub async fn sorted_len(&self, key: &str) -> Result<u64, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.sorted_len(key)),
+            Inner::Redis(r) => r.sorted_len(key).await,
+        }
+    }
+
     /// Appends an entry to the log `key` (keeping about `cap` entries) and
     /// returns its id. Ids increase; readers resume after the last id seen.
     pub async fn log_append(
@@ -463,6 +577,14 @@ impl Store {
         match &self.inner {
             Inner::Memory(m) => Ok(m.log_read(key, after, limit)),
             Inner::Redis(r) => r.log_read(key, after, limit).await,
+        }
+    }
+
+    /// The id of the oldest entry still kept in the log `key`, if any.
+    pub async fn log_first_id(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.log_first_id(key)),
+            Inner::Redis(r) => r.log_first_id(key).await,
         }
     }
 

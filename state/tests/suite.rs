@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use mesh_state::{
-    Claim, ClaimResult, Claims, Enqueued, Finished, NewItem, QueueConfig, RateDecision, Store,
+    Claim, ClaimResult, Claims, Enqueued, NewItem, QueueConfig, RateDecision, Store, Tx, TxOutcome,
 };
 
 fn redis_url() -> String {
@@ -158,18 +158,22 @@ async fn batches(store: Store) {
     ));
     let mut stale = rest[0].clone();
     stale.token -= 1;
-    let done: Vec<Finished<'_>> = first
+    let acks: Vec<Tx> = first
         .iter()
         .chain([&stale])
-        .map(|claim| Finished {
-            claim,
-            dead_letter: false,
-            parent: &span,
+        .map(|claim| {
+            let mut tx = Tx::new();
+            tx.ack("q", claim, None);
+            tx
         })
         .collect();
     assert_eq!(
-        store.ack_many("q", &done).await.unwrap(),
-        [true, true, false]
+        store.commit_all(&acks).await.unwrap(),
+        [
+            TxOutcome::Committed,
+            TxOutcome::Committed,
+            TxOutcome::Refused(0)
+        ]
     );
     assert_eq!(
         store.pending("q").await.unwrap(),
@@ -201,14 +205,14 @@ async fn partition_order_and_exclusivity(store: Store) {
         store.claim("q", &CFG).await.unwrap(),
         ClaimResult::Idle(Some(_))
     ));
-    assert!(store.ack("q", &a, false).await.unwrap());
+    assert!(store.ack("q", &a, None).await.unwrap());
     let a2 = claimed(&store, "q", &CFG).await;
     assert_eq!(
         (a2.partition.as_str(), a2.item.as_slice(), a2.attempts),
         ("A", &b"a2"[..], 1)
     );
-    assert!(store.ack("q", &a2, false).await.unwrap());
-    assert!(store.ack("q", &b, false).await.unwrap());
+    assert!(store.ack("q", &a2, None).await.unwrap());
+    assert!(store.ack("q", &b, None).await.unwrap());
     assert_eq!(
         store.claim("q", &CFG).await.unwrap(),
         ClaimResult::Idle(None)
@@ -232,14 +236,16 @@ async fn lease_expiry_redelivers(store: Store) {
     assert_eq!(second.item, b"a1");
     assert_eq!(second.attempts, 2);
     assert!(
-        !store.ack("q", &first, false).await.unwrap(),
+        !store.ack("q", &first, None).await.unwrap(),
         "stale lease must not ack"
     );
-    assert!(store.ack("q", &second, false).await.unwrap());
+    assert!(store.ack("q", &second, None).await.unwrap());
     assert_eq!(store.pending("q").await.unwrap(), 0);
 }
 
-/// A released item comes back after its delay; a dead-lettered one is kept aside.
+/// A released item comes back after its delay (counted as an attempt or
+/// not, as asked); a dead-lettered one is kept aside with its reason,
+/// counted, and can be replayed at the end of its partition.
 async fn release_and_dead_letter(store: Store) {
     store
         .enqueue_once("q", &CFG, "1", "A", b"a1")
@@ -248,15 +254,232 @@ async fn release_and_dead_letter(store: Store) {
     let c = claimed(&store, "q", &CFG).await;
     assert!(
         store
-            .release("q", &c, Duration::from_millis(50))
+            .release("q", &c, Duration::from_millis(50), true)
             .await
             .unwrap()
     );
+    assert!(
+        !store.ack("q", &c, None).await.unwrap(),
+        "a released lease is gone"
+    );
     let again = claimed_within(&store, "q", &CFG, Duration::from_secs(5)).await;
     assert_eq!((again.item.as_slice(), again.attempts), (&b"a1"[..], 2));
-    assert!(store.ack("q", &again, true).await.unwrap());
-    assert_eq!(store.dead_letters("q").await.unwrap(), vec![b"a1".to_vec()]);
+    assert!(
+        store
+            .release("q", &again, Duration::ZERO, false)
+            .await
+            .unwrap()
+    );
+    let waited = claimed_within(&store, "q", &CFG, Duration::from_secs(5)).await;
+    assert_eq!(
+        waited.attempts, 2,
+        "a hand-out that only waited is not an attempt"
+    );
+    assert!(
+        store
+            .ack("q", &waited, Some("gave up: boom"))
+            .await
+            .unwrap()
+    );
     assert_eq!(store.pending("q").await.unwrap(), 0);
+    assert_eq!(store.dead_letter_count("q").await.unwrap(), 1);
+    let dead = store.dead_letters("q", 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (
+            dead[0].partition.as_str(),
+            dead[0].item.as_slice(),
+            dead[0].reason.as_str(),
+            dead[0].attempts
+        ),
+        ("A", &b"a1"[..], "gave up: boom", 2)
+    );
+    assert!(dead[0].at_ms > 1_700_000_000_000, "a wall-clock time");
+    // Replay: handed out again as new; the dead letter is gone.
+    store
+        .enqueue_once("q", &CFG, "2", "A", b"a2")
+        .await
+        .unwrap();
+    assert!(store.replay_dead_letter("q", &dead[0].id).await.unwrap());
+    assert!(!store.replay_dead_letter("q", &dead[0].id).await.unwrap());
+    assert_eq!(store.dead_letter_count("q").await.unwrap(), 0);
+    let next = claimed(&store, "q", &CFG).await;
+    assert_eq!(next.item, b"a2", "replayed at the end of its partition");
+    assert!(store.ack("q", &next, None).await.unwrap());
+    let replayed = claimed(&store, "q", &CFG).await;
+    assert_eq!(
+        (replayed.item.as_slice(), replayed.attempts),
+        (&b"a1"[..], 1)
+    );
+    assert!(store.ack("q", &replayed, None).await.unwrap());
+    assert_eq!(store.pending("q").await.unwrap(), 0);
+}
+
+/// A lease keeps its token through renewals; a renewed lease outlives its
+/// first deadline; once taken over, the old token can neither renew nor
+/// settle.
+async fn lease_renewal(store: Store) {
+    let cfg = QueueConfig {
+        lease: Duration::from_millis(300),
+        ..CFG
+    };
+    store
+        .enqueue_once("q", &cfg, "1", "A", b"a1")
+        .await
+        .unwrap();
+    let first = claimed(&store, "q", &cfg).await;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(
+            store.renew("q", &[&first], cfg.lease).await.unwrap(),
+            [true]
+        );
+    }
+    assert!(
+        matches!(store.claim("q", &cfg).await.unwrap(), ClaimResult::Idle(_)),
+        "a renewed lease is not taken over"
+    );
+    // Stop renewing: another worker takes over after the lease.
+    let second = claimed_within(&store, "q", &cfg, Duration::from_secs(5)).await;
+    assert_eq!(second.attempts, 2);
+    assert_ne!(second.token, first.token);
+    assert_eq!(
+        store
+            .renew("q", &[&first, &second], cfg.lease)
+            .await
+            .unwrap(),
+        [false, true]
+    );
+    assert!(!store.ack("q", &first, None).await.unwrap());
+    assert!(store.ack("q", &second, None).await.unwrap());
+}
+
+/// A transaction's writes land together when its guards hold, and none of
+/// them does when one fails; in one call, a refused transaction does not
+/// hold back the others.
+async fn transactions(store: Store) {
+    let cfg = QueueConfig {
+        lease: Duration::from_secs(30),
+        ..CFG
+    };
+    let record = "{s}:record";
+    let mut tx = Tx::new();
+    tx.expect_rev(record, 0);
+    tx.expect_absent("{s}:mark");
+    tx.put_record(record, 1, b"one".to_vec())
+        .set("{s}:mark", b"done", Some(Duration::from_secs(60)))
+        .set_add("{s}:users", "7")
+        .list_push("{s}:audit", b"a1".to_vec(), 10)
+        .log_append("{s}:changes", b"c1".to_vec(), 100)
+        .schedule("{s}:expiry", "7", 100)
+        .incr("{s}:count", 2)
+        .enqueue("{s}:notices", &cfg, "n1", "7", b"n1".to_vec())
+        .enqueue("{s}:notices", &cfg, "n1", "7", b"again".to_vec());
+    assert_eq!(store.commit(&tx).await.unwrap(), TxOutcome::Committed);
+    assert_eq!(
+        store.get_versioned(record).await.unwrap(),
+        Some((1, b"one".to_vec()))
+    );
+    assert_eq!(store.get("{s}:mark").await.unwrap(), Some(b"done".to_vec()));
+    assert!(store.set_contains("{s}:users", "7").await.unwrap());
+    assert_eq!(store.set_len("{s}:users").await.unwrap(), 1);
+    assert_eq!(
+        store.list_tail("{s}:audit", 5).await.unwrap(),
+        [b"a1".to_vec()]
+    );
+    assert_eq!(
+        store.log_read("{s}:changes", None, 5).await.unwrap().len(),
+        1
+    );
+    assert_eq!(store.due("{s}:expiry", 100, 5).await.unwrap(), ["7"]);
+    assert_eq!(store.get("{s}:count").await.unwrap(), Some(b"2".to_vec()));
+    assert_eq!(
+        store.pending("{s}:notices").await.unwrap(),
+        1,
+        "a repeated id within one commit is queued once"
+    );
+
+    // The same transaction again: the record moved on and the mark exists.
+    assert_eq!(store.commit(&tx).await.unwrap(), TxOutcome::Refused(0));
+    assert_eq!(store.get("{s}:count").await.unwrap(), Some(b"2".to_vec()));
+    let mut only_mark = Tx::new();
+    only_mark.expect_rev(record, 1);
+    only_mark.expect_absent("{s}:mark");
+    only_mark.incr("{s}:count", 1);
+    assert_eq!(
+        store.commit(&only_mark).await.unwrap(),
+        TxOutcome::Refused(1)
+    );
+    assert_eq!(store.get("{s}:count").await.unwrap(), Some(b"2".to_vec()));
+
+    // A lease guard, an ack and new work in one step; a stale claim's
+    // transaction in the same call is refused alone.
+    let claim = claimed(&store, "{s}:notices", &cfg).await;
+    let mut stale = claim.clone();
+    stale.token += 1;
+    let mut settle = Tx::new();
+    settle.ack("{s}:notices", &claim, None);
+    settle
+        .enqueue("{s}:outbox", &cfg, "o1", "7", b"reply".to_vec())
+        .delete("{s}:mark")
+        .set_remove("{s}:users", "7")
+        .unschedule("{s}:expiry", "7");
+    let mut refused = Tx::new();
+    refused.ack("{s}:notices", &stale, None);
+    refused.incr("{s}:count", 100);
+    assert_eq!(
+        store.commit_all(&[refused, settle]).await.unwrap(),
+        [TxOutcome::Refused(0), TxOutcome::Committed]
+    );
+    assert_eq!(store.pending("{s}:notices").await.unwrap(), 0);
+    assert_eq!(store.pending("{s}:outbox").await.unwrap(), 1);
+    assert_eq!(store.get("{s}:mark").await.unwrap(), None);
+    assert!(!store.set_contains("{s}:users", "7").await.unwrap());
+    assert!(store.due("{s}:expiry", 100, 5).await.unwrap().is_empty());
+    assert_eq!(store.get("{s}:count").await.unwrap(), Some(b"2".to_vec()));
+
+    // Keys of one commit must share a scope (one Redis Cluster slot).
+    let mut spread = Tx::new();
+    spread.set("{a}:x", b"1", None).set("{b}:y", b"1", None);
+    assert!(store.commit(&spread).await.is_err());
+    assert_eq!(store.get("{a}:x").await.unwrap(), None);
+}
+
+/// A memoised rate-limit decision is the same however often it is asked
+/// for the same item, and asking again consumes nothing.
+async fn rate_limit_memo(store: Store) {
+    let interval = Duration::from_secs(60);
+    let memo = Duration::from_secs(60);
+    assert_eq!(
+        store
+            .rate_limit_once("u", interval, 1, "update-1", memo)
+            .await
+            .unwrap(),
+        RateDecision::Allowed
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            store
+                .rate_limit_once("u", interval, 1, "update-1", memo)
+                .await
+                .unwrap(),
+            RateDecision::Allowed,
+            "a retry of the same item is let through again"
+        );
+    }
+    let limited = store
+        .rate_limit_once("u", interval, 1, "update-2", memo)
+        .await
+        .unwrap();
+    assert!(matches!(limited, RateDecision::Limited { first: true, .. }));
+    assert_eq!(
+        store
+            .rate_limit_once("u", interval, 1, "update-2", memo)
+            .await
+            .unwrap(),
+        limited,
+        "and a limited item stays limited, still 'first'"
+    );
 }
 
 /// GCRA: `burst` calls pass, then the caller is limited, told once.
@@ -388,6 +611,29 @@ async fn collections(store: Store) {
     assert_eq!(store.due("expiry", 100, 1).await.unwrap(), vec!["a"]);
     store.unschedule("expiry", "a").await.unwrap();
     assert_eq!(store.due("expiry", 1000, 10).await.unwrap(), vec!["b", "c"]);
+    // A sorted walk resumes exactly after the last score seen.
+    for id in [30, 10, 20] {
+        store
+            .schedule("ordered", &id.to_string(), id)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.sorted_after("ordered", 0, 2).await.unwrap(),
+        [("10".to_owned(), 10), ("20".to_owned(), 20)]
+    );
+    assert_eq!(
+        store.sorted_after("ordered", 20, 5).await.unwrap(),
+        [("30".to_owned(), 30)]
+    );
+    assert!(
+        store
+            .sorted_after("ordered", 30, 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.sorted_len("ordered").await.unwrap(), 3);
 }
 
 /// A log hands out entries in order and resumes after any id.
@@ -414,6 +660,7 @@ async fn change_log(store: Store) {
             .unwrap()
             .is_empty()
     );
+    assert_eq!(store.log_first_id("changes").await.unwrap(), Some(a));
 }
 
 macro_rules! suite {
@@ -460,7 +707,10 @@ suite!(
     partition_order_and_exclusivity,
     lease_expiry_redelivers,
     release_and_dead_letter,
+    lease_renewal,
+    transactions,
     rate_limit,
+    rate_limit_memo,
     values,
     versioned,
     collections,

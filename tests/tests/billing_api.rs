@@ -164,6 +164,7 @@ async fn every_rpc_and_its_errors() {
         days,
         reason: reason.into(),
         actor: "telegram:9000".into(),
+        request_id: String::new(),
     };
     assert_eq!(
         code(b.grant_entitlement(grant(30, "", "monthly")).await),
@@ -192,7 +193,8 @@ async fn every_rpc_and_its_errors() {
             b.revoke_entitlement(RevokeEntitlementRequest {
                 telegram_user_id: 5002,
                 reason: String::new(),
-                actor: "x".into()
+                actor: "x".into(),
+                grant_only: false,
             })
             .await
         ),
@@ -203,6 +205,7 @@ async fn every_rpc_and_its_errors() {
             telegram_user_id: 5002,
             reason: "abuse".into(),
             actor: "telegram:9000".into(),
+            grant_only: false,
         })
         .await
         .unwrap()
@@ -408,6 +411,7 @@ async fn internal_callers_present_tokens() {
         days: 3,
         reason: "test".into(),
         actor: "telegram:1".into(),
+        request_id: String::new(),
     };
     assert_eq!(
         code(p.billing().get_entitlement(get()).await),

@@ -201,6 +201,18 @@ async fn gateway_falls_back_for_an_older_bot_service() {
         ) -> Result<Response<NotifyEntitlementResponse>, Status> {
             Err(Status::unimplemented("not used here"))
         }
+        async fn list_dead_letters(
+            &self,
+            _: Request<ListDeadLettersRequest>,
+        ) -> Result<Response<ListDeadLettersResponse>, Status> {
+            Err(Status::unimplemented("not used here"))
+        }
+        async fn replay_dead_letters(
+            &self,
+            _: Request<ReplayDeadLettersRequest>,
+        ) -> Result<Response<ReplayDeadLettersResponse>, Status> {
+            Err(Status::unimplemented("not used here"))
+        }
     }
 
     let old = OldBot::default();

@@ -1,10 +1,12 @@
 -- Lease up to ARGV[3] partitions, those ready longest first. The ready
 -- zset's score is the time the partition may next be handed out: "now" when
--- it has work, the lease deadline while a worker holds it. The deadline
--- doubles as the lease token.
--- KEYS: 1 ready zset, 2 attempts hash
+-- it has work, the lease deadline while a worker holds it. The claim's
+-- deadline is also its token, kept in the held hash: renewals move the
+-- deadline but keep the token, and settling checks the token, so a worker
+-- whose lease was taken over can no longer settle.
+-- KEYS: 1 ready zset, 2 attempts hash, 3 held hash
 -- ARGV: 1 lease ms, 2 partition list key prefix (same hash tag as KEYS), 3 most partitions
--- Returns {1, deadline, partition, item, attempts, partition, item, attempts, ...}
+-- Returns {1, token, partition, item, attempts, partition, item, attempts, ...}
 -- or {0, ms until the next partition is ready (-1: queue empty)}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -19,6 +21,7 @@ for _ = 1, 8 do
     local item = redis.call('LINDEX', ARGV[2] .. partition, 0)
     if item then
       redis.call('ZADD', KEYS[1], deadline, partition)
+      redis.call('HSET', KEYS[3], partition, string.format('%d', deadline))
       out[#out + 1] = partition
       out[#out + 1] = item
       out[#out + 1] = redis.call('HINCRBY', KEYS[2], partition, 1)
@@ -26,6 +29,7 @@ for _ = 1, 8 do
     else
       -- A ready partition without items: drop it.
       redis.call('ZREM', KEYS[1], partition)
+      redis.call('HDEL', KEYS[3], partition)
     end
   end
   if claimed >= want then break end

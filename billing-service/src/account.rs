@@ -1,0 +1,256 @@
+//! What a paying user does: check out, manage payment in the portal,
+//! cancel and resume. One live subscription per user: a second Checkout
+//! is refused while one is live (a cancelled-but-running one is resumed
+//! instead), and taps on the same plan while a session is open all get
+//! that session.
+
+use mesh_proto::billing::v1::*;
+use serde::{Deserialize, Serialize};
+
+use crate::entitlement::{Record, now, now_ms, timestamp};
+use crate::error::{BillingError, Refusal};
+use crate::ledger::{Cause, Outcome, keys};
+use crate::service::{Billing, user_id};
+use crate::stripe_api::{CheckoutParams, StripeApi};
+
+/// An open Checkout session, kept so every tap while it is open gets it.
+#[derive(Serialize, Deserialize)]
+struct OpenSession {
+    id: String,
+    url: String,
+    expires_at: i64,
+    /// The subscription the user had when it was made: once a checkout
+    /// completes, the user's subscription changes and the session is done.
+    generation: String,
+}
+
+/// How long before its expiry a stored session is no longer handed out.
+const SESSION_MARGIN_SECS: i64 = 300;
+
+/// Keeps the characters Stripe's idempotency keys and our logs like.
+pub(crate) fn token(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(64)
+        .collect()
+}
+
+fn live_sub(record: &Record) -> Option<&crate::entitlement::Sub> {
+    record
+        .subscription
+        .as_ref()
+        .filter(|s| !s.revoked && matches!(s.status.as_str(), "active" | "trialing" | "past_due"))
+}
+
+impl Billing {
+    pub(crate) fn stripe(&self) -> Result<&StripeApi, BillingError> {
+        self.stripe.as_ref().ok_or_else(|| {
+            BillingError::refused(
+                Refusal::PaymentsNotConfigured,
+                "payments are not configured",
+            )
+        })
+    }
+
+    /// The record as the API shows it now.
+    pub(crate) fn show(&self, record: &Record) -> Entitlement {
+        let terms = self.ledger.terms();
+        record.to_proto(now(), terms.grace, &terms.plans)
+    }
+
+    pub(crate) async fn checkout(
+        &self,
+        r: CreateCheckoutSessionRequest,
+    ) -> Result<CreateCheckoutSessionResponse, BillingError> {
+        let stripe = self.stripe()?;
+        let user = user_id(r.telegram_user_id)?;
+        let terms = self.ledger.terms();
+        let plan = terms.plans.get(&r.plan_id).ok_or_else(|| {
+            BillingError::refused(Refusal::UnknownPlan, format!("no plan {:?}", r.plan_id))
+        })?;
+        let (_, record) = self.ledger.read(user).await?;
+        let at = now();
+        if let Some(sub) = live_sub(&record)
+            && record.view(at, terms.grace, &terms.plans).has_access
+        {
+            return Err(if sub.cancel_at_period_end {
+                BillingError::refused(
+                    Refusal::Resumable,
+                    "the subscription is set to cancel; resume it",
+                )
+            } else {
+                BillingError::refused(
+                    Refusal::AlreadySubscribed,
+                    "already subscribed; use the customer portal",
+                )
+            });
+        }
+        let generation = record
+            .subscription
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |s| s.id.clone());
+        let stored_key = keys::checkout(user, &plan.id);
+        if let Some(raw) = self.ledger.store().get(&stored_key).await?
+            && let Ok(open) = serde_json::from_slice::<OpenSession>(&raw)
+            && open.generation == generation
+            && open.expires_at > at + SESSION_MARGIN_SECS
+        {
+            return Ok(CreateCheckoutSessionResponse {
+                session_id: open.id,
+                url: open.url,
+                expires_at: Some(timestamp(open.expires_at)),
+            });
+        }
+        let customer = self.customer(stripe, user, &record).await?;
+        // Derived from what the session is (not from the tap), so taps that
+        // race past the stored session still make one session at Stripe.
+        let key = format!(
+            "checkout-tg{user}-{}-{}-{}",
+            plan.id,
+            token(&generation),
+            at / 3600
+        );
+        let link = stripe
+            .create_checkout(
+                &CheckoutParams {
+                    telegram_user_id: user,
+                    customer: &customer,
+                    plan_id: &plan.id,
+                    price_id: &plan.stripe_price_id,
+                    trial_days: if record.trial_used {
+                        0
+                    } else {
+                        plan.trial_days
+                    },
+                    success_url: &self.config.checkout_success_url,
+                    cancel_url: &self.config.checkout_cancel_url,
+                },
+                &key,
+            )
+            .await?;
+        let open = OpenSession {
+            id: link.id.clone(),
+            url: link.url.clone(),
+            expires_at: link.expires_at,
+            generation,
+        };
+        let ttl = u64::try_from(link.expires_at - at)
+            .unwrap_or(0)
+            .clamp(60, 86_400);
+        let json = serde_json::to_vec(&open).map_err(|e| BillingError::Internal(e.to_string()))?;
+        self.ledger
+            .store()
+            .set(
+                &stored_key,
+                &json,
+                Some(std::time::Duration::from_secs(ttl)),
+            )
+            .await?;
+        metrics::counter!("billing_checkouts_started_total").increment(1);
+        Ok(CreateCheckoutSessionResponse {
+            session_id: link.id,
+            url: link.url,
+            expires_at: Some(timestamp(link.expires_at)),
+        })
+    }
+
+    /// The user's Stripe customer, made once (its idempotency key is the
+    /// user) and linked.
+    async fn customer(
+        &self,
+        stripe: &StripeApi,
+        user: i64,
+        record: &Record,
+    ) -> Result<String, BillingError> {
+        if let Some(c) = &record.customer_id {
+            return Ok(c.clone());
+        }
+        if let Some(c) = self.ledger.customer_of_user(user).await? {
+            return Ok(c);
+        }
+        let c = stripe.create_customer(user).await?;
+        self.ledger.link_customer(&c, user).await?;
+        Ok(c)
+    }
+
+    pub(crate) async fn portal(
+        &self,
+        r: CreatePortalSessionRequest,
+    ) -> Result<CreatePortalSessionResponse, BillingError> {
+        let stripe = self.stripe()?;
+        let user = user_id(r.telegram_user_id)?;
+        let (_, record) = self.ledger.read(user).await?;
+        let customer = match &record.customer_id {
+            Some(c) => Some(c.clone()),
+            None => self.ledger.customer_of_user(user).await?,
+        }
+        .ok_or_else(|| {
+            BillingError::refused(
+                Refusal::NoCustomer,
+                "no billing account yet; subscribe first",
+            )
+        })?;
+        let request = match token(&r.request_id) {
+            t if t.is_empty() => format!("w{}", now() / 60),
+            t => t,
+        };
+        let url = stripe
+            .create_portal(
+                &customer,
+                &self.config.portal_return_url,
+                &format!("portal-tg{user}-{request}"),
+            )
+            .await?;
+        Ok(CreatePortalSessionResponse { url })
+    }
+
+    /// Sets the user's subscription to cancel at period end (`cancel`) or
+    /// to renew again, at Stripe and then in the record, as the user's own
+    /// request (bot-service answers them; no notice repeats it).
+    pub(crate) async fn set_renewal(
+        &self,
+        user: i64,
+        cancel: bool,
+    ) -> Result<Entitlement, BillingError> {
+        let stripe = self.stripe()?;
+        let user = user_id(user)?;
+        let (rev, record) = self.ledger.read(user).await?;
+        let sub = live_sub(&record)
+            .filter(|s| cancel || s.cancel_at_period_end)
+            .ok_or_else(|| {
+                let what = if cancel { "cancel" } else { "resume" };
+                BillingError::refused(
+                    Refusal::NoSubscription,
+                    format!("no subscription to {what}"),
+                )
+            })?;
+        if sub.cancel_at_period_end == cancel {
+            return Ok(self.show(&record));
+        }
+        // One key per request: the record's revision changes with every
+        // transition, so a later cancel after a resume is a new request.
+        let what = if cancel { "cancel" } else { "resume" };
+        let view = stripe
+            .set_cancel_at_period_end(&sub.id, cancel, &format!("{what}-{}-r{rev}", sub.id))
+            .await?;
+        let seen = now_ms();
+        let (kind, reason) = if cancel {
+            (ChangeCause::CancelRequest, "cancelled by the user")
+        } else {
+            (ChangeCause::ResumeRequest, "resumed by the user")
+        };
+        let cause = Cause::new(kind, &format!("telegram:{user}"), reason);
+        let plans = &self.ledger.terms().plans;
+        let outcome = self
+            .ledger
+            .transition(user, &cause, None, |r, now| {
+                r.observe(&view, plans, seen, false, now);
+                Ok(Vec::new())
+            })
+            .await?;
+        match outcome {
+            Outcome::Applied(record) => Ok(self.show(&record)),
+            Outcome::Duplicate => Ok(self.show(&self.ledger.read(user).await?.1)),
+        }
+    }
+}

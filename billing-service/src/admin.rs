@@ -1,0 +1,243 @@
+//! What operators and admins do: grant and revoke access, read the audit
+//! trail and the numbers, rebuild from Stripe, recover lost events.
+
+use std::collections::HashMap;
+
+use mesh_proto::billing::v1::*;
+
+use crate::entitlement::{Record, now, now_ms};
+use crate::error::{BillingError, Refusal};
+use crate::ledger::{Cause, Outcome, StoredChange, keys, month_of};
+use crate::notices::AccessReason;
+use crate::service::{Billing, user_id};
+use crate::stripe_api::SubscriptionView;
+
+/// Whether a record changed in what it says (a newer read of the same
+/// subscription only moves its read time).
+fn changed(before: &Record, after: &Record) -> bool {
+    let unstamped = |r: &Record| {
+        let mut r = r.clone();
+        if let Some(sub) = &mut r.subscription {
+            sub.seen_ms = 0;
+        }
+        r.updated_at = 0;
+        r
+    };
+    unstamped(before) != unstamped(after)
+}
+
+fn admin_cause(kind: ChangeCause, actor: &str, reason: &str) -> Result<Cause, BillingError> {
+    if reason.trim().is_empty() || actor.trim().is_empty() {
+        return Err(BillingError::InvalidArgument(
+            "an admin action needs a reason and an actor".into(),
+        ));
+    }
+    Ok(Cause::new(kind, actor, reason))
+}
+
+impl Billing {
+    pub(crate) async fn grant(
+        &self,
+        r: GrantEntitlementRequest,
+    ) -> Result<GrantEntitlementResponse, BillingError> {
+        let user = user_id(r.telegram_user_id)?;
+        let cause = admin_cause(ChangeCause::AdminGrant, &r.actor, &r.reason)?;
+        if !(1..=3660).contains(&r.days) {
+            return Err(BillingError::InvalidArgument(
+                "days must be between 1 and 3660".into(),
+            ));
+        }
+        if self.ledger.terms().plans.get(&r.plan_id).is_none() {
+            return Err(BillingError::refused(
+                Refusal::UnknownPlan,
+                format!("no plan {:?}", r.plan_id),
+            ));
+        }
+        // A request id already applied grants nothing more: the mark is
+        // committed with the grant, like a Stripe event's.
+        let request = crate::account::token(&r.request_id);
+        let mark = (!request.is_empty()).then(|| format!("grant:{user}:{request}"));
+        let outcome = self
+            .ledger
+            .transition(user, &cause, mark.as_deref(), |rec, now| {
+                rec.grant(&r.plan_id, i64::from(r.days), &r.actor, now);
+                Ok(Vec::new())
+            })
+            .await?;
+        Ok(GrantEntitlementResponse {
+            entitlement: Some(self.shown(user, outcome).await?),
+        })
+    }
+
+    pub(crate) async fn revoke(
+        &self,
+        r: RevokeEntitlementRequest,
+    ) -> Result<RevokeEntitlementResponse, BillingError> {
+        let user = user_id(r.telegram_user_id)?;
+        let cause = admin_cause(ChangeCause::AdminRevoke, &r.actor, &r.reason)?
+            .ending(AccessReason::Revoked);
+        let (_, record) = self.ledger.read(user).await?;
+        // Billing stops too: a live subscription is cancelled at Stripe.
+        let cancelled = match (&self.stripe, &record.subscription) {
+            (Some(stripe), Some(sub))
+                if !r.grant_only
+                    && !sub.revoked
+                    && matches!(sub.status.as_str(), "active" | "trialing" | "past_due") =>
+            {
+                Some((stripe.cancel_now(&sub.id).await?, now_ms()))
+            }
+            _ => None,
+        };
+        let plans = &self.ledger.terms().plans;
+        let outcome = self
+            .ledger
+            .transition(user, &cause, None, |rec, now| {
+                if let Some((view, seen)) = &cancelled {
+                    rec.observe(view, plans, *seen, false, now);
+                }
+                rec.revoke(r.grant_only, now);
+                Ok(Vec::new())
+            })
+            .await?;
+        Ok(RevokeEntitlementResponse {
+            entitlement: Some(self.shown(user, outcome).await?),
+        })
+    }
+
+    /// The entitlement after a transition.
+    async fn shown(&self, user: i64, outcome: Outcome) -> Result<Entitlement, BillingError> {
+        Ok(match outcome {
+            Outcome::Applied(record) => self.show(&record),
+            Outcome::Duplicate => self.show(&self.ledger.read(user).await?.1),
+        })
+    }
+
+    pub(crate) async fn audit(
+        &self,
+        r: ListAuditLogRequest,
+    ) -> Result<ListAuditLogResponse, BillingError> {
+        let user = user_id(r.telegram_user_id)?;
+        let limit = match r.limit {
+            0 => 100,
+            n => n.min(1000) as usize,
+        };
+        let entries = self
+            .ledger
+            .store()
+            .list_tail(&keys::audit(user), limit)
+            .await?
+            .iter()
+            .filter_map(|e| serde_json::from_slice::<StoredChange>(e).ok())
+            .map(|c| c.to_audit())
+            .collect();
+        Ok(ListAuditLogResponse { entries })
+    }
+
+    /// Counts kept by every transition: a few reads, however many users.
+    pub(crate) async fn stats(&self) -> Result<GetStatsResponse, BillingError> {
+        let store = self.ledger.store();
+        let count = |key: String| async move {
+            Ok::<_, BillingError>(
+                store
+                    .get(&key)
+                    .await?
+                    .and_then(|v| String::from_utf8(v).ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0),
+            )
+        };
+        let mut by_plan = HashMap::new();
+        let plans = self.ledger.terms().plans.all().iter().map(|p| p.id.clone());
+        // "" counts access through a plan the file no longer lists.
+        for plan in plans.chain([String::new()]) {
+            let n = count(keys::plan_count(&plan)).await?;
+            if n > 0 {
+                by_plan.insert(plan, n);
+            }
+        }
+        Ok(GetStatsResponse {
+            known_users: store.set_len(keys::USERS).await?,
+            with_access: by_plan.values().sum(),
+            with_access_by_plan: by_plan,
+            churned_this_month: store.set_len(&keys::churned(&month_of(now()))).await?,
+        })
+    }
+
+    pub(crate) async fn reconcile(&self) -> Result<ReconcileResponse, BillingError> {
+        let stripe = self.stripe()?;
+        let subs = stripe.all_subscriptions().await?;
+        // The subscription that speaks for each user: a live one over an
+        // ended one, the newest among equals.
+        let mut best: HashMap<i64, &(SubscriptionView, i64)> = HashMap::new();
+        let mut unmatched = 0;
+        for entry in &subs {
+            let sub = &entry.0;
+            let user = match sub.telegram_user_id {
+                Some(u) => Some(u),
+                None => self.ledger.user_of_customer(&sub.customer).await?,
+            };
+            let Some(user) = user else {
+                unmatched += 1;
+                continue;
+            };
+            let better = best
+                .get(&user)
+                .is_none_or(|cur| (sub.is_live(), sub.created) > (cur.0.is_live(), cur.0.created));
+            if better {
+                best.insert(user, entry);
+            }
+        }
+        let plans = &self.ledger.terms().plans;
+        let mut updated = 0;
+        for (user, (sub, seen)) in best {
+            let cause = Cause::system(ChangeCause::Reconcile, "reconcile");
+            let before = self.ledger.read(user).await?.1;
+            // Each read is versioned by when its page came back: a newer
+            // write from an event (read later) is never overwritten.
+            let outcome = self
+                .ledger
+                .transition(user, &cause, None, |r, now| {
+                    r.observe(sub, plans, *seen, false, now);
+                    Ok(Vec::new())
+                })
+                .await?;
+            if matches!(outcome, Outcome::Applied(after) if changed(&before, &after)) {
+                updated += 1;
+            }
+        }
+        tracing::info!(
+            subscriptions = subs.len(),
+            updated,
+            unmatched,
+            "reconciled with Stripe"
+        );
+        Ok(ReconcileResponse {
+            subscriptions_seen: subs.len() as u32,
+            entitlements_updated: updated,
+            unmatched,
+        })
+    }
+
+    pub(crate) async fn recover(&self) -> Result<RecoverEventsResponse, BillingError> {
+        let events = self.stripe()?.undelivered_events().await?;
+        let (mut applied, mut duplicates) = (0, 0);
+        for event in &events {
+            if self.events.apply(event).await?.duplicate {
+                duplicates += 1;
+            } else {
+                applied += 1;
+            }
+        }
+        tracing::info!(
+            seen = events.len(),
+            applied,
+            duplicates,
+            "recovered undelivered Stripe events"
+        );
+        Ok(RecoverEventsResponse {
+            events_seen: events.len() as u32,
+            applied,
+            duplicates,
+        })
+    }
+}

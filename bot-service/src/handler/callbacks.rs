@@ -1,0 +1,93 @@
+//! Taps on inline buttons. Every callback query is answered (or the
+//! user's button spins); what the button does comes from its typed data.
+
+use teloxide_core::types::CallbackQuery;
+
+use super::user::resumable;
+use super::{HandleError, Handler};
+use crate::action::{Action, Button};
+use crate::callback::Callback;
+use crate::effects::Effects;
+use crate::keys;
+
+impl Handler {
+    pub(super) async fn on_callback(
+        &self,
+        q: &CallbackQuery,
+        update_id: i64,
+        out: &mut Effects,
+    ) -> Result<(), HandleError> {
+        let ctx = self.ctx(&q.from, 0, update_id, out);
+        let user = ctx.user;
+        let lang = ctx.lang;
+        out.send(Action::AnswerCallbackQuery {
+            callback_query_id: q.id.0.clone(),
+            text: None,
+        });
+        let Some(callback) = q.data.as_deref().and_then(Callback::parse) else {
+            return Ok(());
+        };
+        let action = match callback {
+            Callback::Subscribe(plan) => match self.billing.checkout(user, &plan, &q.id.0).await {
+                Ok(session) => Action::SendMessage {
+                    chat_id: user,
+                    text: self.t(lang, "pay-prompt", &[]),
+                    buttons: vec![vec![Button::Url {
+                        text: self.t(lang, "pay-button", &[]),
+                        url: session.url,
+                    }]],
+                },
+                Err(s) => match mesh_proto::refusal::reason(&s).as_deref() {
+                    Some("ALREADY_SUBSCRIBED") => self.say(user, lang, "already-subscribed"),
+                    Some("RESUMABLE") => match self.billing.entitlement(user).await {
+                        Ok(e) if resumable(&e) => self.resume_prompt(user, lang, &e),
+                        _ => self.say(user, lang, "already-subscribed"),
+                    },
+                    Some("PAYMENTS_NOT_CONFIGURED") => self.say(user, lang, "payments-unavailable"),
+                    _ => self.say(user, lang, "try-later"),
+                },
+            },
+            Callback::CancelYes => {
+                let session = keys::cancel_session(user);
+                if self.store.get(&session).await?.is_none() {
+                    out.send(self.say(user, lang, "confirmation-expired"));
+                    return Ok(());
+                }
+                // Cancelling twice is harmless at billing, so handling this
+                // tap again (after a failure) still sends one answer.
+                match self.billing.cancel(user).await {
+                    Ok(e) => {
+                        out.writes.delete(&session);
+                        let until = self.until(lang, &e);
+                        crate::action::message(
+                            user,
+                            self.t(lang, "canceled", &[("date", (&until).into())]),
+                        )
+                    }
+                    Err(s)
+                        if mesh_proto::refusal::reason(&s).as_deref()
+                            == Some("NO_SUBSCRIPTION") =>
+                    {
+                        out.writes.delete(&session);
+                        self.say(user, lang, "no-subscription")
+                    }
+                    // The confirmation stays: tapping again works.
+                    Err(_) => self.say(user, lang, "try-later"),
+                }
+            }
+            Callback::CancelNo => {
+                out.writes.delete(&keys::cancel_session(user));
+                self.say(user, lang, "cancel-aborted")
+            }
+            Callback::Resume => match self.billing.resume(user).await {
+                Ok(_) => self.say(user, lang, "resumed"),
+                Err(s) if mesh_proto::refusal::reason(&s).as_deref() == Some("NO_SUBSCRIPTION") => {
+                    self.say(user, lang, "no-subscription")
+                }
+                Err(_) => self.say(user, lang, "try-later"),
+            },
+        };
+        out.send(action);
+        Ok(())
+    }
+}

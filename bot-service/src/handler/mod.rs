@@ -1,0 +1,295 @@
+//! What the bot does with one update, notice or job: it decides, and
+//! returns [`Effects`] (replies, dialogue state, registry changes), which
+//! the worker commits with the item's acknowledgement in one step.
+//!
+//! - [`user`]: the commands everyone has.
+//! - [`callbacks`]: taps on inline buttons.
+//! - [`gate`]: who may be in the premium chats.
+//! - [`admin`]: the commands of `ADMIN_USER_IDS`.
+//! - [`notices`]: billing's entitlement notices.
+//!
+//! Calls to billing carry request ids derived from the item, so handling it
+//! again after a failure repeats no payment action.
+
+mod admin;
+mod callbacks;
+mod gate;
+mod notices;
+mod user;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mesh_proto::billing::v1::Plan;
+use mesh_state::{RateDecision, Store, StoreError};
+use serde::Deserialize;
+use teloxide_core::types::{Update, UpdateKind, User};
+use tokio::sync::Mutex;
+
+use crate::BotConfig;
+use crate::action::{Action, message};
+use crate::billing::BillingClient;
+use crate::effects::Effects;
+use crate::keys;
+use crate::messages::{Arg, Catalogue, Lang};
+
+/// Why handling failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// Try again soon (the store hiccupped).
+    #[error("{0}")]
+    Transient(String),
+    /// Another service is away (billing): back off for minutes before
+    /// giving up.
+    #[error("{0}")]
+    Dependency(String),
+    /// Retrying can't help (an update this version can't read).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<StoreError> for HandleError {
+    fn from(e: StoreError) -> Self {
+        Self::Transient(e.to_string())
+    }
+}
+
+/// A command at the start of a message: `/name@bot args` gives
+/// `("name", Some("bot"), "args")`.
+pub fn parse_command(text: &str) -> Option<(String, Option<&str>, &str)> {
+    let rest = text.strip_prefix('/')?;
+    let (head, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let (name, target) = match head.split_once('@') {
+        Some((n, t)) => (n, Some(t)),
+        None => (head, None),
+    };
+    if name.is_empty() {
+        return None;
+    }
+    Some((name.to_ascii_lowercase(), target, args.trim()))
+}
+
+/// A date for users (UTC, ISO: the same in every language).
+fn date(seconds: Option<i64>) -> Option<String> {
+    chrono::DateTime::from_timestamp(seconds?, 0).map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+/// Who is talking, in which chat and language, in which update.
+struct Ctx {
+    user: i64,
+    chat: i64,
+    lang: Lang,
+    update_id: i64,
+}
+
+/// Plans, fetched from billing at most once a minute.
+#[derive(Default)]
+struct PlanCache {
+    plans: Option<(tokio::time::Instant, Arc<Vec<Plan>>)>,
+}
+
+const PLAN_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// Handles updates, notices and jobs; cheap to clone.
+#[derive(Clone)]
+pub struct Handler {
+    config: Arc<BotConfig>,
+    billing: BillingClient,
+    store: Store,
+    texts: Arc<Catalogue>,
+    plans: Arc<Mutex<PlanCache>>,
+}
+
+impl Handler {
+    /// A handler.
+    pub fn new(config: Arc<BotConfig>, billing: BillingClient, store: Store) -> Self {
+        let texts = config.messages.clone();
+        Self {
+            config,
+            billing,
+            store,
+            texts,
+            plans: Arc::default(),
+        }
+    }
+
+    /// The shared store.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The configuration.
+    pub(crate) fn config(&self) -> &BotConfig {
+        &self.config
+    }
+
+    /// The message catalogue.
+    pub(crate) fn texts(&self) -> &Catalogue {
+        &self.texts
+    }
+
+    /// Message `id` in `lang`.
+    fn t(&self, lang: Lang, id: &str, args: &[(&str, Arg<'_>)]) -> String {
+        self.texts.text(lang, id, args)
+    }
+
+    /// A plain message of `id` to `chat`.
+    fn say(&self, chat: i64, lang: Lang, id: &str) -> Action {
+        message(chat, self.t(lang, id, &[]))
+    }
+
+    fn is_admin(&self, user: i64) -> bool {
+        self.config.admin_ids.contains(&user)
+    }
+
+    /// The plans on sale (cached for a minute; billing being away only
+    /// shows while the cache is cold).
+    async fn plans(&self) -> Result<Arc<Vec<Plan>>, tonic::Status> {
+        let mut cache = self.plans.lock().await;
+        if let Some((at, plans)) = &cache.plans
+            && at.elapsed() < PLAN_CACHE_TTL
+        {
+            return Ok(plans.clone());
+        }
+        let plans = Arc::new(self.billing.plans().await?);
+        cache.plans = Some((tokio::time::Instant::now(), plans.clone()));
+        Ok(plans)
+    }
+
+    /// True when a command in a group is meant for this bot; the bot stays
+    /// quiet in groups otherwise.
+    fn addressed(&self, command: Option<&(String, Option<&str>, &str)>) -> bool {
+        matches!(
+            (command, self.config.username.as_deref()),
+            (Some((_, Some(target), _)), Some(me)) if target.eq_ignore_ascii_case(me)
+        )
+    }
+
+    /// True for an update that certainly needs nothing done: a group
+    /// message that is not a command addressed to this bot, which is most
+    /// of what a bot in busy groups receives. Read from three fields:
+    /// building teloxide's whole `Update` costs more than everything else
+    /// the mesh does for such an update. Anything else is parsed in full.
+    fn ignorable(&self, update: &[u8]) -> bool {
+        #[derive(Deserialize)]
+        struct Glance<'a> {
+            #[serde(borrow)]
+            message: Option<GlanceMessage<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct GlanceMessage<'a> {
+            #[serde(borrow)]
+            chat: GlanceChat<'a>,
+            #[serde(borrow, default)]
+            text: Option<Cow<'a, str>>,
+        }
+        #[derive(Deserialize)]
+        struct GlanceChat<'a> {
+            #[serde(rename = "type", borrow)]
+            kind: Cow<'a, str>,
+        }
+        match serde_json::from_slice::<Glance<'_>>(update) {
+            Ok(Glance { message: Some(m) }) => {
+                m.chat.kind != "private"
+                    && m.text
+                        .is_none_or(|text| !self.addressed(parse_command(&text).as_ref()))
+            }
+            _ => false,
+        }
+    }
+
+    /// Handles one raw update.
+    pub async fn handle_update(&self, update: &[u8]) -> Result<Effects, HandleError> {
+        if self.ignorable(update) {
+            return Ok(Effects::new(""));
+        }
+        let update: Update = serde_json::from_slice(update)
+            .map_err(|e| HandleError::Permanent(format!("unreadable update: {e}")))?;
+        let id = i64::from(update.id.0);
+        let mut out = Effects::new(format!("u{id}"));
+        match &update.kind {
+            UpdateKind::Message(m) => self.on_message(m, id, &mut out).await?,
+            UpdateKind::CallbackQuery(q) => self.on_callback(q, id, &mut out).await?,
+            UpdateKind::ChatJoinRequest(r) => self.on_join_request(r, &mut out).await?,
+            UpdateKind::ChatMember(m) => self.on_chat_member(m, &mut out).await?,
+            // In a private chat, "kicked" means the user blocked the bot.
+            UpdateKind::MyChatMember(m) if m.chat.is_private() && m.new_chat_member.is_banned() => {
+                out.writes.set_add(keys::BLOCKED, &m.chat.id.0.to_string());
+            }
+            // Other kinds are accepted and acknowledged; nothing to say.
+            _ => {}
+        }
+        Ok(out)
+    }
+
+    /// Who is talking; registers them (in the effects).
+    fn ctx(&self, from: &User, chat: i64, update_id: i64, out: &mut Effects) -> Ctx {
+        let user = i64::try_from(from.id.0).unwrap_or_default();
+        out.seen(user, from.language_code.as_deref());
+        Ctx {
+            user,
+            chat,
+            lang: Lang::from_code(from.language_code.as_deref()),
+            update_id,
+        }
+    }
+
+    /// The per-user flood limit: true when this message may be handled.
+    /// The decision is remembered per update, so handling the same update
+    /// again (after a failure) decides the same and consumes nothing.
+    async fn within_limit(&self, ctx: &Ctx, out: &mut Effects) -> Result<bool, HandleError> {
+        let per_minute = self.config.user_rate_per_min;
+        if per_minute == 0 {
+            return Ok(true);
+        }
+        let interval = Duration::from_secs(60) / per_minute;
+        let decision = self
+            .store
+            .rate_limit_once(
+                &keys::flood(ctx.user),
+                interval,
+                self.config.user_burst,
+                &format!("u{}", ctx.update_id),
+                Duration::from_secs(3600),
+            )
+            .await?;
+        match decision {
+            RateDecision::Allowed => Ok(true),
+            RateDecision::Limited { first, .. } => {
+                metrics::counter!("bot_flood_limited_total").increment(1);
+                if first {
+                    out.send(self.say(ctx.chat, ctx.lang, "slow-down"));
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    /// Billing being away is a dependency failure: the item backs off for
+    /// minutes instead of giving up after a few quick tries.
+    fn billing_down(status: tonic::Status) -> HandleError {
+        HandleError::Dependency(format!("billing: {}", status.code()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_command;
+
+    /// Commands with bot suffixes and arguments are recognised; other text is not.
+    #[test]
+    fn commands() {
+        assert_eq!(parse_command("/start"), Some(("start".into(), None, "")));
+        assert_eq!(
+            parse_command("/Start@PayBot  ref_42 "),
+            Some(("start".into(), Some("PayBot"), "ref_42"))
+        );
+        assert_eq!(
+            parse_command("/grant 1 monthly 30"),
+            Some(("grant".into(), None, "1 monthly 30"))
+        );
+        assert_eq!(parse_command("hello"), None);
+        assert_eq!(parse_command("/"), None);
+    }
+}

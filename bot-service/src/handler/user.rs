@@ -1,0 +1,357 @@
+//! The commands everyone has: /start, /help, /plans, /subscribe, /status,
+//! /portal, /cancel.
+
+use std::time::Duration;
+
+use mesh_proto::billing::v1::{Entitlement, EntitlementState, Plan};
+use teloxide_core::types::{Message, User};
+
+use super::{Ctx, HandleError, Handler, date, parse_command};
+use crate::action::{Action, Button};
+use crate::callback::Callback;
+use crate::effects::Effects;
+use crate::keys;
+use crate::messages::Lang;
+
+/// How long a `/cancel` waits for its confirmation.
+const CANCEL_CONFIRMATION: Duration = Duration::from_secs(600);
+
+/// The word `state` selects on in the catalogue.
+fn state_key(state: EntitlementState) -> &'static str {
+    match state {
+        EntitlementState::Trialing => "trialing",
+        EntitlementState::PastDue => "past-due",
+        EntitlementState::Canceled => "canceled",
+        EntitlementState::Expired => "expired",
+        EntitlementState::Suspended => "suspended",
+        EntitlementState::None | EntitlementState::Unspecified => "none",
+        EntitlementState::Active => "active",
+    }
+}
+
+/// Whether the user's subscription is set to end and can be resumed.
+pub(super) fn resumable(e: &Entitlement) -> bool {
+    e.has_access && !e.stripe_subscription_id.is_empty() && e.state() == EntitlementState::Canceled
+}
+
+impl Handler {
+    pub(super) async fn on_message(
+        &self,
+        m: &Message,
+        update_id: i64,
+        out: &mut Effects,
+    ) -> Result<(), HandleError> {
+        let Some(from) = m.from.as_ref().filter(|u| !u.is_bot) else {
+            return Ok(());
+        };
+        let Some(text) = m.text() else {
+            return Ok(());
+        };
+        let command = parse_command(text);
+        if !m.chat.is_private() && !self.addressed(command.as_ref()) {
+            return Ok(());
+        }
+        let ctx = self.ctx(from, m.chat.id.0, update_id, out);
+        if !self.within_limit(&ctx, out).await? {
+            return Ok(());
+        }
+        let Some((name, _, args)) = command else {
+            out.send(self.say(ctx.chat, ctx.lang, "unknown"));
+            return Ok(());
+        };
+        let admin = self.is_admin(ctx.user);
+        match name.as_str() {
+            "start" => self.start(&ctx, from, args, out).await,
+            "help" => {
+                let mut text = self.t(ctx.lang, "help", &[]);
+                if admin {
+                    text = format!("{text}\n{}", self.t(ctx.lang, "help-admin", &[]));
+                }
+                out.send(crate::action::message(ctx.chat, text));
+                Ok(())
+            }
+            "plans" => {
+                let text = self.plan_list(ctx.lang).await;
+                out.send(crate::action::message(ctx.chat, text));
+                Ok(())
+            }
+            "subscribe" => self.subscribe(&ctx, out).await,
+            "status" => self.status(&ctx, out).await,
+            "portal" => self.portal(&ctx, &format!("u{update_id}"), out).await,
+            "cancel" => self.cancel_ask(&ctx, out).await,
+            "stats" if admin => self.stats(&ctx, out).await,
+            "grant" if admin => self.grant(&ctx, args, out).await,
+            "revoke" if admin => self.revoke(&ctx, args, out).await,
+            "broadcast" if admin => self.broadcast(&ctx, args, out).await,
+            // Admin commands from anyone else get the same answer as nonsense.
+            _ => {
+                out.send(self.say(ctx.chat, ctx.lang, "unknown"));
+                Ok(())
+            }
+        }
+    }
+
+    /// The plans as text (or why they can't be shown).
+    async fn plan_list(&self, lang: Lang) -> String {
+        match self.plans().await {
+            Err(_) => self.t(lang, "plans-unavailable", &[]),
+            Ok(plans) if plans.is_empty() => self.t(lang, "plans-none", &[]),
+            Ok(plans) => {
+                let mut out = self.t(lang, "plans-header", &[]);
+                for p in plans.iter() {
+                    out.push('\n');
+                    out.push_str(&self.t(
+                        lang,
+                        "plan-line",
+                        &[
+                            ("name", (&p.name).into()),
+                            ("description", (&p.description).into()),
+                        ],
+                    ));
+                }
+                out
+            }
+        }
+    }
+
+    async fn start(
+        &self,
+        ctx: &Ctx,
+        from: &User,
+        payload: &str,
+        out: &mut Effects,
+    ) -> Result<(), HandleError> {
+        let text = match payload {
+            "paid" => self.t(ctx.lang, "thanks-for-paying", &[]),
+            "canceled" => self.t(ctx.lang, "checkout-canceled", &[]),
+            _ => [
+                self.t(ctx.lang, "greeting", &[("name", (&from.first_name).into())]),
+                self.t(ctx.lang, "premium-pitch", &[]),
+                self.plan_list(ctx.lang).await,
+                self.t(ctx.lang, "start-footer", &[]),
+            ]
+            .join("\n\n"),
+        };
+        out.send(crate::action::message(ctx.chat, text));
+        Ok(())
+    }
+
+    /// The plan buttons, or, for someone who already has access, where
+    /// they stand: one live subscription per user.
+    async fn subscribe(&self, ctx: &Ctx, out: &mut Effects) -> Result<(), HandleError> {
+        match self.billing.entitlement(ctx.user).await {
+            Ok(e) if resumable(&e) => {
+                out.send(self.resume_prompt(ctx.chat, ctx.lang, &e));
+                return Ok(());
+            }
+            Ok(e) if e.has_access && !e.stripe_subscription_id.is_empty() => {
+                let text = self.status_text(ctx.lang, &e);
+                out.send(
+                    self.with_portal(ctx, text, &format!("u{}", ctx.update_id))
+                        .await,
+                );
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(_) => {
+                out.send(self.say(ctx.chat, ctx.lang, "try-later"));
+                return Ok(());
+            }
+        }
+        let plans = match self.plans().await {
+            Ok(p) if !p.is_empty() => p,
+            Ok(_) => {
+                out.send(self.say(ctx.chat, ctx.lang, "plans-none"));
+                return Ok(());
+            }
+            Err(_) => {
+                out.send(self.say(ctx.chat, ctx.lang, "try-later"));
+                return Ok(());
+            }
+        };
+        out.send(Action::SendMessage {
+            chat_id: ctx.chat,
+            text: self.t(ctx.lang, "choose-plan", &[]),
+            buttons: plans.iter().map(plan_button).collect(),
+        });
+        Ok(())
+    }
+
+    /// "Your subscription ends on ..., resume it?" with the button.
+    pub(super) fn resume_prompt(&self, chat: i64, lang: Lang, e: &Entitlement) -> Action {
+        let until = self.until(lang, e);
+        Action::SendMessage {
+            chat_id: chat,
+            text: self.t(lang, "resume-prompt", &[("date", (&until).into())]),
+            buttons: vec![vec![Button::Callback {
+                text: self.t(lang, "resume-button", &[]),
+                data: Callback::Resume.data(),
+            }]],
+        }
+    }
+
+    /// The end of the period as users read it.
+    pub(super) fn until(&self, lang: Lang, e: &Entitlement) -> String {
+        date(e.current_period_end.as_ref().map(|t| t.seconds))
+            .unwrap_or_else(|| self.t(lang, "period-end", &[]))
+    }
+
+    fn status_text(&self, lang: Lang, e: &Entitlement) -> String {
+        let state = self.t(lang, "state", &[("state", state_key(e.state()).into())]);
+        let plan = if e.plan_id.is_empty() {
+            "-"
+        } else {
+            &e.plan_id
+        };
+        let mut lines = vec![
+            self.t(lang, "status-plan", &[("plan", plan.into())]),
+            self.t(lang, "status-state", &[("state", (&state).into())]),
+        ];
+        if let Some(d) = date(e.current_period_end.as_ref().map(|t| t.seconds)) {
+            let renews = !e.cancel_at_period_end
+                && matches!(
+                    e.state(),
+                    EntitlementState::Active | EntitlementState::Trialing
+                );
+            let id = if renews {
+                "status-renews"
+            } else {
+                "status-until"
+            };
+            lines.push(self.t(lang, id, &[("date", (&d).into())]));
+        }
+        let access = if e.has_access {
+            "status-access"
+        } else {
+            "status-no-access"
+        };
+        lines.push(self.t(lang, access, &[]));
+        lines.join("\n")
+    }
+
+    async fn status(&self, ctx: &Ctx, out: &mut Effects) -> Result<(), HandleError> {
+        let action = match self.billing.entitlement(ctx.user).await {
+            Ok(e)
+                if matches!(
+                    e.state(),
+                    EntitlementState::None | EntitlementState::Unspecified
+                ) =>
+            {
+                self.say(ctx.chat, ctx.lang, "no-subscription")
+            }
+            Ok(e) => {
+                let text = self.status_text(ctx.lang, &e);
+                let buttons = if resumable(&e) {
+                    vec![vec![Button::Callback {
+                        text: self.t(ctx.lang, "resume-button", &[]),
+                        data: Callback::Resume.data(),
+                    }]]
+                } else {
+                    Vec::new()
+                };
+                Action::SendMessage {
+                    chat_id: ctx.chat,
+                    text,
+                    buttons,
+                }
+            }
+            Err(_) => self.say(ctx.chat, ctx.lang, "try-later"),
+        };
+        out.send(action);
+        Ok(())
+    }
+
+    /// `text` with a button to the customer portal (or `text` alone when
+    /// the portal can't be had).
+    async fn with_portal(&self, ctx: &Ctx, text: String, request_id: &str) -> Action {
+        match self.billing.portal(ctx.user, request_id).await {
+            Ok(url) => Action::SendMessage {
+                chat_id: ctx.chat,
+                text,
+                buttons: vec![vec![Button::Url {
+                    text: self.t(ctx.lang, "portal-button", &[]),
+                    url,
+                }]],
+            },
+            Err(_) => crate::action::message(ctx.chat, format!("{text}\n/portal")),
+        }
+    }
+
+    async fn portal(
+        &self,
+        ctx: &Ctx,
+        request_id: &str,
+        out: &mut Effects,
+    ) -> Result<(), HandleError> {
+        let action = match self.billing.portal(ctx.user, request_id).await {
+            Ok(url) => Action::SendMessage {
+                chat_id: ctx.chat,
+                text: self.t(ctx.lang, "portal-prompt", &[]),
+                buttons: vec![vec![Button::Url {
+                    text: self.t(ctx.lang, "portal-button", &[]),
+                    url,
+                }]],
+            },
+            Err(s) => match mesh_proto::refusal::reason(&s).as_deref() {
+                Some("NO_CUSTOMER") => self.say(ctx.chat, ctx.lang, "no-subscription"),
+                Some("PAYMENTS_NOT_CONFIGURED") => {
+                    self.say(ctx.chat, ctx.lang, "payments-unavailable")
+                }
+                _ => self.say(ctx.chat, ctx.lang, "try-later"),
+            },
+        };
+        out.send(action);
+        Ok(())
+    }
+
+    async fn cancel_ask(&self, ctx: &Ctx, out: &mut Effects) -> Result<(), HandleError> {
+        let entitlement = match self.billing.entitlement(ctx.user).await {
+            Ok(e) => e,
+            Err(_) => {
+                out.send(self.say(ctx.chat, ctx.lang, "try-later"));
+                return Ok(());
+            }
+        };
+        let cancellable = entitlement.has_access
+            && !entitlement.stripe_subscription_id.is_empty()
+            && matches!(
+                entitlement.state(),
+                EntitlementState::Active | EntitlementState::Trialing | EntitlementState::PastDue
+            );
+        if !cancellable {
+            out.send(self.say(ctx.chat, ctx.lang, "no-subscription"));
+            return Ok(());
+        }
+        // The dialogue's state lives in the shared store (so the "yes" may
+        // reach any replica), written with this reply; it expires if the
+        // user walks away.
+        out.writes.set(
+            &keys::cancel_session(ctx.user),
+            b"asked",
+            Some(CANCEL_CONFIRMATION),
+        );
+        let until = self.until(ctx.lang, &entitlement);
+        out.send(Action::SendMessage {
+            chat_id: ctx.chat,
+            text: self.t(ctx.lang, "cancel-confirm", &[("date", (&until).into())]),
+            buttons: vec![vec![
+                Button::Callback {
+                    text: self.t(ctx.lang, "button-yes-cancel", &[]),
+                    data: Callback::CancelYes.data(),
+                },
+                Button::Callback {
+                    text: self.t(ctx.lang, "button-keep", &[]),
+                    data: Callback::CancelNo.data(),
+                },
+            ]],
+        });
+        Ok(())
+    }
+}
+
+fn plan_button(p: &Plan) -> Vec<Button> {
+    vec![Button::Callback {
+        text: p.name.clone(),
+        data: Callback::Subscribe(p.id.clone()).data(),
+    }]
+}

@@ -1,0 +1,164 @@
+-- Apply transactions, each all or nothing: a transaction's guards are
+-- checked first, and only when every one holds are its writes applied. A
+-- refused transaction changes nothing; the others in the call still apply.
+-- The whole call is one atomic step (this script), so a failure or a lost
+-- reply leaves either all of a transaction or none of it.
+--
+-- Encoding: ARGV[1] = number of transactions; then per transaction the
+-- number of guards, the guards, the number of writes, the writes. Each
+-- guard or write is its name followed by its arguments; its keys are taken
+-- from KEYS in order. ARITY gives each name's (keys, arguments), so a
+-- refused transaction's writes can be skipped without being run.
+-- Returns one integer per transaction: 0 applied, else the 1-based index
+-- of the guard that failed.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ki, ai = 0, 0
+local function K() ki = ki + 1; return KEYS[ki] end
+local function A() ai = ai + 1; return ARGV[ai] end
+local ARITY = {
+  rev = {1, 1}, absent = {1, 0}, lease = {1, 2},
+  put = {1, 2}, set = {1, 2}, del = {1, 0}, incr = {1, 1},
+  sadd = {1, 1}, srem = {1, 1}, push = {1, 2}, xadd = {1, 2},
+  zadd = {1, 2}, zrem = {1, 1},
+  enq = {4, 3}, ack = {6, 2}, rel = {3, 3},
+}
+local function skip(name)
+  local a = ARITY[name]
+  ki = ki + a[1]
+  ai = ai + a[2]
+end
+
+local function guard(name)
+  if name == 'rev' then
+    local key = K()
+    local want = tonumber(A())
+    return tonumber(redis.call('HGET', key, 'v') or '0') == want
+  elseif name == 'absent' then
+    return redis.call('EXISTS', K()) == 0
+  elseif name == 'lease' then
+    local held = K()
+    local partition = A()
+    local token = A()
+    return tonumber(redis.call('HGET', held, partition) or '-1') == tonumber(token)
+  end
+  error('unknown guard ' .. name)
+end
+
+local function write(name)
+  if name == 'put' then
+    local key = K()
+    local rev = A()
+    local data = A()
+    redis.call('HSET', key, 'v', rev, 'd', data)
+  elseif name == 'set' then
+    local key = K()
+    local value = A()
+    local ttl = tonumber(A())
+    if ttl > 0 then redis.call('SET', key, value, 'PX', ttl) else redis.call('SET', key, value) end
+  elseif name == 'del' then
+    redis.call('DEL', K())
+  elseif name == 'incr' then
+    local key = K()
+    redis.call('INCRBY', key, A())
+  elseif name == 'sadd' then
+    local key = K()
+    redis.call('SADD', key, A())
+  elseif name == 'srem' then
+    local key = K()
+    redis.call('SREM', key, A())
+  elseif name == 'push' then
+    local key = K()
+    local value = A()
+    local cap = tonumber(A())
+    redis.call('RPUSH', key, value)
+    redis.call('LTRIM', key, -cap, -1)
+  elseif name == 'xadd' then
+    local key = K()
+    local cap = A()
+    local entry = A()
+    redis.call('XADD', key, 'MAXLEN', '~', cap, '*', 'e', entry)
+  elseif name == 'zadd' then
+    local key = K()
+    local member = A()
+    local score = A()
+    redis.call('ZADD', key, score, member)
+  elseif name == 'zrem' then
+    local key = K()
+    redis.call('ZREM', key, A())
+  elseif name == 'enq' then
+    local ready = K()
+    local pending = K()
+    local seen = K()
+    local list = K()
+    local ttl = A()
+    local partition = A()
+    local item = A()
+    if redis.call('SET', seen, '1', 'NX', 'PX', ttl) then
+      redis.call('RPUSH', list, item)
+      redis.call('ZADD', ready, 'NX', now, partition)
+      redis.call('INCRBY', pending, 1)
+    end
+  elseif name == 'ack' then
+    local ready = K()
+    local held = K()
+    local attempts = K()
+    local pending = K()
+    local dead = K()
+    local list = K()
+    local partition = A()
+    local reason = A()
+    local item = redis.call('LPOP', list)
+    if item then
+      redis.call('DECRBY', pending, 1)
+      if reason ~= '' then
+        local n = redis.call('HGET', attempts, partition) or '0'
+        redis.call('XADD', dead, 'MAXLEN', '~', 10000, '*',
+          'p', partition, 'i', item, 'r', reason, 'a', n)
+      end
+    end
+    redis.call('HDEL', held, partition)
+    redis.call('HDEL', attempts, partition)
+    if redis.call('LLEN', list) > 0 then
+      redis.call('ZADD', ready, now, partition)
+    else
+      redis.call('ZREM', ready, partition)
+    end
+  elseif name == 'rel' then
+    local ready = K()
+    local held = K()
+    local attempts = K()
+    local partition = A()
+    local delay = tonumber(A())
+    local counts = A()
+    redis.call('ZADD', ready, now + delay, partition)
+    redis.call('HDEL', held, partition)
+    if counts == '0' and tonumber(redis.call('HGET', attempts, partition) or '0') > 0 then
+      redis.call('HINCRBY', attempts, partition, -1)
+    end
+  else
+    error('unknown write ' .. name)
+  end
+end
+
+local out = {}
+local count = tonumber(A())
+for tx = 1, count do
+  local failed = 0
+  local guards = tonumber(A())
+  for g = 1, guards do
+    local name = A()
+    if failed == 0 then
+      if not guard(name) then failed = g end
+    else
+      skip(name)
+    end
+  end
+  local writes = tonumber(A())
+  for _ = 1, writes do
+    local name = A()
+    if failed == 0 then write(name) else skip(name) end
+  end
+  out[tx] = failed
+end
+return out
