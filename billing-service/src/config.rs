@@ -53,6 +53,12 @@ pub struct BillingConfig {
     pub admin_token: Option<Secret>,
     /// `BOT_API_TOKEN`: presented to bot-service with every notice.
     pub bot_token: Option<Secret>,
+    /// `BILLING_NOTICE_LEASE_MS`: how long a notice stays with a replica
+    /// that stopped renewing its lease (default 4000).
+    pub notice_lease: Duration,
+    /// `BILLING_NOTICE_POLL_MS`: how often idle delivery looks for notices
+    /// another replica queued (default 1000).
+    pub notice_poll: Duration,
     /// `BILLING_DISPUTE_POLICY`: `suspend` (default) or `notify`.
     pub disputes: DisputePolicy,
     /// `BILLING_REFUND_POLICY`: `end` (default) or `keep`.
@@ -121,6 +127,12 @@ impl BillingConfig {
             api_token: env.secret("BILLING_API_TOKEN"),
             admin_token: env.secret("BILLING_ADMIN_TOKEN"),
             bot_token: env.secret("BOT_API_TOKEN"),
+            notice_lease: env
+                .millis_or("BILLING_NOTICE_LEASE_MS", Duration::from_secs(4))?
+                .max(Duration::from_millis(200)),
+            notice_poll: env
+                .millis_or("BILLING_NOTICE_POLL_MS", Duration::from_secs(1))?
+                .max(Duration::from_millis(10)),
             disputes: match env.get("BILLING_DISPUTE_POLICY").unwrap_or("suspend") {
                 "suspend" => DisputePolicy::Suspend,
                 "notify" => DisputePolicy::Notify,

@@ -253,9 +253,14 @@ impl Ledger {
         }
     }
 
-    /// Whether Stripe event `id` has been applied.
+    /// Whether Stripe event `id` has been applied. (When it has, its
+    /// notices are queued; a wake covers a first commit whose reply was lost.)
     pub async fn applied(&self, id: &str) -> Result<bool, BillingError> {
-        Ok(self.store.get(&keys::event(id)).await?.is_some())
+        let applied = self.store.get(&keys::event(id)).await?.is_some();
+        if applied {
+            self.notices.wake();
+        }
+        Ok(applied)
     }
 
     /// Marks Stripe event `id` applied with nothing else to do; false when
@@ -312,7 +317,11 @@ impl Ledger {
                     }
                     return Ok(Outcome::Applied(Box::new(after)));
                 }
-                TxOutcome::Refused(g) if Some(g) == event_guard => return Ok(Outcome::Duplicate),
+                TxOutcome::Refused(g) if Some(g) == event_guard => {
+                    // Its first commit may have lost its reply (and wake).
+                    self.notices.wake();
+                    return Ok(Outcome::Duplicate);
+                }
                 TxOutcome::Refused(_) => {
                     metrics::counter!("billing_transition_conflicts_total").increment(1);
                 }

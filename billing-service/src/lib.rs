@@ -66,7 +66,7 @@ pub async fn run(
         event_ttl: config.event_dedup_ttl,
         plans: config.plans.clone(),
     };
-    let notices = notices::Notices::new(store.clone());
+    let notices = notices::Notices::new(store.clone(), config.notice_lease, config.notice_poll);
     let delivery = notices.spawn_delivery(
         &config.bot_url,
         config.bot_token.as_ref().map(|t| t.expose()),

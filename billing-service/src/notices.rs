@@ -29,10 +29,11 @@ use crate::error::BillingError;
 
 /// The notice queue; in billing's scope, so a commit can queue notices.
 pub const QUEUE: &str = "{billing}:notices";
-/// Notice ids are remembered a week: far longer than any redelivery.
+/// Notice ids are remembered a week: far longer than any redelivery. (The
+/// lease here only matters for enqueueing; delivery uses its own.)
 pub const CONFIG: QueueConfig = QueueConfig {
     dedup_ttl: Duration::from_secs(7 * 24 * 3600),
-    lease: Duration::from_secs(30),
+    lease: Duration::from_secs(4),
 };
 
 /// One notice for one user.
@@ -156,14 +157,21 @@ type BotClient = BotServiceClient<InterceptedService<Channel, GrpcTracePropagati
 pub struct Notices {
     store: Store,
     wake: Arc<Notify>,
+    queue: QueueConfig,
+    poll: Duration,
 }
 
 impl Notices {
-    /// Notices queued in `store`.
-    pub fn new(store: Store) -> Self {
+    /// Notices queued in `store`, delivered under leases of `lease` (renewed
+    /// while a delivery takes long, so a crashed replica's notices move on
+    /// within one lease), looking every `poll` for notices another replica
+    /// queued.
+    pub fn new(store: Store, lease: Duration, poll: Duration) -> Self {
         Self {
             store,
             wake: Arc::new(Notify::new()),
+            queue: QueueConfig { lease, ..CONFIG },
+            poll,
         }
     }
 
@@ -194,11 +202,11 @@ impl Notices {
     async fn deliver(&self, client: BotClient, shutdown: CancellationToken) {
         let mut idle_failures = 0u32;
         while !shutdown.is_cancelled() {
-            let wait = match self.store.claim(QUEUE, &CONFIG).await {
+            let wait = match self.store.claim(QUEUE, &self.queue).await {
                 Ok(ClaimResult::Claimed(claim)) => {
                     idle_failures = 0;
                     let delivered = match serde_json::from_slice::<Notice>(&claim.item) {
-                        Ok(notice) => self.deliver_one(client.clone(), &notice).await,
+                        Ok(notice) => self.deliver_renewing(client.clone(), &notice, &claim).await,
                         Err(e) => {
                             tracing::error!(error = %e, "unreadable notice dropped");
                             true
@@ -207,7 +215,7 @@ impl Notices {
                     // Settled while the lease is ours: an acknowledgement
                     // that fails is retried (bot-service would only see the
                     // same notice id again, which it ignores).
-                    let within = CONFIG.lease.mul_f64(0.9);
+                    let within = self.queue.lease.mul_f64(0.9);
                     let settled = mesh_state::retry_within(within, || async {
                         if delivered {
                             self.store.ack(QUEUE, &claim, None).await
@@ -223,9 +231,7 @@ impl Notices {
                     }
                     continue;
                 }
-                Ok(ClaimResult::Idle(next)) => next
-                    .unwrap_or(Duration::from_secs(1))
-                    .min(Duration::from_secs(1)),
+                Ok(ClaimResult::Idle(next)) => next.unwrap_or(self.poll).min(self.poll),
                 Err(e) => {
                     idle_failures += 1;
                     if idle_failures == 1 {
@@ -238,6 +244,31 @@ impl Notices {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
                 () = shutdown.cancelled() => {}
+            }
+        }
+    }
+
+    /// [`Notices::deliver_one`], renewing the lease while bot-service
+    /// takes its time.
+    async fn deliver_renewing(
+        &self,
+        client: BotClient,
+        notice: &Notice,
+        claim: &mesh_state::Claim,
+    ) -> bool {
+        let lease = self.queue.lease;
+        let delivery = self.deliver_one(client, notice);
+        tokio::pin!(delivery);
+        let mut renewal = tokio::time::interval(lease / 4);
+        renewal.tick().await;
+        loop {
+            tokio::select! {
+                delivered = &mut delivery => return delivered,
+                _ = renewal.tick() => {
+                    if let Err(e) = self.store.renew(QUEUE, &[claim], lease).await {
+                        tracing::warn!(error = %e, "cannot renew a notice lease");
+                    }
+                }
             }
         }
     }

@@ -40,6 +40,9 @@ pub struct BotConfig {
     /// `BOT_HANDLER_TIMEOUT_MS`: the longest one item may be worked on
     /// (default 60000); its lease is renewed meanwhile.
     pub handler_timeout: Duration,
+    /// `BOT_POLL_MS`: how often an idle replica looks for work that another
+    /// replica accepted (default 200; work accepted here wakes it at once).
+    pub poll_interval: Duration,
     /// `PREMIUM_CHAT_ID`: the chat whose access is sold.
     pub premium_chat_id: Option<i64>,
     /// `ADMIN_USER_IDS`: who may use admin commands.
@@ -122,6 +125,9 @@ impl BotConfig {
             handler_timeout: env
                 .millis_or("BOT_HANDLER_TIMEOUT_MS", Duration::from_secs(60))?
                 .max(lease),
+            poll_interval: env
+                .millis_or("BOT_POLL_MS", Duration::from_millis(200))?
+                .max(Duration::from_millis(10)),
             premium_chat_id: env.parse("PREMIUM_CHAT_ID")?,
             admin_ids: env.parse_list("ADMIN_USER_IDS")?,
             username: env

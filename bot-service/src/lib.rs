@@ -91,6 +91,7 @@ pub async fn run(
         limits,
         config.max_attempts,
         outbox_wake.clone(),
+        config.poll_interval,
     );
     let poller = match (config.polling, telegram.bot()) {
         (true, Some(bot)) => Some(tokio::spawn(polling::run(

@@ -74,6 +74,7 @@ pub struct Outbox {
     limits: Limits,
     max_attempts: u32,
     wake: Arc<Notify>,
+    poll: Duration,
 }
 
 /// How a call is settled.
@@ -87,13 +88,15 @@ enum Next {
 }
 
 impl Outbox {
-    /// An outbox in `store`, woken through `wake` when calls are queued.
+    /// An outbox in `store`, woken through `wake` when calls are queued;
+    /// sender 0 also looks every `poll` for calls other replicas queued.
     pub fn new(
         store: Store,
         config: QueueConfig,
         limits: Limits,
         max_attempts: u32,
         wake: Arc<Notify>,
+        poll: Duration,
     ) -> Self {
         Self {
             store,
@@ -101,6 +104,7 @@ impl Outbox {
             limits,
             max_attempts,
             wake,
+            poll,
         }
     }
 
@@ -149,7 +153,7 @@ impl Sender {
                 }
                 Ok(ClaimResult::Idle(next)) => {
                     let cap = if self.index == 0 {
-                        Duration::from_millis(200)
+                        self.outbox.poll
                     } else {
                         Duration::from_secs(5)
                     };

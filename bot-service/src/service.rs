@@ -119,7 +119,9 @@ pub async fn accept_updates(
         fresh += u64::from(!duplicate);
         outcomes[l.index] = Ok((l.update_id, duplicate));
     }
-    if fresh > 0 {
+    // A duplicate may be the retry of an accept whose reply (and wake) was
+    // lost: wake a worker for it too.
+    if !located.is_empty() {
         wake.notify_one();
     }
     let duplicates = located.len() as u64 - fresh;
@@ -251,9 +253,7 @@ impl BotService for Bot {
             .await
             .map_err(BotError::from)?;
         let duplicate = outcome == Enqueued::Duplicate;
-        if !duplicate {
-            self.wake.notify_one();
-        }
+        self.wake.notify_one();
         metrics::counter!("bot_notices_accepted_total", "kind" => notice.kind().as_str_name())
             .increment(1);
         Ok(Response::new(NotifyEntitlementResponse { duplicate }))

@@ -30,7 +30,7 @@ use crate::envelope::{self, Kind};
 use crate::handler::{HandleError, Handler};
 use crate::keys;
 
-const POLL: Duration = Duration::from_millis(200);
+/// How long an idle worker other than worker 0 sleeps when nobody wakes it.
 const IDLE: Duration = Duration::from_secs(5);
 
 /// Most items one worker claims at once. Each is a different chat, handled
@@ -123,7 +123,13 @@ impl Worker {
                 }
                 Ok(Claims::Idle(next)) => {
                     failures = 0;
-                    let cap = if self.index == 0 { POLL } else { IDLE };
+                    // Worker 0 looks for work other replicas accepted; a
+                    // leased chat's expiry is waited for exactly (`next`).
+                    let cap = if self.index == 0 {
+                        self.config.poll_interval
+                    } else {
+                        IDLE
+                    };
                     next.map_or(cap, |n| n.min(cap))
                 }
                 Err(e) => {

@@ -13,7 +13,10 @@
 //! - [`process`]: the real binaries as child processes, logs kept.
 //! - [`product`]: the whole product (mesh, Redis, both doubles) for flows.
 //! - [`http`]: posting updates and events as Telegram and Stripe do.
+//! - [`fault_proxy`]: a RESP proxy that fails one chosen Redis command.
+//! - [`sweep`]: a flow run once per failure point, asserting exactly-once.
 
+pub mod fault_proxy;
 pub mod http;
 pub mod mesh;
 pub mod otlp;
@@ -22,6 +25,7 @@ pub mod product;
 pub mod redis_server;
 pub mod stripe;
 pub mod stripe_double;
+pub mod sweep;
 pub mod telegram;
 
 use std::time::Duration;

@@ -80,11 +80,11 @@ impl Handler {
         // The update's id makes the grant idempotent: handling this
         // update again grants once.
         let request = format!("u{}", ctx.update_id);
-        let text = match self
+        let granted = self
             .billing
             .grant(user, plan, days, &reason, &actor, &request)
-            .await
-        {
+            .await;
+        let text = match Self::retry_if_away(granted)? {
             Ok(e) => {
                 let until = date(e.current_period_end.map(|t| t.seconds)).unwrap_or_default();
                 let who = user.to_string();
@@ -127,7 +127,8 @@ impl Handler {
         let grant_only = words.next_if(|w| w.eq_ignore_ascii_case("grant")).is_some();
         let reason = reason(words, "revoked by admin");
         let actor = format!("telegram:{}", ctx.user);
-        let text = match self.billing.revoke(user, &reason, &actor, grant_only).await {
+        let revoked = self.billing.revoke(user, &reason, &actor, grant_only).await;
+        let text = match Self::retry_if_away(revoked)? {
             Ok(_) => {
                 let who = user.to_string();
                 self.t(ctx.lang, "revoked", &[("user", (&who).into())])

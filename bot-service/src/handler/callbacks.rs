@@ -28,7 +28,9 @@ impl Handler {
             return Ok(());
         };
         let action = match callback {
-            Callback::Subscribe(plan) => match self.billing.checkout(user, &plan, &q.id.0).await {
+            Callback::Subscribe(plan) => match Self::retry_if_away(
+                self.billing.checkout(user, &plan, &q.id.0).await,
+            )? {
                 Ok(session) => Action::SendMessage {
                     chat_id: user,
                     text: self.t(lang, "pay-prompt", &[]),
@@ -54,8 +56,9 @@ impl Handler {
                     return Ok(());
                 }
                 // Cancelling twice is harmless at billing, so handling this
-                // tap again (after a failure) still sends one answer.
-                match self.billing.cancel(user).await {
+                // tap again (after a failure, or while billing is away)
+                // cancels once and answers once.
+                match Self::retry_if_away(self.billing.cancel(user).await)? {
                     Ok(e) => {
                         out.writes.delete(&session);
                         let until = self.until(lang, &e);
@@ -79,7 +82,7 @@ impl Handler {
                 out.writes.delete(&keys::cancel_session(user));
                 self.say(user, lang, "cancel-aborted")
             }
-            Callback::Resume => match self.billing.resume(user).await {
+            Callback::Resume => match Self::retry_if_away(self.billing.resume(user).await)? {
                 Ok(_) => self.say(user, lang, "resumed"),
                 Err(s) if mesh_proto::refusal::reason(&s).as_deref() == Some("NO_SUBSCRIPTION") => {
                     self.say(user, lang, "no-subscription")

@@ -271,6 +271,24 @@ impl Handler {
     fn billing_down(status: tonic::Status) -> HandleError {
         HandleError::Dependency(format!("billing: {}", status.code()))
     }
+
+    /// For actions (grant, revoke, cancel, resume, checkout, portal): the
+    /// failures that retrying fixes (billing or its store away, a deadline)
+    /// make the item be handled again later, so the action happens once;
+    /// anything else is billing's answer. Read-only commands answer "try
+    /// later" instead.
+    fn retry_if_away<T>(result: Result<T, tonic::Status>) -> Result<Result<T, tonic::Status>, HandleError> {
+        match result {
+            Err(s) if matches!(
+                s.code(),
+                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+            ) =>
+            {
+                Err(Self::billing_down(s))
+            }
+            other => Ok(other),
+        }
+    }
 }
 
 #[cfg(test)]

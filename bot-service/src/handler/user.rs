@@ -283,7 +283,7 @@ impl Handler {
         request_id: &str,
         out: &mut Effects,
     ) -> Result<(), HandleError> {
-        let action = match self.billing.portal(ctx.user, request_id).await {
+        let action = match Self::retry_if_away(self.billing.portal(ctx.user, request_id).await)? {
             Ok(url) => Action::SendMessage {
                 chat_id: ctx.chat,
                 text: self.t(ctx.lang, "portal-prompt", &[]),

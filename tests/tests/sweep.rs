@@ -1,0 +1,303 @@
+//! Exactly-once effects under partial failure: every store command of
+//! every money and bot flow, failed before it runs and failed with its reply
+//! lost, with the sender retrying as Telegram or Stripe would. Each run
+//! asserts that every effect of the flow happened exactly once.
+//!
+//! The mesh runs in one process against the shared Redis through a
+//! [`FaultProxy`], with one worker and one sender and no idle polling, so
+//! a flow issues the same commands every time; its leases are short (1 s),
+//! so a claim whose reply was lost costs a second, not minutes.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use mesh_proto::billing::v1::{CreateCheckoutSessionRequest, EntitlementState};
+use mesh_state::Store;
+use mesh_tests::fault_proxy::FaultProxy;
+use mesh_tests::http::{callback_update, join_request_update, post_update, text_update};
+use mesh_tests::product::{ADMIN, PREMIUM_CHAT, Product};
+use mesh_tests::sweep::{quiet, sweep};
+use serde_json::Value;
+
+const QUEUES: &[&str] = &["{bot}:updates", "{bot}:outbox", "{billing}:notices"];
+
+/// Update ids nobody else uses.
+static UPDATE_ID: AtomicI64 = AtomicI64::new(900_000_000);
+
+fn next_update() -> i64 {
+    UPDATE_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The product on the shared Redis through a fault proxy, tuned so a flow
+/// is deterministic; and a direct store to watch its queues.
+async fn product(test: &str) -> (Product, FaultProxy, Store) {
+    let upstream = mesh_tests::shared_redis_url()
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    let proxy = FaultProxy::start(&upstream).await;
+    let vars = [
+        ("REDIS_URL", proxy.url.clone()),
+        ("BOT_UPDATE_LEASE_MS", "1000".to_owned()),
+        ("BILLING_NOTICE_LEASE_MS", "1000".to_owned()),
+        ("BOT_POLL_MS", "60000".to_owned()),
+        ("BILLING_NOTICE_POLL_MS", "60000".to_owned()),
+        ("BILLING_SWEEP_INTERVAL_SECS", "3600".to_owned()),
+        ("BOT_WORKERS", "1".to_owned()),
+        ("BOT_OUTBOX_WORKERS", "1".to_owned()),
+        ("BOT_GLOBAL_SEND_INTERVAL_MS", "1".to_owned()),
+        ("BOT_CHAT_SEND_INTERVAL_MS", "1".to_owned()),
+        // One admin sends every `/grant` of a sweep: the flood limit stays
+        // in the flow (its command is a failure point) but never bites.
+        ("BOT_USER_RATE_PER_MIN", "60000".to_owned()),
+        ("BOT_USER_BURST", "1000".to_owned()),
+    ];
+    let p = Product::start(test, &vars).await;
+    let direct = Store::redis(&mesh_tests::shared_redis_url(), &p.prefix).expect("store");
+    (p, proxy, direct)
+}
+
+/// Posts `update` until the gateway accepts it, as Telegram retries.
+async fn deliver_update(p: &Product, update: &Value) {
+    mesh_tests::eventually(Duration::from_secs(30), "the update accepted", || async {
+        (post_update(&p.mesh.gateway, update, None).await.0 == 200).then_some(())
+    })
+    .await;
+}
+
+/// Delivers each event until the gateway accepts it, as Stripe retries.
+async fn deliver_events(p: &Product, events: &[Value]) {
+    for e in events {
+        mesh_tests::eventually(Duration::from_secs(30), "the event accepted", || async {
+            (p.stripe.deliver(&p.mesh.gateway, e).await == 200).then_some(())
+        })
+        .await;
+    }
+}
+
+/// Successful Bot API calls of `method` matching `pred`.
+fn calls(p: &Product, method: &str, pred: impl Fn(&Value) -> bool) -> usize {
+    p.telegram
+        .successful(method)
+        .iter()
+        .filter(|c| pred(&c.params))
+        .count()
+}
+
+/// Messages to `chat` whose text contains `needle`.
+fn messages(p: &Product, chat: i64, needle: &str) -> usize {
+    calls(p, "sendMessage", |m| {
+        m["chat_id"] == chat && m["text"].as_str().is_some_and(|t| t.contains(needle))
+    })
+}
+
+fn invites(p: &Product, user: i64) -> usize {
+    calls(p, "createChatInviteLink", |m| {
+        m["chat_id"] == PREMIUM_CHAT && m["name"] == format!("tg{user}")
+    })
+}
+
+/// The subscription id of a subscribed user.
+async fn subscription_of(p: &Product, user: i64) -> String {
+    p.entitlement(user).await.stripe_subscription_id
+}
+
+/// A paid checkout: the three events Stripe sends; the user gets one
+/// invite and one welcome.
+#[tokio::test]
+async fn sweep_paid_checkout_to_invite() {
+    let (p, proxy, store) = product("sweep_checkout").await;
+    sweep(
+        "paid checkout -> invite",
+        &proxy,
+        async |n| {
+            let user = 71_000_000 + i64::try_from(n).unwrap_or_default();
+            let session = p
+                .billing()
+                .create_checkout_session(CreateCheckoutSessionRequest {
+                    telegram_user_id: user,
+                    plan_id: "monthly".into(),
+                    request_id: String::new(),
+                })
+                .await
+                .expect("checkout")
+                .into_inner();
+            (user, p.stripe.complete_checkout(&session.session_id))
+        },
+        async |(_, events)| deliver_events(&p, events).await,
+        async || quiet(&store, QUEUES).await,
+        async |(user, _), run| {
+            assert_eq!(invites(&p, *user), 1, "{run}: invites");
+            assert_eq!(messages(&p, *user, "Welcome to premium"), 1, "{run}: welcomes");
+            assert_eq!(p.entitlement(*user).await.state(), EntitlementState::Active, "{run}");
+        },
+    )
+    .await;
+    p.stop().await;
+}
+
+/// `/start`: one welcome.
+#[tokio::test]
+async fn sweep_start_to_reply() {
+    let (p, proxy, store) = product("sweep_start").await;
+    sweep(
+        "/start -> reply",
+        &proxy,
+        async |n| {
+            let user = 72_000_000 + i64::try_from(n).unwrap_or_default();
+            (user, text_update(next_update(), user, "/start"))
+        },
+        async |(_, update)| deliver_update(&p, update).await,
+        async || quiet(&store, QUEUES).await,
+        async |(user, _), run| {
+            assert_eq!(messages(&p, *user, "Welcome, Ann!"), 1, "{run}: replies");
+        },
+    )
+    .await;
+    p.stop().await;
+}
+
+/// A subscription deleted at Stripe: one removal, one message.
+#[tokio::test]
+async fn sweep_subscription_deleted_to_removal() {
+    let (p, proxy, store) = product("sweep_deleted").await;
+    sweep(
+        "subscription deleted -> removal and message",
+        &proxy,
+        async |n| {
+            let user = 73_000_000 + i64::try_from(n).unwrap_or_default();
+            p.subscribe(user).await;
+            let sub = subscription_of(&p, user).await;
+            (user, p.stripe.end_subscription(&sub))
+        },
+        async |(_, events)| deliver_events(&p, events).await,
+        async || quiet(&store, QUEUES).await,
+        async |(user, _), run| {
+            let bans = calls(&p, "banChatMember", |m| m["user_id"] == *user);
+            let unbans = calls(&p, "unbanChatMember", |m| m["user_id"] == *user);
+            assert_eq!((bans, unbans), (1, 1), "{run}: removals");
+            assert_eq!(messages(&p, *user, "has ended"), 1, "{run}: messages");
+            assert_eq!(p.entitlement(*user).await.state(), EntitlementState::Expired, "{run}");
+        },
+    )
+    .await;
+    p.stop().await;
+}
+
+/// A renewal that fails: one message with the portal.
+#[tokio::test]
+async fn sweep_payment_failed_to_notice() {
+    let (p, proxy, store) = product("sweep_failed").await;
+    sweep(
+        "payment failed -> notice",
+        &proxy,
+        async |n| {
+            let user = 74_000_000 + i64::try_from(n).unwrap_or_default();
+            p.subscribe(user).await;
+            let sub = subscription_of(&p, user).await;
+            (user, p.stripe.fail_renewal(&sub))
+        },
+        async |(_, events)| deliver_events(&p, events).await,
+        async || quiet(&store, QUEUES).await,
+        async |(user, _), run| {
+            assert_eq!(messages(&p, *user, "didn't go through"), 1, "{run}: notices");
+            assert_eq!(p.entitlement(*user).await.state(), EntitlementState::PastDue, "{run}");
+        },
+    )
+    .await;
+    p.stop().await;
+}
+
+/// An admin's `/grant`: one grant (not two), one invite, one answer.
+#[tokio::test]
+async fn sweep_admin_grant_to_invite() {
+    let (p, proxy, store) = product("sweep_grant").await;
+    sweep(
+        "admin /grant -> invite",
+        &proxy,
+        async |n| {
+            let user = 75_000_000 + i64::try_from(n).unwrap_or_default();
+            let update = text_update(next_update(), ADMIN, &format!("/grant {user} monthly 30"));
+            (user, update)
+        },
+        async |(_, update)| deliver_update(&p, update).await,
+        async || quiet(&store, QUEUES).await,
+        async |(user, _), run| {
+            assert_eq!(invites(&p, *user), 1, "{run}: invites");
+            assert_eq!(messages(&p, *user, "Welcome to premium"), 1, "{run}: welcomes");
+            assert_eq!(
+                messages(&p, ADMIN, &format!("{user} has monthly")),
+                1,
+                "{run}: answers to the admin"
+            );
+            let e = p.entitlement(*user).await;
+            let days = (e.granted_until.map_or(0, |t| t.seconds) - mesh_tests::stripe::now()) / 86_400;
+            assert!((29..=30).contains(&days), "{run}: granted once, not twice ({days} days)");
+        },
+    )
+    .await;
+    p.stop().await;
+}
+
+/// A paying user's join request: one approval.
+#[tokio::test]
+async fn sweep_join_request_to_approval() {
+    let (p, proxy, store) = product("sweep_join").await;
+    sweep(
+        "join request -> approval",
+        &proxy,
+        async |n| {
+            let user = 76_000_000 + i64::try_from(n).unwrap_or_default();
+            p.subscribe(user).await;
+            (user, join_request_update(next_update(), PREMIUM_CHAT, user))
+        },
+        async |(_, update)| deliver_update(&p, update).await,
+        async || quiet(&store, QUEUES).await,
+        async |(user, _), run| {
+            let approvals = calls(&p, "approveChatJoinRequest", |m| m["user_id"] == *user);
+            assert_eq!(approvals, 1, "{run}: approvals");
+            let declines = calls(&p, "declineChatJoinRequest", |m| m["user_id"] == *user);
+            assert_eq!(declines, 0, "{run}: declines");
+        },
+    )
+    .await;
+    p.stop().await;
+}
+
+/// `/cancel`, confirmed: one cancellation at Stripe, one message.
+#[tokio::test]
+async fn sweep_cancel_confirmed() {
+    let (p, proxy, store) = product("sweep_cancel").await;
+    sweep(
+        "/cancel confirmed -> cancellation and message",
+        &proxy,
+        async |n| {
+            let user = 77_000_000 + i64::try_from(n).unwrap_or_default();
+            p.subscribe(user).await;
+            p.post(&text_update(next_update(), user, "/cancel")).await;
+            p.wait_message(user, "Cancel your subscription?").await;
+            let query = format!("q{user}");
+            (user, callback_update(next_update(), user, &query, "cancel:yes"))
+        },
+        async |(_, update)| deliver_update(&p, update).await,
+        async || quiet(&store, QUEUES).await,
+        async |(user, _), run| {
+            assert_eq!(messages(&p, *user, "cancelled"), 1, "{run}: messages");
+            let answered = calls(&p, "answerCallbackQuery", |m| {
+                m["callback_query_id"] == format!("q{user}")
+            });
+            assert_eq!(answered, 1, "{run}: answers");
+            let e = p.entitlement(*user).await;
+            assert_eq!(e.state(), EntitlementState::Canceled, "{run}");
+            let updates: std::collections::HashSet<Option<String>> = p
+                .stripe
+                .requests_to("POST", &format!("/v1/subscriptions/{}", e.stripe_subscription_id))
+                .into_iter()
+                .map(|r| r.idempotency_key)
+                .collect();
+            assert_eq!(updates.len(), 1, "{run}: one cancellation at Stripe: {updates:?}");
+        },
+    )
+    .await;
+    p.stop().await;
+}
