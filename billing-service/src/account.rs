@@ -230,10 +230,10 @@ impl Billing {
         // One key per request: the record's revision changes with every
         // transition, so a later cancel after a resume is a new request.
         let what = if cancel { "cancel" } else { "resume" };
+        let seen = now_ms();
         let view = stripe
             .set_cancel_at_period_end(&sub.id, cancel, &format!("{what}-{}-r{rev}", sub.id))
             .await?;
-        let seen = now_ms();
         let (kind, reason) = if cancel {
             (ChangeCause::CancelRequest, "cancelled by the user")
         } else {

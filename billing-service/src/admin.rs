@@ -84,7 +84,8 @@ impl Billing {
                     && !sub.revoked
                     && matches!(sub.status.as_str(), "active" | "trialing" | "past_due") =>
             {
-                Some((stripe.cancel_now(&sub.id).await?, now_ms()))
+                let seen = now_ms();
+                Some((stripe.cancel_now(&sub.id).await?, seen))
             }
             _ => None,
         };

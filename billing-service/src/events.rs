@@ -557,10 +557,11 @@ impl EventApplier {
         if !matches!(sub.status.as_str(), "active" | "trialing" | "past_due") {
             return Ok(None);
         }
+        let seen_ms = now_ms();
         let view = stripe.cancel_now(&sub.id).await?;
         Ok(Some(Observed {
             view,
-            seen_ms: now_ms(),
+            seen_ms,
             allow_equal: false,
         }))
     }
@@ -595,12 +596,16 @@ impl EventApplier {
     }
 }
 
-/// Reads a subscription from Stripe, stamped with when the answer came.
+/// Reads a subscription from Stripe, stamped with when the read was sent:
+/// what comes back is at least that fresh, so a read sent later (an
+/// event's, during a long reconcile) is never overwritten by one sent
+/// earlier that happened to answer later.
 async fn fresh(stripe: &StripeApi, id: &str) -> Result<Observed, BillingError> {
+    let seen_ms = now_ms();
     let view = stripe.subscription(id).await?;
     Ok(Observed {
         view,
-        seen_ms: now_ms(),
+        seen_ms,
         allow_equal: false,
     })
 }

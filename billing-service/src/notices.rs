@@ -206,7 +206,12 @@ impl Notices {
                 Ok(ClaimResult::Claimed(claim)) => {
                     idle_failures = 0;
                     let delivered = match serde_json::from_slice::<Notice>(&claim.item) {
-                        Ok(notice) => self.deliver_renewing(client.clone(), &notice, &claim).await,
+                        // The lease is renewed while bot-service takes its time.
+                        Ok(notice) => {
+                            let delivery = self.deliver_one(client.clone(), &notice);
+                            let lease = self.queue.lease;
+                            self.store.hold(QUEUE, &[&claim], lease, delivery).await
+                        }
                         Err(e) => {
                             tracing::error!(error = %e, "unreadable notice dropped");
                             true
@@ -244,31 +249,6 @@ impl Notices {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
                 () = shutdown.cancelled() => {}
-            }
-        }
-    }
-
-    /// [`Notices::deliver_one`], renewing the lease while bot-service
-    /// takes its time.
-    async fn deliver_renewing(
-        &self,
-        client: BotClient,
-        notice: &Notice,
-        claim: &mesh_state::Claim,
-    ) -> bool {
-        let lease = self.queue.lease;
-        let delivery = self.deliver_one(client, notice);
-        tokio::pin!(delivery);
-        let mut renewal = tokio::time::interval(lease / 4);
-        renewal.tick().await;
-        loop {
-            tokio::select! {
-                delivered = &mut delivery => return delivered,
-                _ = renewal.tick() => {
-                    if let Err(e) = self.store.renew(QUEUE, &[claim], lease).await {
-                        tracing::warn!(error = %e, "cannot renew a notice lease");
-                    }
-                }
             }
         }
     }

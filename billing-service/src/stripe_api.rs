@@ -352,7 +352,9 @@ impl StripeApi {
     }
 
     /// Every subscription, any status, all pages; each with the time its
-    /// page was read (unix ms), which is as fresh as that information is.
+    /// page was asked for (unix ms): the information is at least that
+    /// fresh, and no fresher can be assumed (a long listing must not
+    /// overwrite what an event read meanwhile).
     pub async fn all_subscriptions(&self) -> Result<Vec<(SubscriptionView, i64)>, BillingError> {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
@@ -363,8 +365,8 @@ impl StripeApi {
             if let Some(a) = &after {
                 request = request.starting_after(a.as_str());
             }
-            let page = self.call("subscriptions.list", &request, None).await?;
             let seen = crate::entitlement::now_ms();
+            let page = self.call("subscriptions.list", &request, None).await?;
             out.extend(page.data.iter().map(|s| (SubscriptionView::from(s), seen)));
             match (page.has_more, page.data.last()) {
                 (true, Some(last)) => after = Some(last.id.as_str().to_owned()),

@@ -69,9 +69,10 @@ impl Sweeper {
 
     async fn look(&self, user: i64, at: i64) -> Result<(), BillingError> {
         let (_, record) = self.ledger.read(user).await?;
+        let asked = now_ms();
         let truth = match (&self.stripe, &record.subscription) {
             (Some(stripe), Some(sub)) if !sub.revoked => match stripe.subscription(&sub.id).await {
-                Ok(view) => Some((view, now_ms())),
+                Ok(view) => Some((view, asked)),
                 // Gone at Stripe: the record's own view decides.
                 Err(BillingError::NotFound(_)) => None,
                 Err(e) => return Err(e),

@@ -7,7 +7,8 @@
 //! is in-process): about 29 messages/s overall (never more than 30 in any
 //! second), 1/s per chat, 20/min per group. A 429 pauses that chat for
 //! `retry_after` while other chats flow; a 403 marks the user blocked and
-//! is never retried; network errors and 5xx retry with backoff. Waiting for
+//! is never retried; network errors and 5xx retry with backoff (teloxide
+//! itself waits 10 s after a 5xx before answering). Waiting for
 //! a send slot, or Telegram's `retry_after`, is not counted as an attempt.
 //!
 //! A sent call is settled in one commit while its lease is held (renewed
@@ -223,7 +224,14 @@ impl Sender {
                     delay: wait,
                     counts: false,
                 },
-                Ok(None) => self.send_renewing(&item, &claim).await,
+                // The lease is renewed while Telegram takes its time.
+                Ok(None) => {
+                    let lease = self.outbox.config.lease;
+                    let store = &self.outbox.store;
+                    store
+                        .hold(keys::OUTBOX, &[&claim], lease, self.send(&item, &claim))
+                        .await
+                }
             }
         }
         .instrument(span.clone())
@@ -231,25 +239,6 @@ impl Sender {
         self.settle(&claim, item.job.as_deref(), next)
             .instrument(span)
             .await;
-    }
-
-    /// Sends, renewing the lease while Telegram takes its time.
-    async fn send_renewing(&self, item: &Item, claim: &Claim) -> Next {
-        let lease = self.outbox.config.lease;
-        let send = self.send(item, claim);
-        tokio::pin!(send);
-        let mut renewal = tokio::time::interval(lease / 4);
-        renewal.tick().await;
-        loop {
-            tokio::select! {
-                next = &mut send => return next,
-                _ = renewal.tick() => {
-                    if let Err(e) = self.outbox.store.renew(keys::OUTBOX, &[claim], lease).await {
-                        tracing::warn!(error = %e, "cannot renew an outbox lease");
-                    }
-                }
-            }
-        }
     }
 
     async fn send(&self, item: &Item, claim: &Claim) -> Next {
@@ -296,10 +285,9 @@ impl Sender {
             }
             Err(SendError::Transient(reason)) if claim.attempts >= self.outbox.max_attempts => {
                 tracing::error!(chat, %reason, attempts = claim.attempts, "call failed too often; moved to the dead-letter list");
-                Next::Dead(format!(
-                    "{}: {reason} (after {} attempts)",
-                    item.action.method(),
-                    claim.attempts
+                Next::Dead(crate::worker::gave_up(
+                    &format!("{}: {reason}", item.action.method()),
+                    claim.attempts,
                 ))
             }
             Err(SendError::Transient(reason)) => {

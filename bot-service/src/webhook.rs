@@ -1,7 +1,5 @@
 //! `bot-service webhook set|delete|info`: managing Telegram's webhook.
 
-use std::str::FromStr;
-
 use teloxide_core::Bot;
 use teloxide_core::payloads::{DeleteWebhookSetters, SetWebhookSetters};
 use teloxide_core::requests::Requester;
@@ -27,12 +25,31 @@ fn allowed() -> Vec<AllowedUpdate> {
     ]
 }
 
-const USAGE: &str = "usage: bot-service webhook set <https-url> [--max-connections N] [--drop-pending-updates]\n       bot-service webhook delete [--drop-pending-updates]\n       bot-service webhook info";
+/// A webhook command.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Points Telegram at `url`.
+    Set {
+        /// The gateway's public `/telegram-webhook` URL.
+        url: String,
+        /// Concurrent deliveries (1-100).
+        max_connections: u8,
+        /// Drop what Telegram holds.
+        drop_pending_updates: bool,
+    },
+    /// Shows what Telegram knows.
+    Info,
+    /// Stops webhook delivery.
+    Delete {
+        /// Drop what Telegram holds.
+        drop_pending_updates: bool,
+    },
+}
 
-/// Runs a webhook command; `args` follow the word `webhook`. Reads
-/// `TELEGRAM_BOT_TOKEN`, `TELEGRAM_API_URL` and `TELEGRAM_WEBHOOK_SECRET`.
+/// Runs a webhook command. Reads `TELEGRAM_BOT_TOKEN`, `TELEGRAM_API_URL`
+/// and `TELEGRAM_WEBHOOK_SECRET`.
 pub async fn run(
-    args: &[String],
+    command: Command,
     config: &crate::BotConfig,
     secret: Option<&mesh_runtime::Secret>,
 ) -> anyhow::Result<()> {
@@ -42,21 +59,14 @@ pub async fn run(
     let url = reqwest::Url::parse(&config.api_url)?;
     let client = teloxide_core::net::default_reqwest_settings().build()?;
     let bot = Bot::with_client(token.expose(), client).set_api_url(url);
-    let flag = |name: &str| args.iter().any(|a| a == name);
-    match args.first().map(String::as_str) {
-        Some("set") => {
-            let Some(target) = args.get(1) else {
-                anyhow::bail!("{USAGE}")
-            };
+    match command {
+        Command::Set {
+            url,
+            max_connections,
+            drop_pending_updates,
+        } => {
             let target =
-                reqwest::Url::parse(target).map_err(|e| anyhow::anyhow!("webhook URL: {e}"))?;
-            let max_connections = args
-                .iter()
-                .position(|a| a == "--max-connections")
-                .and_then(|i| args.get(i + 1))
-                .map(|n| u8::from_str(n))
-                .transpose()?
-                .unwrap_or(40);
+                reqwest::Url::parse(&url).map_err(|e| anyhow::anyhow!("webhook URL: {e}"))?;
             if !(1..=100).contains(&max_connections) {
                 anyhow::bail!("--max-connections must be between 1 and 100 (Telegram's range)");
             }
@@ -64,7 +74,7 @@ pub async fn run(
                 .set_webhook(target.clone())
                 .allowed_updates(allowed())
                 .max_connections(max_connections)
-                .drop_pending_updates(flag("--drop-pending-updates"));
+                .drop_pending_updates(drop_pending_updates);
             match secret {
                 Some(s) => request = request.secret_token(s.expose().to_owned()),
                 None => eprintln!(
@@ -77,13 +87,15 @@ pub async fn run(
                 ALLOWED_UPDATES.join(", ")
             );
         }
-        Some("delete") => {
+        Command::Delete {
+            drop_pending_updates,
+        } => {
             bot.delete_webhook()
-                .drop_pending_updates(flag("--drop-pending-updates"))
+                .drop_pending_updates(drop_pending_updates)
                 .await?;
             println!("webhook deleted");
         }
-        Some("info") => {
+        Command::Info => {
             let info = bot.get_webhook_info().await?;
             println!(
                 "url: {}",
@@ -100,7 +112,6 @@ pub async fn run(
                 _ => println!("last_error: none"),
             }
         }
-        _ => anyhow::bail!("{USAGE}"),
     }
     Ok(())
 }

@@ -250,12 +250,12 @@ impl Worker {
             Err(HandleError::Transient(reason)) if attempts >= self.config.max_attempts => {
                 tracing::error!(%reason, attempts, "item failed too often; moved to the dead-letter list");
                 failed("dead_letter");
-                Outcome::Dead(format!("{reason} (after {attempts} attempts)"))
+                Outcome::Dead(gave_up(&reason, attempts))
             }
             Err(HandleError::Dependency(reason)) if attempts >= self.config.dependency_attempts => {
                 tracing::error!(%reason, attempts, "a dependency stayed away; moved to the dead-letter list");
                 failed("dead_letter");
-                Outcome::Dead(format!("{reason} (after {attempts} attempts)"))
+                Outcome::Dead(gave_up(&reason, attempts))
             }
             Err(HandleError::Transient(reason)) => {
                 let delay = backoff(attempts);
@@ -329,6 +329,12 @@ impl Worker {
             .map(|(partition, _)| partition)
             .collect()
     }
+}
+
+/// A dead letter's reason: the last failure and how often it was tried.
+pub fn gave_up(reason: &str, attempts: u32) -> String {
+    let s = if attempts == 1 { "" } else { "s" };
+    format!("{reason} (gave up after {attempts} attempt{s})")
 }
 
 /// Exponential back-off: 100 ms, 200 ms, ... capped at 10 s.

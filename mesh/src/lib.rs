@@ -7,6 +7,8 @@
 //!
 //! The binaries `gateway`, `bot-service` and `billing-service` are this
 //! crate with a fixed target; `mesh [TARGET]` picks one (default `all`).
+//! [`cli`] holds their command lines; [`ops`] the operator commands
+//! (reconcile, recover, dead letters, webhook).
 
 use std::net::SocketAddr;
 
@@ -17,6 +19,9 @@ use std::net::SocketAddr;
 #[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+pub mod cli;
+pub mod ops;
 
 use anyhow::Context;
 use mesh_runtime::{ConfigError, Env};
@@ -160,6 +165,9 @@ impl Mesh {
         listeners: Listeners,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
+        // Installed before anything counts: a counter bumped before the
+        // first scrape must not be lost.
+        mesh_telemetry::metrics::recorder();
         let mut tasks = tokio::task::JoinSet::new();
         // A child token: one component failing drains the others without
         // touching the caller's token.
@@ -238,71 +246,5 @@ pub fn main_for(target: Target) -> anyhow::Result<()> {
         let result = mesh.run(listeners, shutdown).await;
         telemetry.shutdown();
         result
-    })
-}
-
-/// `webhook set|delete|info`: manages Telegram's webhook with the bot's
-/// configuration (token, API URL, secret) from the environment.
-pub fn webhook_command(args: &[String]) -> anyhow::Result<()> {
-    let env = Env::from_process();
-    let config = match bot_service::BotConfig::from_env(&env) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            std::process::exit(2);
-        }
-    };
-    let secret = env.secret("TELEGRAM_WEBHOOK_SECRET");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(bot_service::webhook::run(args, &config, secret.as_ref()))
-}
-
-/// `reconcile` / `recover-events`: asks billing-service (at
-/// `BILLING_SERVICE_URL`) to rebuild entitlements from Stripe, or to replay
-/// events whose delivery failed. Safe at any time; made for a CronJob.
-pub fn billing_command(name: &str) -> anyhow::Result<()> {
-    use mesh_proto::billing::v1::billing_service_client::BillingServiceClient;
-    use mesh_proto::billing::v1::{ReconcileRequest, RecoverEventsRequest};
-    let env = Env::from_process();
-    let url = match env.url_or("BILLING_SERVICE_URL", "http://127.0.0.1:50052") {
-        Ok(u) => u,
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            std::process::exit(2);
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let tls = mesh_proto::GrpcTls::from_env(&env)?;
-        let channel = mesh_proto::channel(&url, tls.as_ref())?;
-        let token = env
-            .secret("BILLING_ADMIN_TOKEN")
-            .or_else(|| env.secret("BILLING_API_TOKEN"));
-        let credentials =
-            mesh_telemetry::GrpcTracePropagation::with_bearer(token.as_ref().map(|t| t.expose()));
-        let mut client = BillingServiceClient::with_interceptor(channel, credentials);
-        let timeout = std::time::Duration::from_secs(600);
-        if name == "reconcile" {
-            let mut request = tonic::Request::new(ReconcileRequest {});
-            request.set_timeout(timeout);
-            let r = client.reconcile(request).await?.into_inner();
-            println!(
-                "reconciled: {} subscriptions seen, {} entitlements updated, {} unmatched",
-                r.subscriptions_seen, r.entitlements_updated, r.unmatched
-            );
-        } else {
-            let mut request = tonic::Request::new(RecoverEventsRequest {});
-            request.set_timeout(timeout);
-            let r = client.recover_events(request).await?.into_inner();
-            println!(
-                "recovered: {} events seen, {} applied, {} already applied",
-                r.events_seen, r.applied, r.duplicates
-            );
-        }
-        Ok(())
     })
 }

@@ -1,20 +1,20 @@
-//! `mesh [all|gateway|bot-service|billing-service]`: runs one target (default `all`).
-//! `mesh webhook set|delete|info`: manages Telegram's webhook.
-//! `mesh reconcile` / `mesh recover-events`: billing maintenance (a CronJob).
+//! `mesh`: runs a target (`all` by default) or an operator command; see
+//! `mesh --help`.
+
+use clap::Parser;
+use mesh::cli::{MeshCli, MeshCommand};
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("webhook") => return mesh::webhook_command(&args[1..]),
-        Some(cmd @ ("reconcile" | "recover-events")) => return mesh::billing_command(cmd),
-        _ => {}
-    }
-    let name = args.first().cloned().unwrap_or_else(|| "all".to_owned());
-    let Some(target) = mesh::Target::parse(&name) else {
-        eprintln!(
-            "usage: mesh [all|gateway|bot-service|billing-service] | webhook set|delete|info | reconcile | recover-events (got {name:?})"
-        );
-        std::process::exit(2);
+    let cli = MeshCli::parse();
+    let target = match cli.command.unwrap_or(MeshCommand::All) {
+        MeshCommand::All => mesh::Target::All,
+        MeshCommand::Gateway => mesh::Target::Gateway,
+        MeshCommand::Bot => mesh::Target::Bot,
+        MeshCommand::Billing => mesh::Target::Billing,
+        MeshCommand::Reconcile => return mesh::ops::billing(true),
+        MeshCommand::Recover => return mesh::ops::billing(false),
+        MeshCommand::DeadLetters(c) => return mesh::ops::dead_letters(c),
+        MeshCommand::Webhook(c) => return mesh::ops::webhook(c.into()),
     };
     mesh::main_for(target)
 }

@@ -222,6 +222,32 @@ impl Store {
         }
     }
 
+    /// Runs `work` while holding `claims`: their leases are renewed every
+    /// quarter lease until it finishes, so a slow step (a call to Telegram
+    /// or another service) is never handed to a second worker meanwhile.
+    /// A renewal that fails is retried at the next tick.
+    pub async fn hold<F: std::future::Future>(
+        &self,
+        queue: &str,
+        claims: &[&Claim],
+        lease: Duration,
+        work: F,
+    ) -> F::Output {
+        tokio::pin!(work);
+        let mut renewal = tokio::time::interval(lease / 4);
+        renewal.tick().await;
+        loop {
+            tokio::select! {
+                output = &mut work => return output,
+                _ = renewal.tick() => {
+                    if let Err(e) = self.renew(queue, claims, lease).await {
+                        tracing::warn!(error = %e, queue, "cannot renew leases; retrying");
+                    }
+                }
+            }
+        }
+    }
+
     /// Applies `tx` in one atomic step: all its writes, or none when a
     /// guard does not hold (see [`Tx`]).
     pub async fn commit(&self, tx: &Tx) -> Result<TxOutcome, StoreError> {

@@ -24,6 +24,20 @@ pub fn text_update(update_id: i64, user: i64, text: &str) -> Value {
     })
 }
 
+/// Waits until the gateway at `gateway` answers `/ready` with 200.
+pub async fn wait_ready(gateway: &str) {
+    let ready = format!("{gateway}/ready");
+    crate::eventually(
+        std::time::Duration::from_secs(30),
+        "the mesh to be ready",
+        || async {
+            let r = client().get(&ready).send().await.ok()?;
+            (r.status().as_u16() == 200).then_some(())
+        },
+    )
+    .await;
+}
+
 /// Posts an update as Telegram does; returns (status, body).
 pub async fn post_update(gateway: &str, update: &Value, secret: Option<&str>) -> (u16, Value) {
     let mut request = client()

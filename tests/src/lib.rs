@@ -14,8 +14,10 @@
 //! - [`product`]: the whole product (mesh, Redis, both doubles) for flows.
 //! - [`http`]: posting updates and events as Telegram and Stripe do.
 //! - [`fault_proxy`]: a RESP proxy that fails one chosen Redis command.
+//! - [`cancel`]: a future dropped at its N-th await.
 //! - [`sweep`]: a flow run once per failure point, asserting exactly-once.
 
+pub mod cancel;
 pub mod fault_proxy;
 pub mod http;
 pub mod mesh;

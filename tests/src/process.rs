@@ -226,15 +226,7 @@ impl MeshProcesses {
         );
         billing.kill();
         billing.restart();
-        let ready = format!("{gateway_url}/ready");
-        crate::eventually(Duration::from_secs(20), "the mesh to be ready", || {
-            let ready = ready.clone();
-            async move {
-                let r = crate::http::client().get(ready).send().await.ok()?;
-                (r.status().as_u16() == 200).then_some(())
-            }
-        })
-        .await;
+        crate::http::wait_ready(&gateway_url).await;
         Self {
             billing,
             bot,

@@ -91,9 +91,6 @@ impl Product {
             ("TELEGRAM_BOT_TOKEN", telegram.token.clone()),
             ("TELEGRAM_API_URL", telegram.url.clone()),
             ("TELEGRAM_BOT_USERNAME", "test_bot".to_owned()),
-            ("STRIPE_SECRET_KEY", stripe.secret_key.clone()),
-            ("STRIPE_API_BASE", stripe.url.clone()),
-            ("STRIPE_WEBHOOK_SECRET", stripe.webhook_secret.clone()),
             ("PREMIUM_CHAT_ID", PREMIUM_CHAT.to_string()),
             ("ADMIN_USER_IDS", ADMIN.to_string()),
             // Fast per-chat spacing so flows don't wait a second per reply;
@@ -101,6 +98,7 @@ impl Product {
             ("BOT_CHAT_SEND_INTERVAL_MS", "50".to_owned()),
             ("BOT_UPDATE_LEASE_MS", "2000".to_owned()),
         ];
+        vars.extend(stripe.env());
         for (k, v) in extra {
             vars.retain(|(key, _)| key != k);
             vars.push((k, v.clone()));

@@ -45,6 +45,8 @@ struct Inner {
     customers: BTreeMap<String, Value>,
     sessions: BTreeMap<String, Value>,
     subscriptions: BTreeMap<String, Value>,
+    charges: BTreeMap<String, Value>,
+    disputes: BTreeMap<String, Value>,
     events: Vec<(Value, bool)>,
     idempotency: HashMap<String, (String, u16, Value)>,
     requests: Vec<Recorded>,
@@ -140,6 +142,7 @@ impl StripeDouble {
             .route("/v1/billing_portal/sessions", post(handle))
             .route("/v1/subscriptions", get(handle))
             .route("/v1/events", get(handle))
+            .route("/v1/charges/{id}", get(handle))
             .route(
                 "/v1/subscriptions/{id}",
                 get(handle).post(handle).delete(handle),
@@ -173,6 +176,15 @@ impl StripeDouble {
             .into_iter()
             .filter(|r| r.method == method && r.path == path)
             .collect()
+    }
+
+    /// The variables that point billing and the gateway at this double.
+    pub fn env(&self) -> [(&'static str, String); 3] {
+        [
+            ("STRIPE_SECRET_KEY", self.secret_key.clone()),
+            ("STRIPE_API_BASE", self.url.clone()),
+            ("STRIPE_WEBHOOK_SECRET", self.webhook_secret.clone()),
+        ]
     }
 
     /// Checkout sessions created.
@@ -339,6 +351,99 @@ impl StripeDouble {
         })
     }
 
+    /// A customer's charge (made on first use): what disputes and refunds
+    /// are about.
+    fn charge_of(inner: &mut Inner, customer: &str) -> String {
+        if let Some((id, _)) = inner
+            .charges
+            .iter()
+            .find(|(_, c)| c["customer"] == customer)
+        {
+            return id.clone();
+        }
+        let id = Self::id(inner, "ch");
+        let charge = json!({
+            "id": id, "object": "charge", "amount": 999, "amount_captured": 999,
+            "amount_refunded": 0, "billing_details": {}, "captured": true, "created": now(),
+            "currency": "usd", "customer": customer, "disputed": false, "livemode": false,
+            "metadata": {}, "paid": true, "refunded": false, "status": "succeeded",
+        });
+        inner.charges.insert(id.clone(), charge);
+        id
+    }
+
+    /// The cardholder disputes the customer's charge: `charge.dispute.created`
+    /// (the dispute names only the charge, as Stripe's does). Returns the
+    /// dispute id and the events.
+    pub fn dispute(&self, customer: &str) -> (String, Vec<Value>) {
+        let mut inner = self.lock();
+        let charge = Self::charge_of(&mut inner, customer);
+        if let Some(c) = inner.charges.get_mut(&charge) {
+            c["disputed"] = json!(true);
+        }
+        let id = Self::id(&mut inner, "dp");
+        let dispute = json!({
+            "id": id, "object": "dispute", "amount": 999, "currency": "usd", "charge": charge,
+            "reason": "fraudulent", "status": "needs_response", "created": now(), "livemode": false,
+        });
+        inner.disputes.insert(id.clone(), dispute.clone());
+        let event = Self::event(&mut inner, "charge.dispute.created", dispute);
+        (id, vec![event])
+    }
+
+    /// The dispute is decided: `charge.dispute.closed` with `won` or `lost`.
+    pub fn close_dispute(&self, dispute: &str, won: bool) -> Vec<Value> {
+        let mut inner = self.lock();
+        let Some(mut d) = inner.disputes.get(dispute).cloned() else {
+            panic!("no dispute {dispute}");
+        };
+        d["status"] = json!(if won { "won" } else { "lost" });
+        inner.disputes.insert(dispute.to_owned(), d.clone());
+        vec![Self::event(&mut inner, "charge.dispute.closed", d)]
+    }
+
+    /// The merchant refunds `amount` of the customer's charge (all of it
+    /// when `None`): `charge.refunded`, which Stripe sends for partial
+    /// refunds too.
+    pub fn refund(&self, customer: &str, amount: Option<i64>) -> Vec<Value> {
+        let mut inner = self.lock();
+        let charge = Self::charge_of(&mut inner, customer);
+        let Some(mut c) = inner.charges.get(&charge).cloned() else {
+            panic!("no charge {charge}");
+        };
+        let total = c["amount"].as_i64().unwrap_or_default();
+        let refunded = amount.unwrap_or(total).min(total);
+        c["amount_refunded"] = json!(refunded);
+        c["refunded"] = json!(refunded == total);
+        inner.charges.insert(charge, c.clone());
+        vec![Self::event(&mut inner, "charge.refunded", c)]
+    }
+
+    /// Three days before a trial ends: `customer.subscription.trial_will_end`.
+    pub fn trial_will_end(&self, sub_id: &str) -> Vec<Value> {
+        self.change(sub_id, &["customer.subscription.trial_will_end"], |_| {})
+    }
+
+    /// The renewal needs the customer's authentication (3-D Secure):
+    /// `invoice.payment_action_required` with the hosted invoice page.
+    pub fn action_required(&self, sub_id: &str) -> Vec<Value> {
+        let mut inner = self.lock();
+        let Some(sub) = inner.subscriptions.get(sub_id).cloned() else {
+            panic!("no subscription {sub_id}");
+        };
+        let mut invoice = Self::invoice(&mut inner, &sub, "open");
+        let url = format!(
+            "https://invoice.stripe.test/i/{}",
+            invoice["id"].as_str().unwrap_or_default()
+        );
+        invoice["hosted_invoice_url"] = json!(url);
+        vec![Self::event(
+            &mut inner,
+            "invoice.payment_action_required",
+            invoice,
+        )]
+    }
+
     /// Signs and posts `event` to the gateway; marks it delivered on 200.
     pub async fn deliver(&self, gateway: &str, event: &Value) -> u16 {
         let body = event.to_string();
@@ -435,7 +540,10 @@ async fn handle(
     body: Bytes,
 ) -> Reply {
     let path = uri.path().to_owned();
-    let id = path.strip_prefix("/v1/subscriptions/").map(str::to_owned);
+    let id = path
+        .strip_prefix("/v1/subscriptions/")
+        .or_else(|| path.strip_prefix("/v1/charges/"))
+        .map(str::to_owned);
     dispatch(&double, method, path, id, query, headers, body).await
 }
 
@@ -679,6 +787,12 @@ impl StripeDouble {
                     .map(|(e, _)| e)
                     .collect();
                 page("/v1/events", all, p)
+            }
+            ("GET", _, Some(id)) if path.starts_with("/v1/charges/") => {
+                match inner.charges.get(id) {
+                    Some(c) => (StatusCode::OK, Json(c.clone())),
+                    None => missing("charge", id),
+                }
             }
             (m, _, Some(id)) if path.starts_with("/v1/subscriptions/") => {
                 let Some(mut sub) = inner.subscriptions.get(id).cloned() else {

@@ -120,7 +120,10 @@ pub async fn sweep<T>(
         "sweep {name}: {} failure points x 2 modes, {fired} runs with the fault fired; every effect exactly once",
         all.len()
     );
-    assert!(never.is_empty(), "{name}: faults that never fired: {never:?}");
+    assert!(
+        never.is_empty(),
+        "{name}: faults that never fired: {never:?}"
+    );
     Coverage {
         points: all.len(),
         fired,

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use mesh::Target;
 use mesh_proto::billing::v1::*;
+use mesh_proto::bot::v1::bot_service_client::BotServiceClient;
+use mesh_proto::bot::v1::{ListDeadLettersRequest, NoticeKind, NotifyEntitlementRequest};
 use mesh_tests::mesh::RunningMesh;
 use mesh_tests::product::Product;
 use tonic::Code;
@@ -380,7 +382,9 @@ async fn stripe_input_errors_are_not_internal() {
 /// With BILLING_API_TOKEN and BILLING_ADMIN_TOKEN set, callers without a
 /// token are refused (UNAUTHENTICATED), the API token does not open admin
 /// RPCs (PERMISSION_DENIED), and the mesh's own callers (gateway, bot)
-/// present theirs.
+/// present theirs. With BOT_API_TOKEN set, bot.v1 refuses every other
+/// caller (a forged AccessEnded is UNAUTHENTICATED), while the gateway's
+/// updates and billing's notices still go through.
 #[tokio::test]
 async fn internal_callers_present_tokens() {
     let p = Product::start(
@@ -388,9 +392,55 @@ async fn internal_callers_present_tokens() {
         &[
             ("BILLING_API_TOKEN", "api-token-123".into()),
             ("BILLING_ADMIN_TOKEN", "admin-token-456".into()),
+            ("BOT_API_TOKEN", "bot-token-789".into()),
         ],
     )
     .await;
+    // bot.v1: a forged notice without (or with a wrong) token is refused.
+    let bot_with = |token: Option<&'static str>| {
+        let channel = mesh_proto::lazy_channel(&p.mesh.bot).unwrap();
+        BotServiceClient::with_interceptor(channel, move |mut r: tonic::Request<()>| {
+            if let Some(t) = token {
+                r.metadata_mut()
+                    .insert("authorization", format!("Bearer {t}").parse().unwrap());
+            }
+            Ok(r)
+        })
+    };
+    let forged = || NotifyEntitlementRequest {
+        notice_id: "forged-1".into(),
+        telegram_user_id: 5304,
+        kind: NoticeKind::AccessEnded.into(),
+        ..Default::default()
+    };
+    for token in [None, Some("bot-token-78"), Some("api-token-123")] {
+        assert_eq!(
+            code(bot_with(token).notify_entitlement(forged()).await),
+            Code::Unauthenticated,
+            "{token:?}"
+        );
+    }
+    assert_eq!(
+        code(
+            bot_with(None)
+                .list_dead_letters(ListDeadLettersRequest::default())
+                .await
+        ),
+        Code::Unauthenticated
+    );
+    bot_with(Some("bot-token-789"))
+        .list_dead_letters(ListDeadLettersRequest::default())
+        .await
+        .expect("the bot token calls");
+    // Health stays open (probes carry no token).
+    tonic_health::pb::health_client::HealthClient::new(
+        mesh_proto::lazy_channel(&p.mesh.bot).unwrap(),
+    )
+    .check(tonic_health::pb::HealthCheckRequest {
+        service: "bot.v1.BotService".into(),
+    })
+    .await
+    .expect("health needs no token");
     let with = |token: &'static str| {
         let channel = mesh_proto::lazy_channel(&p.mesh.billing).unwrap();
         billing_service_client::BillingServiceClient::with_interceptor(
@@ -469,5 +519,11 @@ async fn internal_callers_present_tokens() {
         .entitlement
         .unwrap();
     assert_eq!(active.state(), EntitlementState::Active);
+    // The welcome reached the user: billing presented the bot token.
+    p.wait_message(5302, "Welcome to premium").await;
+    assert!(
+        p.telegram.messages_to(5304).is_empty(),
+        "nothing forged got through"
+    );
     p.stop().await;
 }

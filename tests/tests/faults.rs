@@ -23,11 +23,9 @@ fn env(
     stripe: &StripeDouble,
 ) -> Vec<(&'static str, String)> {
     let mut env = mesh_tests::base_env(test, telegram);
+    env.extend(stripe.env());
     env.extend([
         ("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
-        ("STRIPE_SECRET_KEY", stripe.secret_key.clone()),
-        ("STRIPE_API_BASE", stripe.url.clone()),
-        ("STRIPE_WEBHOOK_SECRET", stripe.webhook_secret.clone()),
         ("BILLING_API_TOKEN", API_TOKEN.into()),
         ("BILLING_ADMIN_TOKEN", ADMIN_TOKEN.into()),
         ("PREMIUM_CHAT_ID", "-1001".into()),

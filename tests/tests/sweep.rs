@@ -28,9 +28,49 @@ fn next_update() -> i64 {
     UPDATE_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A product under a fault proxy, and a direct store to watch its queues.
+struct Rig {
+    p: Product,
+    proxy: FaultProxy,
+    store: Store,
+}
+
+impl Rig {
+    /// Sweeps a flow on this rig (settling means: every queue drained).
+    async fn sweep<T>(
+        &self,
+        name: &str,
+        setup: impl AsyncFn(u64) -> T,
+        act: impl AsyncFn(&T),
+        check: impl AsyncFn(&T, String),
+    ) {
+        sweep(
+            name,
+            &self.proxy,
+            setup,
+            act,
+            async || quiet(&self.store, QUEUES).await,
+            check,
+        )
+        .await;
+    }
+
+    /// A subscribed user and the events Stripe sends when `change` happens
+    /// to their subscription.
+    async fn subscribed(
+        &self,
+        user: i64,
+        change: impl Fn(&str) -> Vec<Value>,
+    ) -> (i64, Vec<Value>) {
+        self.p.subscribe(user).await;
+        let sub = self.p.entitlement(user).await.stripe_subscription_id;
+        (user, change(&sub))
+    }
+}
+
 /// The product on the shared Redis through a fault proxy, tuned so a flow
 /// is deterministic; and a direct store to watch its queues.
-async fn product(test: &str) -> (Product, FaultProxy, Store) {
+async fn product(test: &str) -> Rig {
     let upstream = mesh_tests::shared_redis_url()
         .trim_start_matches("redis://")
         .trim_end_matches('/')
@@ -53,8 +93,8 @@ async fn product(test: &str) -> (Product, FaultProxy, Store) {
         ("BOT_USER_BURST", "1000".to_owned()),
     ];
     let p = Product::start(test, &vars).await;
-    let direct = Store::redis(&mesh_tests::shared_redis_url(), &p.prefix).expect("store");
-    (p, proxy, direct)
+    let store = Store::redis(&mesh_tests::shared_redis_url(), &p.prefix).expect("store");
+    Rig { p, proxy, store }
 }
 
 /// Posts `update` until the gateway accepts it, as Telegram retries.
@@ -97,19 +137,14 @@ fn invites(p: &Product, user: i64) -> usize {
     })
 }
 
-/// The subscription id of a subscribed user.
-async fn subscription_of(p: &Product, user: i64) -> String {
-    p.entitlement(user).await.stripe_subscription_id
-}
-
 /// A paid checkout: the three events Stripe sends; the user gets one
 /// invite and one welcome.
 #[tokio::test]
 async fn sweep_paid_checkout_to_invite() {
-    let (p, proxy, store) = product("sweep_checkout").await;
-    sweep(
+    let rig = product("sweep_checkout").await;
+    let p = &rig.p;
+    rig.sweep(
         "paid checkout -> invite",
-        &proxy,
         async |n| {
             let user = 71_000_000 + i64::try_from(n).unwrap_or_default();
             let session = p
@@ -124,166 +159,183 @@ async fn sweep_paid_checkout_to_invite() {
                 .into_inner();
             (user, p.stripe.complete_checkout(&session.session_id))
         },
-        async |(_, events)| deliver_events(&p, events).await,
-        async || quiet(&store, QUEUES).await,
+        async |(_, events)| deliver_events(p, events).await,
         async |(user, _), run| {
-            assert_eq!(invites(&p, *user), 1, "{run}: invites");
-            assert_eq!(messages(&p, *user, "Welcome to premium"), 1, "{run}: welcomes");
-            assert_eq!(p.entitlement(*user).await.state(), EntitlementState::Active, "{run}");
+            assert_eq!(invites(p, *user), 1, "{run}: invites");
+            assert_eq!(
+                messages(p, *user, "Welcome to premium"),
+                1,
+                "{run}: welcomes"
+            );
+            assert_eq!(
+                p.entitlement(*user).await.state(),
+                EntitlementState::Active,
+                "{run}"
+            );
         },
     )
     .await;
-    p.stop().await;
+    rig.p.stop().await;
 }
 
 /// `/start`: one welcome.
 #[tokio::test]
 async fn sweep_start_to_reply() {
-    let (p, proxy, store) = product("sweep_start").await;
-    sweep(
+    let rig = product("sweep_start").await;
+    let p = &rig.p;
+    rig.sweep(
         "/start -> reply",
-        &proxy,
         async |n| {
             let user = 72_000_000 + i64::try_from(n).unwrap_or_default();
             (user, text_update(next_update(), user, "/start"))
         },
-        async |(_, update)| deliver_update(&p, update).await,
-        async || quiet(&store, QUEUES).await,
+        async |(_, update)| deliver_update(p, update).await,
         async |(user, _), run| {
-            assert_eq!(messages(&p, *user, "Welcome, Ann!"), 1, "{run}: replies");
+            assert_eq!(messages(p, *user, "Welcome, Ann!"), 1, "{run}: replies");
         },
     )
     .await;
-    p.stop().await;
+    rig.p.stop().await;
 }
 
 /// A subscription deleted at Stripe: one removal, one message.
 #[tokio::test]
 async fn sweep_subscription_deleted_to_removal() {
-    let (p, proxy, store) = product("sweep_deleted").await;
-    sweep(
+    let rig = product("sweep_deleted").await;
+    let p = &rig.p;
+    rig.sweep(
         "subscription deleted -> removal and message",
-        &proxy,
         async |n| {
             let user = 73_000_000 + i64::try_from(n).unwrap_or_default();
-            p.subscribe(user).await;
-            let sub = subscription_of(&p, user).await;
-            (user, p.stripe.end_subscription(&sub))
+            rig.subscribed(user, |sub| p.stripe.end_subscription(sub))
+                .await
         },
-        async |(_, events)| deliver_events(&p, events).await,
-        async || quiet(&store, QUEUES).await,
+        async |(_, events)| deliver_events(p, events).await,
         async |(user, _), run| {
-            let bans = calls(&p, "banChatMember", |m| m["user_id"] == *user);
-            let unbans = calls(&p, "unbanChatMember", |m| m["user_id"] == *user);
+            let bans = calls(p, "banChatMember", |m| m["user_id"] == *user);
+            let unbans = calls(p, "unbanChatMember", |m| m["user_id"] == *user);
             assert_eq!((bans, unbans), (1, 1), "{run}: removals");
-            assert_eq!(messages(&p, *user, "has ended"), 1, "{run}: messages");
-            assert_eq!(p.entitlement(*user).await.state(), EntitlementState::Expired, "{run}");
+            assert_eq!(messages(p, *user, "has ended"), 1, "{run}: messages");
+            assert_eq!(
+                p.entitlement(*user).await.state(),
+                EntitlementState::Expired,
+                "{run}"
+            );
         },
     )
     .await;
-    p.stop().await;
+    rig.p.stop().await;
 }
 
 /// A renewal that fails: one message with the portal.
 #[tokio::test]
 async fn sweep_payment_failed_to_notice() {
-    let (p, proxy, store) = product("sweep_failed").await;
-    sweep(
+    let rig = product("sweep_failed").await;
+    let p = &rig.p;
+    rig.sweep(
         "payment failed -> notice",
-        &proxy,
         async |n| {
             let user = 74_000_000 + i64::try_from(n).unwrap_or_default();
-            p.subscribe(user).await;
-            let sub = subscription_of(&p, user).await;
-            (user, p.stripe.fail_renewal(&sub))
+            rig.subscribed(user, |sub| p.stripe.fail_renewal(sub)).await
         },
-        async |(_, events)| deliver_events(&p, events).await,
-        async || quiet(&store, QUEUES).await,
+        async |(_, events)| deliver_events(p, events).await,
         async |(user, _), run| {
-            assert_eq!(messages(&p, *user, "didn't go through"), 1, "{run}: notices");
-            assert_eq!(p.entitlement(*user).await.state(), EntitlementState::PastDue, "{run}");
+            assert_eq!(messages(p, *user, "didn't go through"), 1, "{run}: notices");
+            assert_eq!(
+                p.entitlement(*user).await.state(),
+                EntitlementState::PastDue,
+                "{run}"
+            );
         },
     )
     .await;
-    p.stop().await;
+    rig.p.stop().await;
 }
 
 /// An admin's `/grant`: one grant (not two), one invite, one answer.
 #[tokio::test]
 async fn sweep_admin_grant_to_invite() {
-    let (p, proxy, store) = product("sweep_grant").await;
-    sweep(
+    let rig = product("sweep_grant").await;
+    let p = &rig.p;
+    rig.sweep(
         "admin /grant -> invite",
-        &proxy,
         async |n| {
             let user = 75_000_000 + i64::try_from(n).unwrap_or_default();
             let update = text_update(next_update(), ADMIN, &format!("/grant {user} monthly 30"));
             (user, update)
         },
-        async |(_, update)| deliver_update(&p, update).await,
-        async || quiet(&store, QUEUES).await,
+        async |(_, update)| deliver_update(p, update).await,
         async |(user, _), run| {
-            assert_eq!(invites(&p, *user), 1, "{run}: invites");
-            assert_eq!(messages(&p, *user, "Welcome to premium"), 1, "{run}: welcomes");
+            assert_eq!(invites(p, *user), 1, "{run}: invites");
             assert_eq!(
-                messages(&p, ADMIN, &format!("{user} has monthly")),
+                messages(p, *user, "Welcome to premium"),
+                1,
+                "{run}: welcomes"
+            );
+            assert_eq!(
+                messages(p, ADMIN, &format!("{user} has monthly")),
                 1,
                 "{run}: answers to the admin"
             );
             let e = p.entitlement(*user).await;
-            let days = (e.granted_until.map_or(0, |t| t.seconds) - mesh_tests::stripe::now()) / 86_400;
-            assert!((29..=30).contains(&days), "{run}: granted once, not twice ({days} days)");
+            let days =
+                (e.granted_until.map_or(0, |t| t.seconds) - mesh_tests::stripe::now()) / 86_400;
+            assert!(
+                (29..=30).contains(&days),
+                "{run}: granted once, not twice ({days} days)"
+            );
         },
     )
     .await;
-    p.stop().await;
+    rig.p.stop().await;
 }
 
 /// A paying user's join request: one approval.
 #[tokio::test]
 async fn sweep_join_request_to_approval() {
-    let (p, proxy, store) = product("sweep_join").await;
-    sweep(
+    let rig = product("sweep_join").await;
+    let p = &rig.p;
+    rig.sweep(
         "join request -> approval",
-        &proxy,
         async |n| {
             let user = 76_000_000 + i64::try_from(n).unwrap_or_default();
             p.subscribe(user).await;
             (user, join_request_update(next_update(), PREMIUM_CHAT, user))
         },
-        async |(_, update)| deliver_update(&p, update).await,
-        async || quiet(&store, QUEUES).await,
+        async |(_, update)| deliver_update(p, update).await,
         async |(user, _), run| {
-            let approvals = calls(&p, "approveChatJoinRequest", |m| m["user_id"] == *user);
+            let approvals = calls(p, "approveChatJoinRequest", |m| m["user_id"] == *user);
             assert_eq!(approvals, 1, "{run}: approvals");
-            let declines = calls(&p, "declineChatJoinRequest", |m| m["user_id"] == *user);
+            let declines = calls(p, "declineChatJoinRequest", |m| m["user_id"] == *user);
             assert_eq!(declines, 0, "{run}: declines");
         },
     )
     .await;
-    p.stop().await;
+    rig.p.stop().await;
 }
 
 /// `/cancel`, confirmed: one cancellation at Stripe, one message.
 #[tokio::test]
 async fn sweep_cancel_confirmed() {
-    let (p, proxy, store) = product("sweep_cancel").await;
-    sweep(
+    let rig = product("sweep_cancel").await;
+    let p = &rig.p;
+    rig.sweep(
         "/cancel confirmed -> cancellation and message",
-        &proxy,
         async |n| {
             let user = 77_000_000 + i64::try_from(n).unwrap_or_default();
             p.subscribe(user).await;
             p.post(&text_update(next_update(), user, "/cancel")).await;
             p.wait_message(user, "Cancel your subscription?").await;
             let query = format!("q{user}");
-            (user, callback_update(next_update(), user, &query, "cancel:yes"))
+            (
+                user,
+                callback_update(next_update(), user, &query, "cancel:yes"),
+            )
         },
-        async |(_, update)| deliver_update(&p, update).await,
-        async || quiet(&store, QUEUES).await,
+        async |(_, update)| deliver_update(p, update).await,
         async |(user, _), run| {
-            assert_eq!(messages(&p, *user, "cancelled"), 1, "{run}: messages");
-            let answered = calls(&p, "answerCallbackQuery", |m| {
+            assert_eq!(messages(p, *user, "cancelled"), 1, "{run}: messages");
+            let answered = calls(p, "answerCallbackQuery", |m| {
                 m["callback_query_id"] == format!("q{user}")
             });
             assert_eq!(answered, 1, "{run}: answers");
@@ -291,13 +343,20 @@ async fn sweep_cancel_confirmed() {
             assert_eq!(e.state(), EntitlementState::Canceled, "{run}");
             let updates: std::collections::HashSet<Option<String>> = p
                 .stripe
-                .requests_to("POST", &format!("/v1/subscriptions/{}", e.stripe_subscription_id))
+                .requests_to(
+                    "POST",
+                    &format!("/v1/subscriptions/{}", e.stripe_subscription_id),
+                )
                 .into_iter()
                 .map(|r| r.idempotency_key)
                 .collect();
-            assert_eq!(updates.len(), 1, "{run}: one cancellation at Stripe: {updates:?}");
+            assert_eq!(
+                updates.len(),
+                1,
+                "{run}: one cancellation at Stripe: {updates:?}"
+            );
         },
     )
     .await;
-    p.stop().await;
+    rig.p.stop().await;
 }

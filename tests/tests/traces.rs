@@ -83,10 +83,8 @@ async fn subscribe_tap_and_stripe_event_are_one_trace_each() {
     let stripe = StripeDouble::start(PRICES).await;
     let receiver = OtlpReceiver::start().await;
     let mut env = mesh_tests::base_env(test, &telegram);
+    env.extend(stripe.env());
     env.extend([
-        ("STRIPE_SECRET_KEY", stripe.secret_key.clone()),
-        ("STRIPE_API_BASE", stripe.url.clone()),
-        ("STRIPE_WEBHOOK_SECRET", stripe.webhook_secret.clone()),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.clone()),
         ("OTEL_BSP_SCHEDULE_DELAY", "100".into()),
     ]);

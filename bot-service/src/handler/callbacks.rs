@@ -28,27 +28,29 @@ impl Handler {
             return Ok(());
         };
         let action = match callback {
-            Callback::Subscribe(plan) => match Self::retry_if_away(
-                self.billing.checkout(user, &plan, &q.id.0).await,
-            )? {
-                Ok(session) => Action::SendMessage {
-                    chat_id: user,
-                    text: self.t(lang, "pay-prompt", &[]),
-                    buttons: vec![vec![Button::Url {
-                        text: self.t(lang, "pay-button", &[]),
-                        url: session.url,
-                    }]],
-                },
-                Err(s) => match mesh_proto::refusal::reason(&s).as_deref() {
-                    Some("ALREADY_SUBSCRIBED") => self.say(user, lang, "already-subscribed"),
-                    Some("RESUMABLE") => match self.billing.entitlement(user).await {
-                        Ok(e) if resumable(&e) => self.resume_prompt(user, lang, &e),
-                        _ => self.say(user, lang, "already-subscribed"),
+            Callback::Subscribe(plan) => {
+                match Self::retry_if_away(self.billing.checkout(user, &plan, &q.id.0).await)? {
+                    Ok(session) => Action::SendMessage {
+                        chat_id: user,
+                        text: self.t(lang, "pay-prompt", &[]),
+                        buttons: vec![vec![Button::Url {
+                            text: self.t(lang, "pay-button", &[]),
+                            url: session.url,
+                        }]],
                     },
-                    Some("PAYMENTS_NOT_CONFIGURED") => self.say(user, lang, "payments-unavailable"),
-                    _ => self.say(user, lang, "try-later"),
-                },
-            },
+                    Err(s) => match mesh_proto::refusal::reason(&s).as_deref() {
+                        Some("ALREADY_SUBSCRIBED") => self.say(user, lang, "already-subscribed"),
+                        Some("RESUMABLE") => match self.billing.entitlement(user).await {
+                            Ok(e) if resumable(&e) => self.resume_prompt(user, lang, &e),
+                            _ => self.say(user, lang, "already-subscribed"),
+                        },
+                        Some("PAYMENTS_NOT_CONFIGURED") => {
+                            self.say(user, lang, "payments-unavailable")
+                        }
+                        _ => self.say(user, lang, "try-later"),
+                    },
+                }
+            }
             Callback::CancelYes => {
                 let session = keys::cancel_session(user);
                 if self.store.get(&session).await?.is_none() {

@@ -217,6 +217,12 @@ impl Handler {
             UpdateKind::MyChatMember(m) if m.chat.is_private() && m.new_chat_member.is_banned() => {
                 out.writes.set_add(keys::BLOCKED, &m.chat.id.0.to_string());
             }
+            // teloxide reads what it can't parse as an "error" kind rather
+            // than failing: that is an update this version can't read,
+            // kept as a dead letter, not quietly dropped.
+            UpdateKind::Error(_) => {
+                return Err(HandleError::Permanent(format!("unreadable update {id}")));
+            }
             // Other kinds are accepted and acknowledged; nothing to say.
             _ => {}
         }
@@ -277,12 +283,17 @@ impl Handler {
     /// make the item be handled again later, so the action happens once;
     /// anything else is billing's answer. Read-only commands answer "try
     /// later" instead.
-    fn retry_if_away<T>(result: Result<T, tonic::Status>) -> Result<Result<T, tonic::Status>, HandleError> {
+    fn retry_if_away<T>(
+        result: Result<T, tonic::Status>,
+    ) -> Result<Result<T, tonic::Status>, HandleError> {
         match result {
-            Err(s) if matches!(
-                s.code(),
-                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
-            ) =>
+            Err(s)
+                if matches!(
+                    s.code(),
+                    tonic::Code::Unavailable
+                        | tonic::Code::DeadlineExceeded
+                        | tonic::Code::Cancelled
+                ) =>
             {
                 Err(Self::billing_down(s))
             }

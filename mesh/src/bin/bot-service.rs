@@ -1,10 +1,12 @@
 //! The `bot-service` binary: the mesh with the `bot-service` target only;
-//! `bot-service webhook set|delete|info` manages Telegram's webhook.
+//! `bot-service webhook set|info|delete` manages Telegram's webhook.
+
+use clap::Parser;
+use mesh::cli::{BotCli, BotCommand};
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("webhook") {
-        return mesh::webhook_command(&args[1..]);
+    match BotCli::parse().command {
+        Some(BotCommand::Webhook(c)) => mesh::ops::webhook(c.into()),
+        None => mesh::main_for(mesh::Target::Bot),
     }
-    mesh::main_for(mesh::Target::Bot)
 }

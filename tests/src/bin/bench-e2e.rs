@@ -52,15 +52,7 @@ async fn main() -> anyhow::Result<()> {
         .stderr(Stdio::null())
         .spawn()?;
     let gateway = format!("http://127.0.0.1:{port}");
-    mesh_tests::eventually(Duration::from_secs(30), "the mesh to be ready", || async {
-        let r = mesh_tests::http::client()
-            .get(format!("{gateway}/ready"))
-            .send()
-            .await
-            .ok()?;
-        (r.status().as_u16() == 200).then_some(())
-    })
-    .await;
+    mesh_tests::http::wait_ready(&gateway).await;
 
     // End to end: /start at 20 per second from distinct chats.
     let mut sent = Vec::new();

@@ -1,0 +1,555 @@
+//! Money paths that must never strand a payer or keep a non-payer in,
+//! each through the gateway, the Stripe double and the Bot API double.
+
+use std::time::Duration;
+
+use mesh_proto::billing::v1::{
+    CancelSubscriptionRequest, CreateCheckoutSessionRequest, EntitlementState, ReconcileRequest,
+};
+use mesh_tests::http::{callback_update, text_update};
+use mesh_tests::product::{ADMIN, Product, callback_buttons, url_buttons};
+use mesh_tests::stripe::now;
+use serde_json::{Value, json};
+
+/// Successful Bot API calls of `method` about `user`.
+fn calls_for(p: &Product, method: &str, user: i64) -> usize {
+    p.telegram
+        .successful(method)
+        .iter()
+        .filter(|c| c.params["user_id"] == user || c.params["chat_id"] == user)
+        .count()
+}
+
+fn invites(p: &Product, user: i64) -> usize {
+    p.telegram
+        .successful("createChatInviteLink")
+        .iter()
+        .filter(|c| c.params["name"] == format!("tg{user}"))
+        .count()
+}
+
+/// A signed event of another product on the same Stripe account.
+fn foreign(kind: &str, object: Value) -> Value {
+    json!({
+        "id": format!("evt_foreign_{}", rand_suffix()), "object": "event", "type": kind,
+        "created": now(), "data": {"object": object}, "livemode": false,
+    })
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default()
+}
+
+/// The value of the counter line starting with `name` and containing
+/// `label` (0 when absent).
+async fn counter(p: &Product, name: &str, label: &str) -> u64 {
+    let text = mesh_tests::http::client()
+        .get(format!("{}/metrics", p.mesh.gateway))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find(|l| l.starts_with(name) && l.contains(label))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Events of another product (a price not in the plans file, none of the
+/// metadata billing sets; a client_reference_id alone) are acknowledged,
+/// counted and change nothing.
+#[tokio::test]
+async fn other_products_are_ignored() {
+    let p = Product::start("other_products", &[]).await;
+    let ignored = async || {
+        counter(
+            &p,
+            "billing_stripe_events_ignored_total",
+            "reason=\"other_product\"",
+        )
+        .await
+    };
+    let before = ignored().await;
+    let sub = json!({
+        "id": "sub_foreign_1", "object": "subscription", "customer": "cus_foreign",
+        "status": "active", "metadata": {}, "created": now(),
+        "items": {"data": [{"price": {"id": "price_someone_else"}, "current_period_end": now() + 86_400}]},
+    });
+    let session = json!({
+        "id": "cs_foreign_1", "object": "checkout.session", "mode": "payment",
+        "client_reference_id": "5551", "customer": "cus_foreign", "payment_status": "paid",
+        "metadata": {},
+    });
+    for event in [
+        foreign("customer.subscription.created", sub),
+        foreign("checkout.session.completed", session),
+    ] {
+        assert_eq!(p.stripe.deliver(&p.mesh.gateway, &event).await, 200);
+        // A redelivery is a duplicate, also acknowledged.
+        assert_eq!(p.stripe.deliver(&p.mesh.gateway, &event).await, 200);
+    }
+    assert_eq!(p.entitlement(5551).await.state(), EntitlementState::None);
+    // Counted once each: the redeliveries are duplicates.
+    assert_eq!(ignored().await - before, 2);
+    p.stop().await;
+}
+
+/// One live subscription per user: /subscribe while active shows the status
+/// and the portal; a second checkout is refused; double taps make one
+/// Checkout session; a subscription set to cancel is resumed (a Resume
+/// button), never doubled.
+#[tokio::test]
+async fn one_live_subscription_per_user() {
+    let p = Product::start("one_live", &[]).await;
+    let user = 5601;
+    p.subscribe(user).await;
+    p.post(&text_update(5_601_001, user, "/subscribe")).await;
+    let status = p.wait_message(user, "State: active").await;
+    assert!(
+        url_buttons(&status)[0].contains("billing.stripe.test"),
+        "{status}"
+    );
+    p.post(&callback_update(5_601_002, user, "q1", "sub:yearly"))
+        .await;
+    p.wait_message(user, "You already have access").await;
+
+    // Double taps by a new user: one session, the same link twice.
+    let fresh = 5602;
+    let (tap_a, tap_b) = (
+        callback_update(5_602_001, fresh, "qa", "sub:monthly"),
+        callback_update(5_602_002, fresh, "qb", "sub:monthly"),
+    );
+    let (a, b) = tokio::join!(
+        mesh_tests::http::post_update(&p.mesh.gateway, &tap_a, None),
+        mesh_tests::http::post_update(&p.mesh.gateway, &tap_b, None),
+    );
+    assert_eq!((a.0, b.0), (200, 200));
+    let links = mesh_tests::eventually(Duration::from_secs(10), "two pay buttons", || async {
+        let links: Vec<String> = p
+            .telegram
+            .messages_to(fresh)
+            .iter()
+            .flat_map(url_buttons)
+            .collect();
+        (links.len() == 2).then_some(links)
+    })
+    .await;
+    assert_eq!(links[0], links[1], "the same session");
+    let sessions = p
+        .stripe
+        .sessions()
+        .into_iter()
+        .filter(|s| s["client_reference_id"].as_str() == Some(fresh.to_string().as_str()))
+        .count();
+    assert_eq!(sessions, 1);
+
+    // Set to cancel at period end: resumed, not doubled.
+    p.billing()
+        .cancel_subscription(CancelSubscriptionRequest {
+            telegram_user_id: user,
+        })
+        .await
+        .unwrap();
+    p.post(&text_update(5_601_003, user, "/subscribe")).await;
+    let prompt = p.wait_message(user, "Resume it to keep your access").await;
+    assert_eq!(callback_buttons(&prompt), ["resume"]);
+    p.post(&callback_update(5_601_004, user, "q2", "sub:monthly"))
+        .await;
+    mesh_tests::eventually(
+        Duration::from_secs(10),
+        "a second resume prompt",
+        || async {
+            (p.telegram
+                .messages_to(user)
+                .iter()
+                .filter(|m| m["text"].as_str().is_some_and(|t| t.contains("Resume it")))
+                .count()
+                == 2)
+                .then_some(())
+        },
+    )
+    .await;
+    p.post(&callback_update(5_601_005, user, "q3", "resume"))
+        .await;
+    p.wait_message(user, "will renew again").await;
+    let e = p.wait_state(user, EntitlementState::Active).await;
+    assert!(!e.cancel_at_period_end);
+    let sub = p.stripe.subscription(&e.stripe_subscription_id).unwrap();
+    assert_eq!(sub["cancel_at_period_end"], false);
+    let user_sessions = p
+        .stripe
+        .sessions()
+        .into_iter()
+        .filter(|s| s["client_reference_id"].as_str() == Some(user.to_string().as_str()))
+        .count();
+    assert_eq!(user_sessions, 1, "no second subscription");
+    // The resumed user heard it once (no notice repeating the answer).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let resumed = p
+        .telegram
+        .messages_to(user)
+        .iter()
+        .filter(|m| {
+            m["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("will renew again"))
+        })
+        .count();
+    assert_eq!(resumed, 1);
+    p.stop().await;
+}
+
+/// A reconcile whose listing was asked for before an event's read never
+/// overwrites what that read found, however late its answer comes.
+#[tokio::test]
+async fn reconcile_never_overwrites_newer_state() {
+    let p = Product::start("reconcile_order", &[]).await;
+    let user = 5701;
+    p.subscribe(user).await;
+    let sub = p.entitlement(user).await.stripe_subscription_id;
+    // The listing is read as it stands now, then answered 1.5 s later.
+    p.stripe
+        .delay_next("/v1/subscriptions", Duration::from_millis(1500));
+    let mut billing = p.billing();
+    let reconcile = tokio::spawn(async move { billing.reconcile(ReconcileRequest {}).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let events = p.stripe.end_subscription(&sub);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    p.wait_state(user, EntitlementState::Expired).await;
+    let outcome = reconcile.await.unwrap().unwrap().into_inner();
+    assert_eq!(outcome.entitlements_updated, 0, "{outcome:?}");
+    assert_eq!(p.entitlement(user).await.state(), EntitlementState::Expired);
+    p.stop().await;
+}
+
+/// The dispute policy `suspend` (default): a dispute suspends access and
+/// tells the admins; won, access comes back; lost, the subscription ends.
+/// The refund policy `end` (default): a full refund ends access, a partial
+/// one changes nothing.
+#[tokio::test]
+async fn disputes_suspend_and_refunds_end_access() {
+    let p = Product::start("disputes", &[]).await;
+    let (won, lost, refunded) = (5801, 5802, 5803);
+    for user in [won, lost, refunded] {
+        p.subscribe(user).await;
+        p.wait_message(user, "Welcome to premium").await;
+    }
+    let product = p;
+    let p = &product;
+    let customer = |user: i64| async move { p.entitlement(user).await.stripe_customer_id };
+
+    let (dispute, events) = p.stripe.dispute(&customer(won).await);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    let e = p.wait_state(won, EntitlementState::Suspended).await;
+    assert!(!e.has_access && e.chats.is_empty());
+    p.wait_message(won, "suspended while a dispute").await;
+    p.wait_call("the removal", |c| {
+        c.ok && c.method == "banChatMember" && c.params["user_id"] == won
+    })
+    .await;
+    p.wait_message(ADMIN, &format!("user {won}: dispute {dispute} (opened)"))
+        .await;
+    let events = p.stripe.close_dispute(&dispute, true);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    p.wait_state(won, EntitlementState::Active).await;
+    mesh_tests::eventually(Duration::from_secs(10), "a new invite", || async {
+        (invites(p, won) == 2).then_some(())
+    })
+    .await;
+    p.wait_message(ADMIN, "won").await;
+
+    let (dispute, events) = p.stripe.dispute(&customer(lost).await);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    p.wait_state(lost, EntitlementState::Suspended).await;
+    let events = p.stripe.close_dispute(&dispute, false);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    let e = p.wait_state(lost, EntitlementState::Expired).await;
+    let sub = p.stripe.subscription(&e.stripe_subscription_id).unwrap();
+    assert_eq!(sub["status"], "canceled", "billing stops too");
+
+    let events = p.stripe.refund(&customer(refunded).await, Some(100));
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        p.entitlement(refunded).await.state(),
+        EntitlementState::Active,
+        "partial"
+    );
+    let events = p.stripe.refund(&customer(refunded).await, None);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    let e = p.wait_state(refunded, EntitlementState::Expired).await;
+    p.wait_message(refunded, "your payment was refunded").await;
+    p.wait_call("the removal", |c| {
+        c.ok && c.method == "banChatMember" && c.params["user_id"] == refunded
+    })
+    .await;
+    let sub = p.stripe.subscription(&e.stripe_subscription_id).unwrap();
+    assert_eq!(sub["status"], "canceled");
+    product.stop().await;
+}
+
+/// The other policies: `notify` tells the admins and leaves access alone;
+/// `keep` ignores refunds.
+#[tokio::test]
+async fn lenient_policies_keep_access() {
+    let p = Product::start(
+        "lenient",
+        &[
+            ("BILLING_DISPUTE_POLICY", "notify".to_owned()),
+            ("BILLING_REFUND_POLICY", "keep".to_owned()),
+        ],
+    )
+    .await;
+    let user = 5901;
+    p.subscribe(user).await;
+    let customer = p.entitlement(user).await.stripe_customer_id;
+    let (dispute, events) = p.stripe.dispute(&customer);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    p.wait_message(ADMIN, &format!("dispute {dispute}")).await;
+    p.stripe
+        .deliver_all(&p.mesh.gateway, &p.stripe.refund(&customer, None))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let e = p.entitlement(user).await;
+    assert_eq!((e.state(), e.has_access), (EntitlementState::Active, true));
+    assert_eq!(calls_for(&p, "banChatMember", user), 0);
+    p.stop().await;
+}
+
+/// A grant only ever adds time past the paid end; revoking just the grant
+/// restores the paid state; nobody is removed along the way.
+#[tokio::test]
+async fn grants_extend_and_revoking_one_restores_the_paid_state() {
+    let p = Product::start("grants", &[]).await;
+    let user = 6001;
+    p.subscribe(user).await;
+    p.billing()
+        .cancel_subscription(CancelSubscriptionRequest {
+            telegram_user_id: user,
+        })
+        .await
+        .unwrap();
+    let paid = p.wait_state(user, EntitlementState::Canceled).await;
+    let paid_end = paid.current_period_end.unwrap().seconds;
+    let grant = async |days: u32, id: i64| {
+        p.post(&text_update(
+            id,
+            ADMIN,
+            &format!("/grant {user} monthly {days}"),
+        ))
+        .await;
+        p.wait_message(ADMIN, &format!("{user} has monthly")).await;
+    };
+    grant(10, 6_001_001).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let e = p.entitlement(user).await;
+    assert_eq!(
+        e.current_period_end.unwrap().seconds,
+        paid_end,
+        "a shorter grant never shortens"
+    );
+    grant(60, 6_001_002).await;
+    let e = mesh_tests::eventually(Duration::from_secs(10), "the longer grant", || async {
+        let e = p.entitlement(user).await;
+        (e.current_period_end.unwrap().seconds > paid_end + 30 * 86_400).then_some(e)
+    })
+    .await;
+    assert!(e.has_access);
+    assert!(
+        e.granted_until.unwrap().seconds > now() + 69 * 86_400,
+        "grants add up: {e:?}"
+    );
+    p.post(&text_update(
+        6_001_003,
+        ADMIN,
+        &format!("/revoke {user} grant goodwill over"),
+    ))
+    .await;
+    p.wait_message(ADMIN, &format!("{user} no longer has access"))
+        .await;
+    let e = mesh_tests::eventually(Duration::from_secs(10), "the paid state back", || async {
+        let e = p.entitlement(user).await;
+        (e.current_period_end.unwrap().seconds == paid_end).then_some(e)
+    })
+    .await;
+    assert_eq!(
+        (e.state(), e.has_access),
+        (EntitlementState::Canceled, true)
+    );
+    assert_eq!(calls_for(&p, "banChatMember", user), 0, "never removed");
+    p.stop().await;
+}
+
+/// The sweeper asks Stripe before removing anyone with a subscription: a
+/// renewal whose webhook was lost keeps its access; a subscription that
+/// ended without its webhook is ended.
+#[tokio::test]
+async fn the_sweeper_asks_stripe_first() {
+    let p = Product::start(
+        "sweeper_asks",
+        &[("BILLING_SWEEP_INTERVAL_SECS", "1".to_owned())],
+    )
+    .await;
+    let (renewed, ended) = (6101, 6102);
+    for user in [renewed, ended] {
+        p.subscribe(user).await;
+    }
+    let product = p;
+    let p = &product;
+    let sub = |user: i64| async move { p.entitlement(user).await.stripe_subscription_id };
+    let before = p.entitlement(renewed).await.paid_until.unwrap().seconds;
+    // Stripe moves on; the webhooks never arrive.
+    let _lost = p.stripe.pay_renewal(&sub(renewed).await);
+    let _lost = p.stripe.end_subscription(&sub(ended).await);
+    // Their next look falls due now.
+    let client = redis::Client::open(mesh_tests::shared_redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    for user in [renewed, ended] {
+        let _: () = redis::cmd("ZADD")
+            .arg(format!("{}:z:{{billing}}:expiry", p.prefix))
+            .arg(0)
+            .arg(user)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    p.wait_state(ended, EntitlementState::Expired).await;
+    p.wait_message(ended, "has ended").await;
+    let e = mesh_tests::eventually(Duration::from_secs(10), "the renewal read", || async {
+        let e = p.entitlement(renewed).await;
+        (e.paid_until.unwrap().seconds > before).then_some(e)
+    })
+    .await;
+    assert_eq!((e.state(), e.has_access), (EntitlementState::Active, true));
+    assert_eq!(calls_for(p, "banChatMember", renewed), 0);
+    product.stop().await;
+}
+
+/// One trial per Telegram user: a second checkout offers none.
+#[tokio::test]
+async fn one_trial_per_user() {
+    let p = Product::start("one_trial", &[]).await;
+    let user = 6201;
+    let checkout = async |p: &Product| {
+        p.billing()
+            .create_checkout_session(CreateCheckoutSessionRequest {
+                telegram_user_id: user,
+                plan_id: "yearly".into(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("checkout")
+            .into_inner()
+            .session_id
+    };
+    let first = checkout(&p).await;
+    let events = p.stripe.complete_checkout(&first);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    let e = p.wait_state(user, EntitlementState::Trialing).await;
+    assert!(e.trial_used);
+    let events = p.stripe.end_subscription(&e.stripe_subscription_id);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    p.wait_state(user, EntitlementState::Expired).await;
+    let second = checkout(&p).await;
+    let sessions = p.stripe.sessions();
+    let params = |id: &str| sessions.iter().find(|s| s["id"] == id).cloned().unwrap();
+    assert_eq!(
+        params(&first)["subscription_data"]["trial_period_days"],
+        "7"
+    );
+    assert!(
+        params(&second)["subscription_data"]
+            .get("trial_period_days")
+            .is_none(),
+        "no second trial: {}",
+        params(&second)
+    );
+    let events = p.stripe.complete_checkout(&second);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    p.wait_state(user, EntitlementState::Active).await;
+    p.stop().await;
+}
+
+/// trial_will_end says when the trial converts (or that access ends, for a
+/// cancelled trial); an authentication request sends the hosted invoice.
+#[tokio::test]
+async fn trial_ending_and_payment_authentication() {
+    let p = Product::start("trial_sca", &[]).await;
+    let (converts, ends) = (6301, 6302);
+    for user in [converts, ends] {
+        let session = p
+            .billing()
+            .create_checkout_session(CreateCheckoutSessionRequest {
+                telegram_user_id: user,
+                plan_id: "yearly".into(),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .session_id;
+        let events = p.stripe.complete_checkout(&session);
+        p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+        p.wait_state(user, EntitlementState::Trialing).await;
+    }
+    p.billing()
+        .cancel_subscription(CancelSubscriptionRequest {
+            telegram_user_id: ends,
+        })
+        .await
+        .unwrap();
+    for user in [converts, ends] {
+        let sub = p.entitlement(user).await.stripe_subscription_id;
+        let events = p.stripe.trial_will_end(&sub);
+        p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    }
+    p.wait_message(converts, "your paid subscription starts then")
+        .await;
+    let ending = p.wait_message(ends, "Your free trial ends on").await;
+    assert!(
+        !ending["text"]
+            .as_str()
+            .unwrap()
+            .contains("paid subscription starts")
+    );
+    let sub = p.entitlement(converts).await.stripe_subscription_id;
+    let events = p.stripe.action_required(&sub);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    let asked = p.wait_message(converts, "confirm your payment").await;
+    assert!(url_buttons(&asked)[0].starts_with("https://invoice.stripe.test/i/in_"));
+    p.stop().await;
+}
+
+/// A reminder never announces an end that has passed: a one-day grant
+/// (inside the three-day lead) is reminded of at once, with tomorrow's date.
+#[tokio::test]
+async fn reminders_carry_future_dates() {
+    let p = Product::start(
+        "reminder_dates",
+        &[("BILLING_SWEEP_INTERVAL_SECS", "1".to_owned())],
+    )
+    .await;
+    let user = 6401;
+    p.post(&text_update(
+        6_401_001,
+        ADMIN,
+        &format!("/grant {user} monthly 1"),
+    ))
+    .await;
+    let reminder = p.wait_message(user, "Heads up: your access ends on").await;
+    let text = reminder["text"].as_str().unwrap();
+    let date = text
+        .split("ends on ")
+        .nth(1)
+        .and_then(|r| r.get(..10))
+        .unwrap();
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(date > today.as_str(), "{date} must be after {today}");
+    p.stop().await;
+}
