@@ -137,21 +137,11 @@ impl Billing {
     /// Counts kept by every transition: a few reads, however many users.
     pub(crate) async fn stats(&self) -> Result<GetStatsResponse, BillingError> {
         let store = self.ledger.store();
-        let count = |key: String| async move {
-            Ok::<_, BillingError>(
-                store
-                    .get(&key)
-                    .await?
-                    .and_then(|v| String::from_utf8(v).ok())
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0),
-            )
-        };
         let mut by_plan = HashMap::new();
         let plans = self.ledger.terms().plans.all().iter().map(|p| p.id.clone());
         // "" counts access through a plan the file no longer lists.
         for plan in plans.chain([String::new()]) {
-            let n = count(keys::plan_count(&plan)).await?;
+            let n = self.ledger.counter(&keys::plan_count(&plan)).await?;
             if n > 0 {
                 by_plan.insert(plan, n);
             }

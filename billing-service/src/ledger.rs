@@ -211,6 +211,17 @@ impl Ledger {
         &self.store
     }
 
+    /// One of the counters [`count`] keeps (0 when never written).
+    pub async fn counter(&self, key: &str) -> Result<u64, BillingError> {
+        Ok(self
+            .store
+            .get(key)
+            .await?
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0))
+    }
+
     /// The rules.
     pub fn terms(&self) -> &Terms {
         &self.terms

@@ -15,6 +15,7 @@ pub mod config;
 pub mod entitlement;
 pub mod error;
 pub mod events;
+pub mod instruments;
 pub mod ledger;
 pub mod notices;
 pub mod payload;
@@ -23,12 +24,11 @@ pub mod service;
 pub mod stripe_api;
 pub mod sweeper;
 
+pub use config::BillingConfig;
 use mesh_proto::billing::v1::billing_service_server::BillingServiceServer;
 use mesh_state::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-
-pub use config::BillingConfig;
 
 /// The name under which health is reported.
 pub const SERVICE_NAME: &str = "billing.v1.BillingService";
@@ -40,8 +40,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    instruments::describe();
+    let readiness = mesh_telemetry::metrics::Readiness::default();
     if let Some(addr) = config.metrics_listen {
-        let bound = mesh_telemetry::metrics::spawn_server(addr, shutdown.clone()).await?;
+        let bound =
+            mesh_telemetry::metrics::spawn_server(addr, readiness.clone(), shutdown.clone())
+                .await?;
         tracing::info!(%bound, "billing-service metrics listening");
     }
     let stripe = match &config.stripe_secret_key {
@@ -85,6 +89,7 @@ pub async fn run(
         stripe: stripe.clone(),
     };
     let sweeping = tokio::spawn(sweeper.run(config.sweep_interval, shutdown.clone()));
+    let sampler = instruments::spawn_sampler(ledger.clone(), shutdown.clone());
     let service = service::Billing::new(config.clone(), ledger, events, stripe, shutdown.clone());
     tracing::info!(addr = %listener.local_addr()?, plans = config.plans.len(), store = ?store.backend(), "billing-service listening");
     let probe_store = store.clone();
@@ -98,6 +103,7 @@ pub async fn run(
                 let store = probe_store.clone();
                 async move { store.ping().await.is_ok() }
             },
+            readiness,
         },
         config.grpc_tls.as_ref(),
         mesh_telemetry::grpc_server_span,
@@ -105,6 +111,7 @@ pub async fn run(
     )
     .await;
     let _ = sweeping.await;
+    let _ = sampler.await;
     let _ = delivery.await;
     tracing::info!("billing-service stopped");
     served.map_err(|e| anyhow::anyhow!("billing-service gRPC server: {e}"))

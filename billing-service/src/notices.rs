@@ -22,7 +22,6 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tracing::Instrument;
 
 use crate::entitlement::timestamp;
 use crate::error::BillingError;
@@ -122,8 +121,9 @@ fn reason_word(reason: AccessReason) -> &'static str {
 }
 
 mod kind_name {
-    use super::NoticeKind;
     use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::NoticeKind;
 
     pub fn serialize<S: Serializer>(kind: &NoticeKind, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(kind.as_str_name())
@@ -137,8 +137,9 @@ mod kind_name {
 }
 
 mod reason_name {
-    use super::AccessReason;
     use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::AccessReason;
 
     pub fn serialize<S: Serializer>(reason: &AccessReason, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(reason.as_str_name())
@@ -258,7 +259,7 @@ impl Notices {
         let mut request = tonic::Request::new(notice.request());
         request.set_timeout(Duration::from_secs(5));
         let span = mesh_telemetry::grpc_client_span!("bot.v1.BotService", "NotifyEntitlement");
-        match client.notify_entitlement(request).instrument(span).await {
+        match mesh_telemetry::grpc::client_call(span, client.notify_entitlement(request)).await {
             Ok(_) => {
                 metrics::counter!("billing_notices_delivered_total").increment(1);
                 true

@@ -96,8 +96,9 @@ pub fn int(v: &Value, key: &str) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use serde_json::json;
+
+    use super::*;
 
     /// Both shapes of an invoice's subscription, expanded or not.
     #[test]

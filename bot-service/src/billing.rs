@@ -8,7 +8,6 @@ use mesh_proto::billing::v1::*;
 use mesh_telemetry::GrpcTracePropagation;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tracing::Instrument;
 
 /// billing.v1 over one lazily connected channel.
 #[derive(Clone)]
@@ -22,9 +21,7 @@ macro_rules! rpc {
         request.set_timeout(Duration::from_secs(10));
         let span = mesh_telemetry::grpc_client_span!("billing.v1.BillingService", $name);
         let mut client = $self.inner.clone();
-        client
-            .$method(request)
-            .instrument(span)
+        mesh_telemetry::grpc::client_call(span, client.$method(request))
             .await
             .map(tonic::Response::into_inner)
     }};

@@ -26,6 +26,7 @@ pub mod effects;
 pub mod envelope;
 pub mod error;
 pub mod handler;
+pub mod instruments;
 pub mod keys;
 pub mod messages;
 pub mod outbox;
@@ -38,12 +39,11 @@ pub mod worker;
 
 use std::sync::Arc;
 
+pub use config::BotConfig;
 use mesh_proto::bot::v1::bot_service_server::BotServiceServer;
 use mesh_state::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-
-pub use config::BotConfig;
 
 /// The name under which health is reported.
 pub const SERVICE_NAME: &str = "bot.v1.BotService";
@@ -56,8 +56,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    instruments::describe();
+    let readiness = mesh_telemetry::metrics::Readiness::default();
     if let Some(addr) = config.metrics_listen {
-        let bound = mesh_telemetry::metrics::spawn_server(addr, shutdown.clone()).await?;
+        let bound =
+            mesh_telemetry::metrics::spawn_server(addr, readiness.clone(), shutdown.clone())
+                .await?;
         tracing::info!(%bound, "bot-service metrics listening");
     }
     if config.api_token.is_none() {
@@ -118,6 +122,7 @@ pub async fn run(
         shutdown.clone(),
     );
 
+    let sampler = instruments::spawn_sampler(store.clone(), shutdown.clone());
     let service = service::Bot::new(store.clone(), config.queue, wake, outbox_wake);
     let auth = mesh_proto::serving::RequireBearer::new(
         config.api_token.clone(),
@@ -135,13 +140,19 @@ pub async fn run(
                 let store = probe_store.clone();
                 async move { store.ping().await.is_ok() }
             },
+            readiness,
         },
         config.grpc_tls.as_ref(),
         server_span,
         shutdown.clone(),
     )
     .await;
-    for task in workers.into_iter().chain(senders).chain(poller) {
+    for task in workers
+        .into_iter()
+        .chain(senders)
+        .chain(poller)
+        .chain([sampler])
+    {
         let _ = task.await;
     }
     tracing::info!("bot-service stopped");

@@ -11,6 +11,7 @@ use mesh_proto::bot::v1::{
     ReplayDeadLettersResponse,
 };
 use mesh_state::{Enqueued, NewItem, QueueConfig, Store};
+use mesh_telemetry::grpc::{Side, record_grpc_status};
 use prost::Message;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
@@ -197,22 +198,27 @@ impl BotService for Bot {
         let outcomes = match accept_updates(&self.store, &self.queue, &self.wake, &incoming).await {
             Ok(outcomes) => outcomes,
             Err(e) => {
+                let status = Status::from(e);
                 for update in &incoming {
-                    update.span.record("otel.status_code", "ERROR");
+                    record_grpc_status(&update.span, status.code(), Side::Server);
                 }
-                return Err(e.into());
+                return Err(status);
             }
         };
         let outcomes = outcomes
             .into_iter()
             .zip(&incoming)
             .map(|(outcome, update)| match outcome {
-                Ok((_, duplicate)) => BatchedOutcome {
-                    duplicate,
-                    invalid: String::new(),
-                },
+                Ok((_, duplicate)) => {
+                    record_grpc_status(&update.span, tonic::Code::Ok, Side::Server);
+                    BatchedOutcome {
+                        duplicate,
+                        invalid: String::new(),
+                    }
+                }
                 Err(invalid) => {
-                    update.span.record("otel.status_code", "ERROR");
+                    // This one update's own answer is "invalid argument".
+                    record_grpc_status(&update.span, tonic::Code::InvalidArgument, Side::Server);
                     BatchedOutcome {
                         duplicate: false,
                         invalid,

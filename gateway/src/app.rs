@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 use crate::GatewayConfig;
 use crate::accept_batch::AcceptBatcher;
 use crate::error::ApiError;
+use crate::limiter::{self, Limiter};
 use crate::routes::{self, probes, stripe, telegram};
 use crate::upstream::Upstreams;
 
@@ -41,9 +42,8 @@ pub struct Shared {
     pub config: GatewayConfig,
     /// The shared store (checked by `/ready`).
     pub store: Store,
-    /// Per-replica ingress limiter. In-process on purpose: it protects this
-    /// replica and costs no Redis round trip on the hot path.
-    pub limiter: Store,
+    /// Per-address budgets of this replica.
+    pub limiter: Limiter,
     /// gRPC clients.
     pub upstreams: Upstreams,
     /// Telegram updates on their way to bot-service, many per call.
@@ -55,9 +55,9 @@ pub fn router(config: GatewayConfig, store: Store) -> Result<Router, mesh_runtim
     let upstreams = Upstreams::new(&config)?;
     let accepts = AcceptBatcher::spawn(upstreams.bot.clone(), upstreams.timeout);
     let state = AppState(Arc::new(Shared {
+        limiter: Limiter::new(&config),
         config,
         store,
-        limiter: Store::memory(),
         upstreams,
         accepts,
     }));
@@ -69,6 +69,10 @@ pub fn router(config: GatewayConfig, store: Store) -> Result<Router, mesh_runtim
         .route("/stripe-webhook", post(stripe::webhook))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limiter::guard,
+        ))
         .with_state(state)
         .layer(middleware::from_fn(record_metrics))
         .layer(
@@ -101,14 +105,7 @@ async fn record_metrics(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or("unmatched", |p| match p.as_str() {
-            "/telegram-webhook" => "/telegram-webhook",
-            "/stripe-webhook" => "/stripe-webhook",
-            "/health" => "/health",
-            "/ready" => "/ready",
-            "/metrics" => "/metrics",
-            _ => "other",
-        });
+        .map_or("unmatched", |p| limiter::route_label(p.as_str()));
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
@@ -127,6 +124,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    crate::instruments::describe();
     if config.telegram_secret.is_none() {
         tracing::warn!(
             "TELEGRAM_WEBHOOK_SECRET is not set: anyone who finds the URL can post updates"
@@ -136,7 +134,10 @@ pub async fn run(
         tracing::warn!("STRIPE_WEBHOOK_SECRET is not set: /stripe-webhook answers 503");
     }
     if let Some(addr) = config.metrics_listen {
-        let bound = mesh_telemetry::metrics::spawn_server(addr, shutdown.clone()).await?;
+        // The gateway's own readiness is `/ready` on its main port.
+        let always = mesh_telemetry::metrics::Readiness::default();
+        always.set(true);
+        let bound = mesh_telemetry::metrics::spawn_server(addr, always, shutdown.clone()).await?;
         tracing::info!(%bound, "gateway metrics listening");
     }
     let app = router(config, store)?;

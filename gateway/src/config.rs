@@ -36,10 +36,16 @@ pub struct GatewayConfig {
     pub upstream_timeout: Duration,
     /// `GATEWAY_BODY_TIMEOUT_MS`: time allowed to receive a body (default 10000).
     pub body_timeout: Duration,
-    /// `GATEWAY_RATE_LIMIT_RPS` per client address, 0 = off (default 1000).
+    /// `GATEWAY_RATE_LIMIT_RPS`: per client address, requests that did not
+    /// authenticate (see `limiter`); 0 = off (default 100).
     pub rate_limit_rps: u32,
     /// `GATEWAY_RATE_LIMIT_BURST` (default 2 x rps).
     pub rate_limit_burst: u32,
+    /// `GATEWAY_AUTHENTICATED_RATE_LIMIT_RPS`: per client address,
+    /// authenticated webhook deliveries; 0 = off (the default).
+    pub authenticated_rate_limit_rps: u32,
+    /// `GATEWAY_AUTHENTICATED_RATE_LIMIT_BURST` (default 2 x rps).
+    pub authenticated_rate_limit_burst: u32,
     /// `TELEGRAM_ALLOWED_SOURCES`: CIDRs allowed to call the Telegram webhook
     /// (for example Telegram's `149.154.160.0/20,91.108.4.0/22`); empty = any.
     pub telegram_sources: Vec<IpNet>,
@@ -89,7 +95,9 @@ impl GatewayConfig {
                 "every comma-separated secret must look like whsec_...",
             ));
         }
-        let rate_limit_rps = env.parse_or("GATEWAY_RATE_LIMIT_RPS", 1000u32)?;
+        let rate_limit_rps = env.parse_or("GATEWAY_RATE_LIMIT_RPS", 100u32)?;
+        let authenticated_rate_limit_rps =
+            env.parse_or("GATEWAY_AUTHENTICATED_RATE_LIMIT_RPS", 0u32)?;
         let max_body_bytes = env.parse_or("GATEWAY_MAX_BODY_BYTES", 1024 * 1024usize)?;
         if max_body_bytes == 0 || max_body_bytes > MAX_BODY_CAP {
             return Err(ConfigError::new(
@@ -117,6 +125,11 @@ impl GatewayConfig {
             rate_limit_rps,
             rate_limit_burst: env
                 .parse_or("GATEWAY_RATE_LIMIT_BURST", rate_limit_rps.saturating_mul(2))?,
+            authenticated_rate_limit_rps,
+            authenticated_rate_limit_burst: env.parse_or(
+                "GATEWAY_AUTHENTICATED_RATE_LIMIT_BURST",
+                authenticated_rate_limit_rps.saturating_mul(2),
+            )?,
             telegram_sources: env.parse_list("TELEGRAM_ALLOWED_SOURCES")?,
             trusted_proxies: env.parse_list("TRUSTED_PROXIES")?,
             billing_token: env.secret("BILLING_API_TOKEN"),

@@ -16,6 +16,8 @@ pub mod accept_batch;
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod instruments;
+pub mod limiter;
 pub mod routes;
 pub mod source;
 pub mod stripe_signature;

@@ -168,6 +168,16 @@ impl Mesh {
         // Installed before anything counts: a counter bumped before the
         // first scrape must not be lost.
         mesh_telemetry::metrics::recorder();
+        if self.store.backend() == mesh_state::Backend::Memory {
+            let scope = if self.target == Target::All {
+                "this process only"
+            } else {
+                "this one service of this process only: every other process keeps its own"
+            };
+            tracing::warn!(
+                "REDIS_URL is not set: state is kept in {scope}. It is not shared with any other replica (updates, de-duplication and entitlements differ per replica) and is lost on restart. Set REDIS_URL for anything but one process on one machine."
+            );
+        }
         let mut tasks = tokio::task::JoinSet::new();
         // A child token: one component failing drains the others without
         // touching the caller's token.
@@ -214,17 +224,24 @@ impl Mesh {
 
 /// The body of every binary: configuration, telemetry, signals, run.
 /// Bad configuration prints one line naming the variable and exits 2.
+///
+/// One Tokio runtime per process: it is entered before the configuration
+/// is read because the Redis store starts its lazy connection task when
+/// it is built.
 pub fn main_for(target: Target) -> anyhow::Result<()> {
     let env = Env::from_process();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    // The Redis store starts its (lazy) connection task on construction.
     let _entered = runtime.enter();
     let loaded = Mesh::from_env(target, &env).and_then(|mesh| {
         Ok((
             mesh,
-            mesh_telemetry::TelemetryConfig::from_env(&env, target.service_name())?,
+            mesh_telemetry::TelemetryConfig::from_env(
+                &env,
+                target.service_name(),
+                env!("CARGO_PKG_VERSION"),
+            )?,
         ))
     });
     let (mesh, telemetry_config) = match loaded {
@@ -234,9 +251,6 @@ pub fn main_for(target: Target) -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     runtime.block_on(async move {
         let telemetry = mesh_telemetry::init(&telemetry_config)?;
         mesh_telemetry::metrics::recorder();

@@ -1,10 +1,13 @@
 //! What every gRPC server of the mesh serves besides its own API:
 //! `grpc.health.v1.Health`, server reflection (v1 and v1alpha), a server
-//! span per call, and a health status kept true to the shared store.
+//! span per call with its status code, per-call metrics, and a health
+//! status kept true to the shared store (also mirrored into a
+//! [`Readiness`] for the plain-HTTP `/ready` of the metrics listener).
 
 use std::future::Future;
 use std::time::Duration;
 
+use mesh_telemetry::metrics::Readiness;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -29,6 +32,8 @@ pub struct Service<P> {
     pub routes: Routes,
     /// Whether it can work right now (its store answers); polled for health.
     pub probe: P,
+    /// Mirrors the health status for the metrics listener's `/ready`.
+    pub readiness: Readiness,
 }
 
 /// Serves `service` on `listener` with health and reflection (both
@@ -64,6 +69,7 @@ where
         reporter,
         service.name,
         service.probe,
+        service.readiness,
         shutdown.clone().cancelled_owned(),
     ));
     let routes = service
@@ -84,6 +90,7 @@ where
         .with_keepalive(Some(Duration::from_secs(60)));
     let served = builder
         .trace_fn(trace)
+        .layer(mesh_telemetry::grpc::GrpcObserveLayer)
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
@@ -100,6 +107,7 @@ async fn track_health<F, Fut>(
     reporter: HealthReporter,
     service: &'static str,
     probe: F,
+    readiness: Readiness,
     stop: impl Future<Output = ()>,
 ) where
     F: Fn() -> Fut,
@@ -109,6 +117,7 @@ async fn track_health<F, Fut>(
     let watch = async {
         loop {
             let serving = probe().await;
+            readiness.set(serving);
             if last != Some(serving) {
                 let status = if serving {
                     ServingStatus::Serving
@@ -129,6 +138,7 @@ async fn track_health<F, Fut>(
         () = watch => {}
         () = stop => {}
     }
+    readiness.set(false);
     reporter
         .set_service_status(service, ServingStatus::NotServing)
         .await;

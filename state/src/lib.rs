@@ -17,6 +17,7 @@
 //! records whose older versions never overwrite newer ones.
 
 mod error;
+pub mod gauges;
 mod memory;
 mod queue;
 mod redis_backend;
@@ -24,6 +25,8 @@ mod store;
 mod tx;
 
 pub use error::StoreError;
-pub use queue::{Claim, ClaimResult, Claims, DeadLetter, Enqueued, NewItem, QueueConfig};
+pub use queue::{
+    Claim, ClaimResult, Claims, DeadLetter, Enqueued, NewItem, QueueConfig, QueueStats,
+};
 pub use store::{Backend, RateDecision, Store, retry_within};
 pub use tx::{Tx, TxOutcome};

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::queue::{Claim, Claims, DeadLetter, Enqueued, NewItem, QueueConfig};
+use crate::queue::{Claim, Claims, DeadLetter, Enqueued, NewItem, QueueConfig, QueueStats};
 use crate::store::RateDecision;
 use crate::tx::{Guard, Op, Tx, TxOutcome};
 
@@ -66,7 +66,11 @@ struct Queue {
     dedup: Marks,
     /// Partition names are shared by every index below: one allocation per
     /// partition rather than several per operation.
-    lists: HashMap<Arc<str>, VecDeque<Vec<u8>>>,
+    /// Each item with its enqueue time (ms).
+    lists: HashMap<Arc<str>, VecDeque<(i64, Vec<u8>)>>,
+    /// (enqueue time of the head item, partition): the oldest queued item
+    /// is the first entry.
+    since: BTreeSet<(i64, Arc<str>)>,
     /// (ready-at ms, partition) ordered, plus the reverse index.
     ready: BTreeSet<(i64, Arc<str>)>,
     score: HashMap<Arc<str>, i64>,
@@ -173,10 +177,11 @@ impl Queue {
     /// Appends an item to its partition (no de-duplication).
     fn push(&mut self, partition: &str, item: Vec<u8>, now_ms: i64) {
         match self.lists.get_mut(partition) {
-            Some(list) => list.push_back(item),
+            Some(list) => list.push_back((now_ms, item)),
             None => {
                 let name = self.name(partition);
-                self.lists.insert(name, VecDeque::from([item]));
+                self.since.insert((now_ms, name.clone()));
+                self.lists.insert(name, VecDeque::from([(now_ms, item)]));
             }
         }
         if !self.score.contains_key(partition) {
@@ -187,11 +192,17 @@ impl Queue {
     }
 
     fn ack(&mut self, partition: &str, dead: Option<&str>, now_ms: i64) {
-        let (item, more) = match self.lists.get_mut(partition) {
-            Some(list) => (list.pop_front(), !list.is_empty()),
-            None => (None, false),
+        let (item, next) = match self.lists.get_mut(partition) {
+            Some(list) => (list.pop_front(), list.front().map(|(at, _)| *at)),
+            None => (None, None),
         };
-        if let Some(item) = item {
+        let more = next.is_some();
+        if let Some((at, item)) = item {
+            let name = self.name(partition);
+            self.since.remove(&(at, name.clone()));
+            if let Some(next) = next {
+                self.since.insert((next, name));
+            }
             self.pending = self.pending.saturating_sub(1);
             if let Some(reason) = dead {
                 self.next_dead += 1;
@@ -481,7 +492,12 @@ impl MemoryBackend {
             if score > now {
                 break;
             }
-            let Some(item) = q.lists.get(&partition).and_then(|l| l.front()).cloned() else {
+            let Some(item) = q
+                .lists
+                .get(&partition)
+                .and_then(|l| l.front())
+                .map(|(_, item)| item.clone())
+            else {
                 // A ready partition without items: drop it.
                 q.remove_partition(&partition);
                 q.held.remove(&partition);
@@ -529,6 +545,39 @@ impl MemoryBackend {
 
     pub(crate) fn pending(&self, queue: &str) -> u64 {
         self.lock().queues.get(queue).map_or(0, |q| q.pending)
+    }
+
+    pub(crate) fn queue_stats(&self, queue: &str) -> QueueStats {
+        let now = self.now().ms;
+        let state = self.lock();
+        let Some(q) = state.queues.get(queue) else {
+            return QueueStats::default();
+        };
+        let mut stats = QueueStats {
+            items: q.pending,
+            partitions: q.since.len() as u64,
+            oldest_age: q
+                .since
+                .first()
+                .map(|(at, _)| Duration::from_millis((now - at).max(0).unsigned_abs())),
+            dead_letters: q.dead.len() as u64,
+            ..QueueStats::default()
+        };
+        let later = q
+            .ready
+            .range((now.saturating_add(1), Arc::from(""))..)
+            .take(QueueStats::WALK_CAP);
+        for (at, partition) in later {
+            if q.held.contains_key(partition) {
+                stats.held += 1;
+            } else {
+                stats.paused += 1;
+                stats.longest_pause = stats
+                    .longest_pause
+                    .max(Duration::from_millis((at - now).unsigned_abs()));
+            }
+        }
+        stats
     }
 
     pub(crate) fn dead_letters(&self, queue: &str, limit: usize) -> Vec<DeadLetter> {

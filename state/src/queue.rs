@@ -102,3 +102,31 @@ pub enum ClaimResult {
     /// (`None`: the queue is empty).
     Idle(Option<Duration>),
 }
+
+/// A queue's numbers at one instant, for gauges and `/stats`: one atomic
+/// read whose cost does not grow with the number of items.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Items waiting or being worked on.
+    pub items: u64,
+    /// Partitions (chats) with items.
+    pub partitions: u64,
+    /// How long the oldest item has been queued (none when empty).
+    pub oldest_age: Option<Duration>,
+    /// Partitions a worker holds right now.
+    pub held: u64,
+    /// Partitions waiting out a delay (Telegram's `retry_after`, a send
+    /// slot, a back-off), nobody holding them. Counted up to
+    /// [`QueueStats::WALK_CAP`] together with `held`.
+    pub paused: u64,
+    /// The longest remaining delay among the paused partitions.
+    pub longest_pause: Duration,
+    /// Dead letters kept.
+    pub dead_letters: u64,
+}
+
+impl QueueStats {
+    /// At most this many held or paused partitions are looked at, so a
+    /// sample stays a few milliseconds of store time whatever happens.
+    pub const WALK_CAP: usize = 10_000;
+}

@@ -2,7 +2,7 @@
 //!
 //! Key layout (all under the store's prefix `P`):
 //! - `P:{P:q:NAME}:seen:ID`, `:list:PARTITION`, `:ready`, `:attempts`,
-//!   `:held`, `:pending`, `:dead`: one queue; the shared hash tag puts them
+//!   `:held`, `:pending`, `:dead`, `:since`: one queue; the shared hash tag puts them
 //!   in one cluster slot, which the Lua scripts need. A queue named with a
 //!   scope (`{bot}:updates`) lives in that scope's slot instead:
 //!   `P:q:{bot}:updates:ready`, so transactions can span it and the
@@ -13,17 +13,16 @@
 //!   with a `{scope}` in it takes that scope's slot (Redis hashes only the
 //!   part in braces), which is how a transaction's keys share one.
 
+use std::sync::Arc;
 use std::sync::LazyLock;
 use std::time::Duration;
-
-use std::sync::Arc;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncCommands, Cmd, RedisFuture, Script, Value};
 
 use crate::error::StoreError;
-use crate::queue::{Claim, Claims, DeadLetter, Enqueued, NewItem, QueueConfig};
+use crate::queue::{Claim, Claims, DeadLetter, Enqueued, NewItem, QueueConfig, QueueStats};
 use crate::store::RateDecision;
 use crate::tx::{Guard, Op, Tx, TxOutcome};
 
@@ -31,6 +30,7 @@ static ENQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lu
 static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/claim.lua")));
 static COMMIT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/commit.lua")));
 static RENEW: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/renew.lua")));
+static STATS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/stats.lua")));
 static REPLAY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/replay.lua")));
 static GCRA: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/gcra.lua")));
 static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/reserve.lua")));
@@ -215,6 +215,7 @@ impl RedisBackend {
         let mut invocation = ENQUEUE.key(self.queue_key(queue, "ready"));
         invocation
             .key(self.queue_key(queue, "pending"))
+            .key(self.queue_key(queue, "since"))
             .arg(ms(config.dedup_ttl));
         for new in items {
             invocation
@@ -403,6 +404,7 @@ impl RedisBackend {
                 name("enq");
                 keys.push(self.queue_key(queue, "ready"));
                 keys.push(self.queue_key(queue, "pending"));
+                keys.push(self.queue_key(queue, "since"));
                 keys.push(self.queue_key(queue, &format!("seen:{id}")));
                 keys.push(self.queue_key(queue, &format!("list:{partition}")));
                 args.push(ms(*dedup_ttl).to_string().into_bytes());
@@ -415,7 +417,7 @@ impl RedisBackend {
                 dead,
             } => {
                 name("ack");
-                for part in ["ready", "held", "attempts", "pending", "dead"] {
+                for part in ["ready", "held", "attempts", "pending", "dead", "since"] {
                     keys.push(self.queue_key(queue, part));
                 }
                 keys.push(self.queue_key(queue, &format!("list:{partition}")));
@@ -470,6 +472,33 @@ impl RedisBackend {
         let mut c = self.conn.clone();
         let n: Option<i64> = c.get(self.queue_key(queue, "pending")).await?;
         Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+    }
+
+    pub(crate) async fn queue_stats(&self, queue: &str) -> Result<QueueStats, StoreError> {
+        let mut c = self.conn.clone();
+        let r: Vec<i64> = STATS
+            .key(self.queue_key(queue, "ready"))
+            .key(self.queue_key(queue, "held"))
+            .key(self.queue_key(queue, "pending"))
+            .key(self.queue_key(queue, "since"))
+            .key(self.queue_key(queue, "dead"))
+            .arg(QueueStats::WALK_CAP)
+            .invoke_async(&mut c)
+            .await?;
+        let [items, partitions, oldest, held, paused, longest, dead, now] = r[..] else {
+            return Err(StoreError::Protocol(format!("stats answered {r:?}")));
+        };
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(QueueStats {
+            items: count(items),
+            partitions: count(partitions),
+            // Both times are Redis's clock: no skew with this host.
+            oldest_age: (oldest >= 0).then(|| Duration::from_millis(count(now - oldest))),
+            held: count(held),
+            paused: count(paused),
+            longest_pause: Duration::from_millis(count(longest)),
+            dead_letters: count(dead),
+        })
     }
 
     pub(crate) async fn dead_letters(
@@ -531,6 +560,7 @@ impl RedisBackend {
             .key(self.queue_key(queue, "dead"))
             .key(self.queue_key(queue, "ready"))
             .key(self.queue_key(queue, "pending"))
+            .key(self.queue_key(queue, "since"))
             .arg(id)
             .arg(self.queue_key(queue, "list:"))
             .invoke_async(&mut c)
@@ -865,6 +895,19 @@ fn hash_tag(key: &str) -> &str {
         .unwrap_or(key)
 }
 
+/// An item as stored, without the enqueue time the scripts put in front
+/// (`\x01MS\x01`; see `lua/enqueue.lua`). An item stored by an older
+/// version has none and is returned as it is.
+fn unstamp(mut stored: Vec<u8>) -> Vec<u8> {
+    if stored.first() == Some(&1)
+        && let Some(end) = stored.iter().skip(1).take(20).position(|&b| b == 1)
+        && stored[1..=end].iter().all(u8::is_ascii_digit)
+    {
+        stored.drain(..end + 2);
+    }
+    stored
+}
+
 fn parse_claims(reply: Vec<Value>) -> Result<Claims, StoreError> {
     use redis::FromRedisValue;
     fn read<T: FromRedisValue>(v: Option<Value>, what: &str) -> Result<T, StoreError> {
@@ -879,7 +922,7 @@ fn parse_claims(reply: Vec<Value>) -> Result<Claims, StoreError> {
             while let Some(partition) = it.next() {
                 claims.push(Claim {
                     partition: read(Some(partition), "partition")?,
-                    item: read(it.next(), "item")?,
+                    item: unstamp(read(it.next(), "item")?),
                     token,
                     attempts: u32::try_from(read::<i64>(it.next(), "attempts")?)
                         .unwrap_or(u32::MAX),

@@ -3,12 +3,32 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use crate::Claim;
 use crate::error::StoreError;
 use crate::memory::MemoryBackend;
-use crate::queue::{ClaimResult, Claims, DeadLetter, Enqueued, NewItem, QueueConfig};
+use crate::queue::{ClaimResult, Claims, DeadLetter, Enqueued, NewItem, QueueConfig, QueueStats};
 use crate::redis_backend::RedisBackend;
 use crate::tx::{Tx, TxOutcome};
+
+/// The client span of one Redis call (OpenTelemetry's database
+/// conventions; never the URL, which may hold a password). The in-process
+/// store makes no spans: there is no database to see. Nor does a call made
+/// outside any span (idle polls, gauge samples): it would start a trace of
+/// its own every few seconds and bury the traces that matter.
+fn redis_span(name: &'static str, command: &'static str) -> tracing::Span {
+    if tracing::Span::current().is_none() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(
+        "redis",
+        otel.name = name,
+        otel.kind = "client",
+        db.system.name = "redis",
+        db.operation.name = command,
+    )
+}
 
 /// Which backend a [`Store`] uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,11 +130,10 @@ impl Store {
     }
 
     /// Checks that the store answers.
-    #[tracing::instrument(name = "state.ping", skip_all, fields(db.system = self.db_system()))]
     pub async fn ping(&self) -> Result<(), StoreError> {
         match &self.inner {
             Inner::Memory(_) => Ok(()),
-            Inner::Redis(r) => r.ping().await,
+            Inner::Redis(r) => r.ping().instrument(redis_span("state.ping", "PING")).await,
         }
     }
 
@@ -151,27 +170,34 @@ impl Store {
         config: &QueueConfig,
         items: &[NewItem<'_>],
     ) -> Result<Vec<Enqueued>, StoreError> {
-        // One span per item, under the call that delivered it, all covering
-        // the one shared write: each item's trace shows its store write.
-        let spans: Vec<tracing::Span> = items
-            .iter()
-            .map(|new| {
-                tracing::info_span!(
-                    parent: new.parent,
-                    "state.enqueue",
-                    db.system = self.db_system(),
-                    queue,
-                    db.operation.batch.size = items.len(),
-                )
-            })
-            .collect();
-        let outcome = match &self.inner {
+        match &self.inner {
             Inner::Memory(m) => Ok(m.enqueue_many(queue, config, items)),
             Inner::Redis(_) if items.is_empty() => Ok(Vec::new()),
-            Inner::Redis(r) => r.enqueue_many(queue, config, items).await,
-        };
-        drop(spans);
-        outcome
+            Inner::Redis(r) => {
+                // One client span per item, under the call that delivered
+                // it, all covering the one shared write: each item's trace
+                // shows its store write.
+                let spans: Vec<tracing::Span> = items
+                    .iter()
+                    .filter(|new| !new.parent.is_none())
+                    .map(|new| {
+                        tracing::info_span!(
+                            parent: new.parent,
+                            "redis",
+                            otel.name = "state.enqueue",
+                            otel.kind = "client",
+                            db.system.name = "redis",
+                            db.operation.name = "EVALSHA",
+                            db.operation.batch.size = items.len(),
+                            queue,
+                        )
+                    })
+                    .collect();
+                let outcome = r.enqueue_many(queue, config, items).await;
+                drop(spans);
+                outcome
+            }
+        }
     }
 
     /// Leases the head item of the partition that has waited longest.
@@ -191,7 +217,6 @@ impl Store {
 
     /// Leases the head items of up to `most` partitions, those that have
     /// waited longest first, in one atomic step (one Redis round trip).
-    #[tracing::instrument(name = "state.claim", skip_all, fields(db.system = self.db_system(), queue, most))]
     pub async fn claim_many(
         &self,
         queue: &str,
@@ -200,7 +225,11 @@ impl Store {
     ) -> Result<Claims, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.claim_many(queue, config, most)),
-            Inner::Redis(r) => r.claim_many(queue, config, most).await,
+            Inner::Redis(r) => {
+                r.claim_many(queue, config, most)
+                    .instrument(redis_span("state.claim_many", "EVALSHA"))
+                    .await
+            }
         }
     }
 
@@ -208,7 +237,6 @@ impl Store {
     /// now; for each, whether it was renewed (false: it was taken over or
     /// settled). Workers renew while they work, so a slow item is never
     /// handed to a second worker.
-    #[tracing::instrument(name = "state.renew", skip_all, fields(db.system = self.db_system(), queue, claims = claims.len()))]
     pub async fn renew(
         &self,
         queue: &str,
@@ -218,7 +246,11 @@ impl Store {
         match &self.inner {
             _ if claims.is_empty() => Ok(Vec::new()),
             Inner::Memory(m) => Ok(m.renew(queue, claims, lease)),
-            Inner::Redis(r) => r.renew(queue, claims, lease).await,
+            Inner::Redis(r) => {
+                r.renew(queue, claims, lease)
+                    .instrument(redis_span("state.renew", "EVALSHA"))
+                    .await
+            }
         }
     }
 
@@ -261,13 +293,16 @@ impl Store {
     /// Applies each of `txs` on its own (a refused one does not hold back
     /// the others), all in one atomic step and one round trip; outcomes in
     /// order.
-    #[tracing::instrument(name = "state.commit", skip_all, fields(db.system = self.db_system(), transactions = txs.len()))]
     pub async fn commit_all(&self, txs: &[Tx]) -> Result<Vec<TxOutcome>, StoreError> {
         crate::tx::check_one_slot(txs)?;
         match &self.inner {
             _ if txs.is_empty() => Ok(Vec::new()),
             Inner::Memory(m) => Ok(m.commit_all(txs)),
-            Inner::Redis(r) => r.commit_all(txs).await,
+            Inner::Redis(r) => {
+                r.commit_all(txs)
+                    .instrument(redis_span("state.commit_all", "EVALSHA"))
+                    .await
+            }
         }
     }
 
@@ -303,7 +338,24 @@ impl Store {
     pub async fn pending(&self, queue: &str) -> Result<u64, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.pending(queue)),
-            Inner::Redis(r) => r.pending(queue).await,
+            Inner::Redis(r) => {
+                r.pending(queue)
+                    .instrument(redis_span("state.pending", "GET"))
+                    .await
+            }
+        }
+    }
+
+    /// `queue`'s numbers, read in one atomic step (for gauges: sample
+    /// them every few seconds, not per scrape).
+    pub async fn queue_stats(&self, queue: &str) -> Result<QueueStats, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.queue_stats(queue)),
+            Inner::Redis(r) => {
+                r.queue_stats(queue)
+                    .instrument(redis_span("state.queue_stats", "EVALSHA"))
+                    .await
+            }
         }
     }
 
@@ -316,7 +368,11 @@ impl Store {
     ) -> Result<Vec<DeadLetter>, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.dead_letters(queue, limit)),
-            Inner::Redis(r) => r.dead_letters(queue, limit).await,
+            Inner::Redis(r) => {
+                r.dead_letters(queue, limit)
+                    .instrument(redis_span("state.dead_letters", "XRANGE"))
+                    .await
+            }
         }
     }
 
@@ -324,7 +380,11 @@ impl Store {
     pub async fn dead_letter_count(&self, queue: &str) -> Result<u64, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.dead_letter_count(queue)),
-            Inner::Redis(r) => r.dead_letter_count(queue).await,
+            Inner::Redis(r) => {
+                r.dead_letter_count(queue)
+                    .instrument(redis_span("state.dead_letter_count", "XLEN"))
+                    .await
+            }
         }
     }
 
@@ -333,13 +393,16 @@ impl Store {
     pub async fn replay_dead_letter(&self, queue: &str, id: &str) -> Result<bool, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.replay_dead_letter(queue, id)),
-            Inner::Redis(r) => r.replay_dead_letter(queue, id).await,
+            Inner::Redis(r) => {
+                r.replay_dead_letter(queue, id)
+                    .instrument(redis_span("state.replay_dead_letter", "EVALSHA"))
+                    .await
+            }
         }
     }
 
     /// Consumes one unit of `key`'s budget: `burst` units, refilled at one
     /// per `interval` (GCRA).
-    #[tracing::instrument(name = "state.rate_limit", skip_all, fields(db.system = self.db_system()))]
     pub async fn rate_limit(
         &self,
         key: &str,
@@ -348,14 +411,17 @@ impl Store {
     ) -> Result<RateDecision, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.rate_limit(key, interval, burst, None)),
-            Inner::Redis(r) => r.rate_limit(key, interval, burst, None).await,
+            Inner::Redis(r) => {
+                r.rate_limit(key, interval, burst, None)
+                    .instrument(redis_span("state.rate_limit", "EVALSHA"))
+                    .await
+            }
         }
     }
 
     /// [`Store::rate_limit`] for the work item `id`: the decision is
     /// remembered for `memo_ttl`, so asking again for the same item (a
     /// retry) gets the same answer and consumes nothing more.
-    #[tracing::instrument(name = "state.rate_limit", skip_all, fields(db.system = self.db_system()))]
     pub async fn rate_limit_once(
         &self,
         key: &str,
@@ -367,13 +433,16 @@ impl Store {
         let memo = Some((id, memo_ttl));
         match &self.inner {
             Inner::Memory(m) => Ok(m.rate_limit(key, interval, burst, memo)),
-            Inner::Redis(r) => r.rate_limit(key, interval, burst, memo).await,
+            Inner::Redis(r) => {
+                r.rate_limit(key, interval, burst, memo)
+                    .instrument(redis_span("state.rate_limit", "EVALSHA"))
+                    .await
+            }
         }
     }
 
     /// Books the next slot of a paced stream whose slots are `interval`
     /// apart (shared by every replica) and returns how long to wait for it.
-    #[tracing::instrument(name = "state.reserve_slot", skip_all, fields(db.system = self.db_system()))]
     pub async fn reserve_slot(
         &self,
         key: &str,
@@ -381,21 +450,23 @@ impl Store {
     ) -> Result<Duration, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.reserve_slot(key, interval)),
-            Inner::Redis(r) => r.reserve_slot(key, interval).await,
+            Inner::Redis(r) => {
+                r.reserve_slot(key, interval)
+                    .instrument(redis_span("state.reserve_slot", "EVALSHA"))
+                    .await
+            }
         }
     }
 
     /// Reads a value.
-    #[tracing::instrument(name = "state.get", skip_all, fields(db.system = self.db_system()))]
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.get(key)),
-            Inner::Redis(r) => r.get(key).await,
+            Inner::Redis(r) => r.get(key).instrument(redis_span("state.get", "GET")).await,
         }
     }
 
     /// Writes a value, expiring after `ttl` when given.
-    #[tracing::instrument(name = "state.set", skip_all, fields(db.system = self.db_system()))]
     pub async fn set(
         &self,
         key: &str,
@@ -407,12 +478,15 @@ impl Store {
                 m.set(key, value, ttl);
                 Ok(())
             }
-            Inner::Redis(r) => r.set(key, value, ttl).await,
+            Inner::Redis(r) => {
+                r.set(key, value, ttl)
+                    .instrument(redis_span("state.set", "SET"))
+                    .await
+            }
         }
     }
 
     /// Sets `key` only if absent; true when this call set it.
-    #[tracing::instrument(name = "state.set_nx", skip_all, fields(db.system = self.db_system()))]
     pub async fn set_if_absent(
         &self,
         key: &str,
@@ -421,21 +495,27 @@ impl Store {
     ) -> Result<bool, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.set_if_absent(key, value, ttl)),
-            Inner::Redis(r) => r.set_if_absent(key, value, ttl).await,
+            Inner::Redis(r) => {
+                r.set_if_absent(key, value, ttl)
+                    .instrument(redis_span("state.set_if_absent", "SET"))
+                    .await
+            }
         }
     }
 
     /// Deletes a value; true when it existed.
-    #[tracing::instrument(name = "state.delete", skip_all, fields(db.system = self.db_system()))]
     pub async fn delete(&self, key: &str) -> Result<bool, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.delete(key)),
-            Inner::Redis(r) => r.delete(key).await,
+            Inner::Redis(r) => {
+                r.delete(key)
+                    .instrument(redis_span("state.delete", "DEL"))
+                    .await
+            }
         }
     }
 
     /// Stores a versioned record unless a newer version is stored; true when written.
-    #[tracing::instrument(name = "state.put_if_newer", skip_all, fields(db.system = self.db_system()))]
     pub async fn put_if_newer(
         &self,
         key: &str,
@@ -444,16 +524,23 @@ impl Store {
     ) -> Result<bool, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.put_if_newer(key, version, data)),
-            Inner::Redis(r) => r.put_if_newer(key, version, data).await,
+            Inner::Redis(r) => {
+                r.put_if_newer(key, version, data)
+                    .instrument(redis_span("state.put_if_newer", "EVALSHA"))
+                    .await
+            }
         }
     }
 
     /// Reads a versioned record.
-    #[tracing::instrument(name = "state.get_versioned", skip_all, fields(db.system = self.db_system()))]
     pub async fn get_versioned(&self, key: &str) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.get_versioned(key)),
-            Inner::Redis(r) => r.get_versioned(key).await,
+            Inner::Redis(r) => {
+                r.get_versioned(key)
+                    .instrument(redis_span("state.get_versioned", "HMGET"))
+                    .await
+            }
         }
     }
 
@@ -461,7 +548,11 @@ impl Store {
     pub async fn incr(&self, key: &str, by: i64) -> Result<i64, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.incr(key, by)),
-            Inner::Redis(r) => r.incr(key, by).await,
+            Inner::Redis(r) => {
+                r.incr(key, by)
+                    .instrument(redis_span("state.incr", "INCRBY"))
+                    .await
+            }
         }
     }
 
@@ -469,7 +560,11 @@ impl Store {
     pub async fn set_add(&self, key: &str, member: &str) -> Result<bool, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.set_add(key, member)),
-            Inner::Redis(r) => r.set_add(key, member).await,
+            Inner::Redis(r) => {
+                r.set_add(key, member)
+                    .instrument(redis_span("state.set_add", "SADD"))
+                    .await
+            }
         }
     }
 
@@ -477,7 +572,11 @@ impl Store {
     pub async fn set_remove(&self, key: &str, member: &str) -> Result<bool, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.set_remove(key, member)),
-            Inner::Redis(r) => r.set_remove(key, member).await,
+            Inner::Redis(r) => {
+                r.set_remove(key, member)
+                    .instrument(redis_span("state.set_remove", "SREM"))
+                    .await
+            }
         }
     }
 
@@ -485,7 +584,11 @@ impl Store {
     pub async fn set_contains(&self, key: &str, member: &str) -> Result<bool, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.set_contains(key, member)),
-            Inner::Redis(r) => r.set_contains(key, member).await,
+            Inner::Redis(r) => {
+                r.set_contains(key, member)
+                    .instrument(redis_span("state.set_contains", "SISMEMBER"))
+                    .await
+            }
         }
     }
 
@@ -493,7 +596,11 @@ impl Store {
     pub async fn set_len(&self, key: &str) -> Result<u64, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.set_len(key)),
-            Inner::Redis(r) => r.set_len(key).await,
+            Inner::Redis(r) => {
+                r.set_len(key)
+                    .instrument(redis_span("state.set_len", "SCARD"))
+                    .await
+            }
         }
     }
 
@@ -501,7 +608,11 @@ impl Store {
     pub async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.set_members(key)),
-            Inner::Redis(r) => r.set_members(key).await,
+            Inner::Redis(r) => {
+                r.set_members(key)
+                    .instrument(redis_span("state.set_members", "SMEMBERS"))
+                    .await
+            }
         }
     }
 
@@ -512,7 +623,11 @@ impl Store {
                 m.list_push(key, value, cap);
                 Ok(())
             }
-            Inner::Redis(r) => r.list_push(key, value, cap).await,
+            Inner::Redis(r) => {
+                r.list_push(key, value, cap)
+                    .instrument(redis_span("state.list_push", "RPUSH"))
+                    .await
+            }
         }
     }
 
@@ -520,7 +635,11 @@ impl Store {
     pub async fn list_tail(&self, key: &str, n: usize) -> Result<Vec<Vec<u8>>, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.list_tail(key, n)),
-            Inner::Redis(r) => r.list_tail(key, n).await,
+            Inner::Redis(r) => {
+                r.list_tail(key, n)
+                    .instrument(redis_span("state.list_tail", "LRANGE"))
+                    .await
+            }
         }
     }
 
@@ -532,7 +651,11 @@ impl Store {
                 m.schedule(key, member, at);
                 Ok(())
             }
-            Inner::Redis(r) => r.schedule(key, member, at).await,
+            Inner::Redis(r) => {
+                r.schedule(key, member, at)
+                    .instrument(redis_span("state.schedule", "ZADD"))
+                    .await
+            }
         }
     }
 
@@ -543,7 +666,11 @@ impl Store {
                 m.unschedule(key, member);
                 Ok(())
             }
-            Inner::Redis(r) => r.unschedule(key, member).await,
+            Inner::Redis(r) => {
+                r.unschedule(key, member)
+                    .instrument(redis_span("state.unschedule", "ZREM"))
+                    .await
+            }
         }
     }
 
@@ -551,7 +678,11 @@ impl Store {
     pub async fn due(&self, key: &str, now: i64, limit: usize) -> Result<Vec<String>, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.due(key, now, limit)),
-            Inner::Redis(r) => r.due(key, now, limit).await,
+            Inner::Redis(r) => {
+                r.due(key, now, limit)
+                    .instrument(redis_span("state.due", "ZRANGEBYSCORE"))
+                    .await
+            }
         }
     }
 
@@ -566,7 +697,11 @@ impl Store {
     ) -> Result<Vec<(String, i64)>, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.sorted_after(key, after, limit)),
-            Inner::Redis(r) => r.sorted_after(key, after, limit).await,
+            Inner::Redis(r) => {
+                r.sorted_after(key, after, limit)
+                    .instrument(redis_span("state.sorted_after", "ZRANGEBYSCORE"))
+                    .await
+            }
         }
     }
 
@@ -574,7 +709,11 @@ impl Store {
     pub async fn sorted_len(&self, key: &str) -> Result<u64, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.sorted_len(key)),
-            Inner::Redis(r) => r.sorted_len(key).await,
+            Inner::Redis(r) => {
+                r.sorted_len(key)
+                    .instrument(redis_span("state.sorted_len", "ZCARD"))
+                    .await
+            }
         }
     }
 
@@ -588,7 +727,11 @@ impl Store {
     ) -> Result<String, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.log_append(key, entry, cap)),
-            Inner::Redis(r) => r.log_append(key, entry, cap).await,
+            Inner::Redis(r) => {
+                r.log_append(key, entry, cap)
+                    .instrument(redis_span("state.log_append", "XADD"))
+                    .await
+            }
         }
     }
 
@@ -602,7 +745,11 @@ impl Store {
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.log_read(key, after, limit)),
-            Inner::Redis(r) => r.log_read(key, after, limit).await,
+            Inner::Redis(r) => {
+                r.log_read(key, after, limit)
+                    .instrument(redis_span("state.log_read", "XRANGE"))
+                    .await
+            }
         }
     }
 
@@ -610,7 +757,11 @@ impl Store {
     pub async fn log_first_id(&self, key: &str) -> Result<Option<String>, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.log_first_id(key)),
-            Inner::Redis(r) => r.log_first_id(key).await,
+            Inner::Redis(r) => {
+                r.log_first_id(key)
+                    .instrument(redis_span("state.log_first_id", "XRANGE"))
+                    .await
+            }
         }
     }
 
@@ -618,14 +769,11 @@ impl Store {
     pub async fn log_last_id(&self, key: &str) -> Result<Option<String>, StoreError> {
         match &self.inner {
             Inner::Memory(m) => Ok(m.log_last_id(key)),
-            Inner::Redis(r) => r.log_last_id(key).await,
-        }
-    }
-
-    fn db_system(&self) -> &'static str {
-        match self.backend() {
-            Backend::Memory => "memory",
-            Backend::Redis => "redis",
+            Inner::Redis(r) => {
+                r.log_last_id(key)
+                    .instrument(redis_span("state.log_last_id", "XREVRANGE"))
+                    .await
+            }
         }
     }
 }

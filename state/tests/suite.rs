@@ -2,6 +2,9 @@
 //! store and against the Redis on 127.0.0.1:6379 (or `TEST_REDIS_URL`),
 //! each Redis test under its own key prefix.
 
+// Helpers outside #[test] functions unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use mesh_state::{
@@ -663,6 +666,75 @@ async fn change_log(store: Store) {
     assert_eq!(store.log_first_id("changes").await.unwrap(), Some(a));
 }
 
+/// The gauges' numbers: items, partitions, the oldest item's age (which
+/// moves to the next head when one is settled), held and paused partitions
+/// and the longest pause, dead letters.
+async fn queue_stats(store: Store) {
+    assert_eq!(
+        store.queue_stats("q").await.unwrap(),
+        mesh_state::QueueStats::default()
+    );
+    store
+        .enqueue_once("q", &CFG, "1", "A", b"a1")
+        .await
+        .unwrap();
+    store
+        .enqueue_once("q", &CFG, "2", "A", b"a2")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let b_queued = std::time::Instant::now();
+    store
+        .enqueue_once("q", &CFG, "3", "B", b"b1")
+        .await
+        .unwrap();
+    let stats = store.queue_stats("q").await.unwrap();
+    assert_eq!((stats.items, stats.partitions), (3, 2));
+    let oldest = stats.oldest_age.expect("an oldest item");
+    assert!(oldest >= Duration::from_millis(250), "{oldest:?}");
+    assert_eq!((stats.held, stats.paused), (0, 0));
+
+    let a = claimed(&store, "q", &CFG).await;
+    let b = claimed(&store, "q", &CFG).await;
+    assert_eq!(
+        (a.item.as_slice(), b.item.as_slice()),
+        (&b"a1"[..], &b"b1"[..])
+    );
+    assert!(
+        store
+            .release("q", &b, Duration::from_secs(10), false)
+            .await
+            .unwrap()
+    );
+    let stats = store.queue_stats("q").await.unwrap();
+    assert_eq!((stats.held, stats.paused), (1, 1));
+    assert!(
+        stats.longest_pause > Duration::from_secs(8)
+            && stats.longest_pause <= Duration::from_secs(10),
+        "{:?}",
+        stats.longest_pause
+    );
+
+    // A's head settles; a2 was queued with a1, so the oldest is still A's.
+    assert!(store.ack("q", &a, Some("gave up")).await.unwrap());
+    let stats = store.queue_stats("q").await.unwrap();
+    assert_eq!(
+        (stats.items, stats.partitions, stats.dead_letters),
+        (2, 2, 1)
+    );
+    assert!(stats.oldest_age.unwrap() >= oldest);
+    let a2 = claimed(&store, "q", &CFG).await;
+    assert!(store.ack("q", &a2, None).await.unwrap());
+    // Only b1 (queued 300 ms later) is left.
+    let stats = store.queue_stats("q").await.unwrap();
+    assert_eq!((stats.items, stats.partitions, stats.held), (1, 1, 0));
+    let left = stats.oldest_age.unwrap();
+    assert!(
+        left <= b_queued.elapsed() + Duration::from_millis(50),
+        "{left:?}: b1's age, not a1's"
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -716,4 +788,5 @@ suite!(
     collections,
     change_log,
     paced_slots,
+    queue_stats,
 );

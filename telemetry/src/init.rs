@@ -1,5 +1,6 @@
 //! One-time set-up of logging and tracing for a process.
 
+use mesh_runtime::{ConfigError, Env};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
@@ -8,8 +9,6 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
-
-use mesh_runtime::{ConfigError, Env};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +24,8 @@ pub enum LogFormat {
 pub struct TelemetryConfig {
     /// `service.name` unless `OTEL_SERVICE_NAME` overrides it.
     pub service_name: String,
+    /// `service.version`: the version of the binary.
+    pub service_version: String,
     /// `LOG_FORMAT`.
     pub log_format: LogFormat,
     /// `RUST_LOG`, default `info`.
@@ -37,7 +38,11 @@ pub struct TelemetryConfig {
 impl TelemetryConfig {
     /// Reads `LOG_FORMAT`, `RUST_LOG` and `OTEL_EXPORTER_OTLP_ENDPOINT`
     /// (`OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`, ... are read by the SDK).
-    pub fn from_env(env: &Env, default_service_name: &str) -> Result<Self, ConfigError> {
+    pub fn from_env(
+        env: &Env,
+        default_service_name: &str,
+        service_version: &str,
+    ) -> Result<Self, ConfigError> {
         let log_format = match env
             .get("LOG_FORMAT")
             .map(str::to_ascii_lowercase)
@@ -63,6 +68,7 @@ impl TelemetryConfig {
                 .get("OTEL_SERVICE_NAME")
                 .unwrap_or(default_service_name)
                 .to_owned(),
+            service_version: service_version.to_owned(),
             log_format,
             filter,
             otlp_endpoint,
@@ -101,6 +107,10 @@ pub fn init(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let resource = Resource::builder()
         .with_service_name(config.service_name.clone())
+        .with_attribute(opentelemetry::KeyValue::new(
+            "service.version",
+            config.service_version.clone(),
+        ))
         .build();
     let mut builder = SdkTracerProvider::builder().with_resource(resource);
     if let Some(endpoint) = &config.otlp_endpoint {
@@ -116,8 +126,14 @@ pub fn init(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
     opentelemetry::global::set_tracer_provider(provider.clone());
 
     let otel = tracing_opentelemetry::layer().with_tracer(tracer);
+    // Colour only for a person at a terminal: a file or a log shipper gets
+    // plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let fmt = match config.log_format {
-        LogFormat::Text => tracing_subscriber::fmt::layer().with_target(true).boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_target(true)
+            .with_ansi(ansi)
+            .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(false)

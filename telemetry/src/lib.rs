@@ -5,9 +5,12 @@
 //!   set) and the W3C `traceparent` propagator, once per process.
 //! - [`propagation`]: joins one trace across HTTP and gRPC: server spans
 //!   that adopt the caller's context, and a client interceptor that sends it.
-//! - [`metrics`]: the Prometheus recorder, its `/metrics` rendering and a
-//!   small metrics listener for processes without an HTTP port.
+//! - [`grpc`]: gRPC status codes on spans, and per-call server metrics.
+//! - [`metrics`]: the Prometheus recorder, its `/metrics` rendering (with
+//!   the process's own metrics) and a small metrics listener for processes
+//!   without an HTTP port.
 
+pub mod grpc;
 pub mod init;
 pub mod metrics;
 pub mod propagation;

@@ -58,22 +58,27 @@ pub fn record_trace_id(span: &tracing::Span) {
 }
 
 /// The server span of one HTTP request (for tower-http's `TraceLayer`).
+/// Named by the matched route (`POST /telegram-webhook`); a path that
+/// matches no route is named by the method alone, so span names stay a
+/// small fixed set whatever URLs arrive.
 pub fn http_server_span<B>(request: &http::Request<B>) -> tracing::Span {
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(
-            || request.uri().path().to_owned(),
-            |p| p.as_str().to_owned(),
-        );
+        .map(|p| p.as_str().to_owned());
+    let name = match &route {
+        Some(route) => format!("{} {route}", request.method()),
+        None => request.method().to_string(),
+    };
+    let path = request.uri().path();
     let span = tracing::info_span!(
         "http.request",
-        otel.name = format!("{} {}", request.method(), route),
+        otel.name = name,
         otel.kind = "server",
         otel.status_code = tracing::field::Empty,
         http.request.method = %request.method(),
-        http.route = %route,
-        url.path = %request.uri().path(),
+        http.route = route,
+        url.path = path.get(..256).unwrap_or(path),
         http.response.status_code = tracing::field::Empty,
         trace_id = tracing::field::Empty,
         // What the gateway's webhooks learn about the call, for search in Jaeger.
@@ -93,9 +98,11 @@ pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
         "grpc.server",
         otel.name = %path,
         otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
         rpc.system = "grpc",
         rpc.service = %service,
         rpc.method = %method,
+        rpc.grpc.status_code = tracing::field::Empty,
         trace_id = tracing::field::Empty,
     );
     adopt_parent(&span, request.headers());
@@ -115,6 +122,7 @@ pub fn grpc_item_span(service: &str, method: &str, traceparent: &str) -> tracing
         rpc.system = "grpc",
         rpc.service = service,
         rpc.method = method,
+        rpc.grpc.status_code = tracing::field::Empty,
         trace_id = tracing::field::Empty,
     );
     continue_trace(&span, traceparent);
@@ -122,7 +130,8 @@ pub fn grpc_item_span(service: &str, method: &str, traceparent: &str) -> tracing
 }
 
 /// The client span of one outgoing gRPC call; the call must run inside it
-/// (`.instrument(span)`) so [`GrpcTracePropagation`] sends its context.
+/// so [`GrpcTracePropagation`] sends its context, and its status is
+/// recorded on it: use [`crate::grpc::client_call`].
 #[macro_export]
 macro_rules! grpc_client_span {
     ($service:expr, $method:expr) => {
@@ -130,6 +139,7 @@ macro_rules! grpc_client_span {
             "grpc.client",
             otel.name = concat!($service, "/", $method),
             otel.kind = "client",
+            otel.status_code = ::tracing::field::Empty,
             rpc.system = "grpc",
             rpc.service = $service,
             rpc.method = $method,

@@ -24,7 +24,8 @@ pub fn text_update(update_id: i64, user: i64, text: &str) -> Value {
     })
 }
 
-/// Waits until the gateway at `gateway` answers `/ready` with 200.
+/// Waits until the gateway at `gateway` says everything is ready (not
+/// only `degraded`: billing too).
 pub async fn wait_ready(gateway: &str) {
     let ready = format!("{gateway}/ready");
     crate::eventually(
@@ -32,7 +33,8 @@ pub async fn wait_ready(gateway: &str) {
         "the mesh to be ready",
         || async {
             let r = client().get(&ready).send().await.ok()?;
-            (r.status().as_u16() == 200).then_some(())
+            let body: Value = r.json().await.ok()?;
+            (body["status"] == "ready").then_some(())
         },
     )
     .await;

@@ -29,6 +29,28 @@ pub struct SpanRecord {
     pub kind: i32,
     /// String forms of the attributes.
     pub attributes: Vec<(String, String)>,
+    /// Span status (OTLP numbering: 0 unset, 1 ok, 2 error).
+    pub status: i32,
+    /// String forms of the resource's attributes (`service.version`, ...).
+    pub resource: Vec<(String, String)>,
+}
+
+impl SpanRecord {
+    /// The string form of attribute `key`.
+    pub fn attr(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The string form of resource attribute `key`.
+    pub fn resource_attr(&self, key: &str) -> Option<&str> {
+        self.resource
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// The running receiver.
@@ -62,11 +84,20 @@ impl TraceService for Sink {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for rs in request.into_inner().resource_spans {
-            let service = rs
+            let resource: Vec<(String, String)> = rs
                 .resource
                 .as_ref()
-                .and_then(|r| r.attributes.iter().find(|a| a.key == "service.name"))
-                .map(|a| text(a.value.as_ref()))
+                .map(|r| {
+                    r.attributes
+                        .iter()
+                        .map(|a| (a.key.clone(), text(a.value.as_ref())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let service = resource
+                .iter()
+                .find(|(k, _)| k == "service.name")
+                .map(|(_, v)| v.clone())
                 .unwrap_or_default();
             for ss in rs.scope_spans {
                 for span in ss.spans {
@@ -82,6 +113,8 @@ impl TraceService for Sink {
                             .iter()
                             .map(|a| (a.key.clone(), text(a.value.as_ref())))
                             .collect(),
+                        status: span.status.as_ref().map_or(0, |s| s.code),
+                        resource: resource.clone(),
                     });
                 }
             }

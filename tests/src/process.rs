@@ -108,8 +108,9 @@ impl Process {
     }
 
     /// The port it logged as listening on for `what` (a line with `what`,
-    /// "listening" and `127.0.0.1:PORT`): processes bind port 0 and say
-    /// where they landed, so parallel tests never race for a port.
+    /// "listening" and `127.0.0.1:PORT`; the latest, after a restart):
+    /// processes bind port 0 and say where they landed, so parallel tests
+    /// never race for a port.
     pub async fn port(&self, what: &str) -> u16 {
         crate::eventually(
             Duration::from_secs(20),
@@ -117,6 +118,7 @@ impl Process {
             || async {
                 let log = self.output();
                 log.lines()
+                    .rev()
                     .filter(|l| l.contains(what) && l.contains("listening"))
                     .find_map(|l| {
                         let rest = &l[l.find("127.0.0.1:")? + "127.0.0.1:".len()..];

@@ -3,6 +3,9 @@
 //! followed by the retry (Stripe's redelivery, another worker taking the
 //! lease over): every effect exactly once.
 
+// Helpers outside #[test] functions unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,5 +1,8 @@
 //! Faults and secrets across real processes.
 
+// Helpers outside #[test] functions unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use mesh_proto::billing::v1::billing_service_client::BillingServiceClient;
@@ -52,7 +55,8 @@ async fn billing(
 
 /// billing-service down while Stripe delivers: 503s (so Stripe retries),
 /// and after it is back the retried deliveries land and the entitlement
-/// ends right.
+/// ends right. Meanwhile the gateway stays ready (200 `degraded`, so no
+/// pod leaves the Service) and Telegram updates are accepted and answered.
 #[tokio::test]
 async fn billing_down_while_stripe_delivers() {
     let test = "billing_down";
@@ -79,6 +83,31 @@ async fn billing_down_while_stripe_delivers() {
             "not accepted while billing is down"
         );
     }
+    let ready = mesh_tests::eventually(Duration::from_secs(10), "a degraded /ready", || async {
+        let r = mesh_tests::http::client()
+            .get(format!("{}/ready", mesh.gateway_url))
+            .send()
+            .await
+            .ok()?;
+        let code = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.ok()?;
+        (body["status"] == "degraded").then_some((code, body))
+    })
+    .await;
+    assert_eq!(ready.0, 200, "Telegram intake goes on: {}", ready.1);
+    assert_eq!(ready.1["services"]["billing"], "unavailable");
+    assert_eq!(ready.1["services"]["bot"], "ok");
+    let (status, _) = post_update(
+        &mesh.gateway_url,
+        &text_update(7_700_001, 7701, "/help"),
+        Some(WEBHOOK_SECRET),
+    )
+    .await;
+    assert_eq!(status, 200, "updates accepted while billing is down");
+    mesh_tests::eventually(Duration::from_secs(10), "the answer", || async {
+        (!telegram.messages_to(7701).is_empty()).then_some(())
+    })
+    .await;
     mesh.billing.restart();
     // Stripe's retries, until each is accepted.
     for e in &events {

@@ -1,6 +1,9 @@
 //! The gateway's route table from DESIGN.md, each status code triggered by
 //! a real HTTP request against the one-process mesh.
 
+// Helpers outside #[test] functions unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used)]
+
 use mesh::Target;
 use mesh_tests::http::{client, post_event, post_update, text_update};
 use mesh_tests::mesh::RunningMesh;
@@ -65,7 +68,7 @@ async fn probes_and_fallbacks() {
     let ready: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         ready,
-        json!({"status": "ready", "services": {"redis": "in-memory", "bot": "ok", "billing": "ok"}})
+        json!({"status": "ready", "services": {"redis": "in-memory (not shared)", "bot": "ok", "billing": "ok"}})
     );
     let (status, metrics) = get(&format!("{g}/metrics")).await;
     assert_eq!(status, 200);
@@ -202,9 +205,12 @@ mod futures_core_stream {
     pub use tokio_stream::Stream;
 }
 
-/// 429 once a client exceeds the per-address limit, with Retry-After.
+/// The per-address limiter spends only on requests that did not
+/// authenticate: Telegram's own deliveries go through at any rate, while an
+/// address that keeps failing the secret check is refused (429 with
+/// Retry-After) before its secret is even looked at, the right one too.
 #[tokio::test]
-async fn telegram_webhook_rate_limited() {
+async fn limiter_spares_authenticated_deliveries() {
     let double = TelegramDouble::start().await;
     let mesh = mesh_with(
         &double,
@@ -215,18 +221,17 @@ async fn telegram_webhook_rate_limited() {
     )
     .await;
     let mut statuses = Vec::new();
-    for id in 0..4 {
-        statuses.push(
-            post_update(
-                &mesh.gateway,
-                &text_update(100 + id, 502, "hi"),
-                Some(SECRET),
-            )
-            .await
-            .0,
-        );
+    for id in 0..6 {
+        let update = text_update(100 + id, 502, "hi");
+        statuses.push(post_update(&mesh.gateway, &update, Some(SECRET)).await.0);
     }
-    assert_eq!(statuses, vec![200, 200, 429, 429]);
+    assert_eq!(statuses, vec![200; 6], "authenticated: not limited");
+    let mut statuses = Vec::new();
+    for id in 0..3 {
+        let update = text_update(300 + id, 502, "hi");
+        statuses.push(post_update(&mesh.gateway, &update, Some("wrong")).await.0);
+    }
+    assert_eq!(statuses, vec![401, 401, 401]);
     let r = client()
         .post(format!("{}/telegram-webhook", mesh.gateway))
         .header("content-type", "application/json")
@@ -235,8 +240,31 @@ async fn telegram_webhook_rate_limited() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(r.status().as_u16(), 429, "refused before the secret check");
     assert!(r.headers().get("retry-after").is_some());
+    let (probe, _) = get(&format!("{}/health", mesh.gateway)).await;
+    assert_eq!(probe, 429, "the whole address waits");
+    mesh.stop().await.unwrap();
+}
+
+/// An operator may still bound authenticated deliveries per address.
+#[tokio::test]
+async fn authenticated_limit_is_optional() {
+    let double = TelegramDouble::start().await;
+    let mesh = mesh_with(
+        &double,
+        &[
+            ("GATEWAY_AUTHENTICATED_RATE_LIMIT_RPS", "1".into()),
+            ("GATEWAY_AUTHENTICATED_RATE_LIMIT_BURST", "2".into()),
+        ],
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for id in 0..4 {
+        let update = text_update(100 + id, 503, "hi");
+        statuses.push(post_update(&mesh.gateway, &update, Some(SECRET)).await.0);
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429]);
     mesh.stop().await.unwrap();
 }
 
@@ -275,7 +303,7 @@ async fn dependencies_down_503() {
     assert_eq!(s, 503);
     let ready: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(ready["status"], "unhealthy");
-    assert_eq!(ready["services"]["redis"], "in-memory");
+    assert_eq!(ready["services"]["redis"], "in-memory (not shared)");
     assert_eq!(ready["services"]["bot"], "unavailable");
     assert_eq!(ready["services"]["billing"], "unavailable");
     mesh.stop().await.unwrap();

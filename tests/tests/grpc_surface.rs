@@ -168,9 +168,10 @@ async fn accept_updates_batch_api() {
 /// refused (Telegram redelivers them), then sends one AcceptUpdate each.
 #[tokio::test]
 async fn gateway_falls_back_for_an_older_bot_service() {
+    use std::sync::{Arc, Mutex};
+
     use mesh_proto::bot::v1::bot_service_server::{BotService, BotServiceServer};
     use mesh_proto::bot::v1::*;
-    use std::sync::{Arc, Mutex};
     use tonic::{Request, Response, Status};
 
     #[derive(Default, Clone)]

@@ -2,6 +2,9 @@
 //! mesh works end to end, and a caller without a client certificate, or
 //! without TLS, is refused.
 
+// Helpers outside #[test] functions unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;

@@ -1,10 +1,11 @@
 //! Reading a webhook body: size-limited before and while reading, and
 //! bounded in time, so a slow or huge sender can't tie up the gateway.
 
+use std::time::Duration;
+
 use axum::body::Body;
 use bytes::Bytes;
 use http::HeaderMap;
-use std::time::Duration;
 
 use crate::error::ApiError;
 

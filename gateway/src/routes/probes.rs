@@ -15,13 +15,17 @@ pub async fn health() -> impl IntoResponse {
     status("healthy")
 }
 
-/// `GET /ready`: Redis (when configured) and both services answer their
-/// health checks. The three checks run concurrently, each bounded, so the
-/// probe answers within about two seconds whatever is down.
+/// `GET /ready`: whether this gateway can take Telegram updates. Redis
+/// (when configured) and bot-service must answer their health checks
+/// (503 otherwise: the pod leaves the Service, Telegram retries elsewhere);
+/// billing-service being down only degrades it (200 `degraded`): Telegram
+/// intake goes on, and `/stripe-webhook` answers 503 itself so Stripe
+/// retries. The checks run concurrently, each bounded, so the probe answers
+/// within about two seconds whatever is down.
 pub async fn ready(State(app): State<AppState>) -> impl IntoResponse {
     let redis = async {
         match app.store.backend() {
-            Backend::Memory => Ok("in-memory".to_owned()),
+            Backend::Memory => Ok("in-memory (not shared)".to_owned()),
             Backend::Redis => {
                 match tokio::time::timeout(std::time::Duration::from_secs(2), app.store.ping())
                     .await
@@ -39,20 +43,23 @@ pub async fn ready(State(app): State<AppState>) -> impl IntoResponse {
         async { ok(app.upstreams.bot_health().await) },
         async { ok(app.upstreams.billing_health().await) }
     );
-    let all_ok = redis.is_ok() && bot.is_ok() && billing.is_ok();
+    let intake = redis.is_ok() && bot.is_ok();
+    let status = match (intake, billing.is_ok()) {
+        (true, true) => "ready",
+        (true, false) => "degraded",
+        (false, _) => "unhealthy",
+    };
     let services: Map<String, Value> = [("redis", redis), ("bot", bot), ("billing", billing)]
         .into_iter()
         .map(|(name, r)| (name.to_owned(), Value::String(r.unwrap_or_else(|e| e))))
         .collect();
-    if all_ok {
-        (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "services": services })),
-        )
+    let code = if intake {
+        StatusCode::OK
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unhealthy", "services": services })),
-        )
-    }
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(json!({ "status": status, "services": services })),
+    )
 }

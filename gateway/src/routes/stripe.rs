@@ -5,10 +5,10 @@ use axum::extract::{Request, State};
 use axum::response::IntoResponse;
 use mesh_proto::billing::v1::ApplyStripeEventRequest;
 use serde::Deserialize;
-use tracing::Instrument;
 
 use crate::app::AppState;
 use crate::error::{ApiError, from_upstream};
+use crate::limiter::Authenticated;
 use crate::routes::{body, status};
 use crate::stripe_signature::{self, SignatureError};
 
@@ -77,6 +77,9 @@ pub async fn webhook(
             SignatureError::OutsideTolerance => "timestamp outside the tolerance",
         })
     })?;
+    if let Some(auth) = parts.extensions.get::<Authenticated>() {
+        auth.mark();
+    }
     let (event_id, event_type) = parse_event(&bytes)?;
     let span = tracing::Span::current();
     span.record("stripe.event_id", event_id.as_str());
@@ -87,7 +90,7 @@ pub async fn webhook(
         .request(ApplyStripeEventRequest { event_json: bytes });
     let mut billing = app.upstreams.billing.clone();
     let call = mesh_telemetry::grpc_client_span!("billing.v1.BillingService", "ApplyStripeEvent");
-    match billing.apply_stripe_event(request).instrument(call).await {
+    match mesh_telemetry::grpc::client_call(call, billing.apply_stripe_event(request)).await {
         Ok(response) => {
             let duplicate = response.into_inner().duplicate;
             metrics::counter!("gateway_stripe_events_total", "outcome" => if duplicate { "duplicate" } else { "applied" })

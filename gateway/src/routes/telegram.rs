@@ -1,17 +1,13 @@
 //! `POST /telegram-webhook`: verify, check shape, hand to bot-service.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::response::IntoResponse;
-use mesh_state::RateDecision;
 use serde::Deserialize;
 use tonic::Status;
-use tracing::Instrument;
 
 use crate::app::AppState;
 use crate::error::{ApiError, from_upstream};
+use crate::limiter::{Authenticated, ClientIp};
 use crate::routes::{body, status};
 use crate::source;
 
@@ -84,15 +80,7 @@ pub async fn webhook(
 ) -> Result<impl IntoResponse, ApiError> {
     let config = &app.config;
     let (parts, body) = request.into_parts();
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let forwarded = parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    let client = source::client_ip(peer, forwarded, &config.trusted_proxies);
+    let client = parts.extensions.get::<ClientIp>().and_then(|c| c.0);
     if !source::allowed(client, &config.telegram_sources) {
         return Err(ApiError::Forbidden);
     }
@@ -108,17 +96,11 @@ pub async fn webhook(
             return Err(ApiError::Unauthorized);
         }
     }
-    if config.rate_limit_rps > 0 {
-        let key = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-        let interval = Duration::from_secs(1) / config.rate_limit_rps;
-        if let Ok(RateDecision::Limited { retry_after, .. }) = app
-            .limiter
-            .rate_limit(&key, interval, config.rate_limit_burst)
-            .await
-        {
-            metrics::counter!("gateway_rate_limited_total", "route" => "telegram").increment(1);
-            return Err(ApiError::RateLimited(retry_after));
-        }
+    // A secret proves the sender; without one, only a source list does.
+    if (config.telegram_secret.is_some() || !config.telegram_sources.is_empty())
+        && let Some(auth) = parts.extensions.get::<Authenticated>()
+    {
+        auth.mark();
     }
     if !body::is_json(&parts.headers) {
         return Err(ApiError::UnsupportedMediaType);
@@ -137,21 +119,19 @@ pub async fn webhook(
     let traceparent = span.in_scope(mesh_telemetry::current_traceparent);
     // The call's own deadline starts when it is sent; this one also covers
     // the wait for a call slot.
-    let accepted = tokio::time::timeout(
-        app.upstreams.timeout,
-        app.accepts.accept(update_id, bytes, traceparent),
-    )
-    .instrument(span.clone())
-    .await
-    .unwrap_or_else(|_| {
-        Err(Status::deadline_exceeded(
-            "bot-service did not answer in time",
-        ))
-    });
-    span.record(
-        "rpc.grpc.status_code",
-        accepted.as_ref().map_or_else(|s| s.code() as i32, |_| 0),
-    );
+    let accepted = mesh_telemetry::grpc::client_call(span, async {
+        tokio::time::timeout(
+            app.upstreams.timeout,
+            app.accepts.accept(update_id, bytes, traceparent),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(Status::deadline_exceeded(
+                "bot-service did not answer in time",
+            ))
+        })
+    })
+    .await;
     match accepted {
         Ok(duplicate) => {
             metrics::counter!("gateway_telegram_updates_total", "outcome" => if duplicate { "duplicate" } else { "accepted" })

@@ -21,8 +21,19 @@ local ARITY = {
   put = {1, 2}, set = {1, 2}, del = {1, 0}, incr = {1, 1},
   sadd = {1, 1}, srem = {1, 1}, push = {1, 2}, xadd = {1, 2},
   zadd = {1, 2}, zrem = {1, 1},
-  enq = {4, 3}, ack = {6, 2}, rel = {3, 3},
+  enq = {5, 3}, ack = {7, 2}, rel = {3, 3},
 }
+-- Queue items carry their enqueue time in front ("\1MS\1", see
+-- enqueue.lua); an item stored by an older version has none.
+local stamp = '\1' .. string.format('%d', now) .. '\1'
+local function unstamp(item)
+  if string.byte(item, 1) == 1 then
+    local e = string.find(item, '\1', 2, true)
+    if e then return tonumber(string.sub(item, 2, e - 1)) or now, string.sub(item, e + 1) end
+  end
+  return now, item
+end
+
 local function skip(name)
   local a = ARITY[name]
   ki = ki + a[1]
@@ -89,13 +100,16 @@ local function write(name)
   elseif name == 'enq' then
     local ready = K()
     local pending = K()
+    local since = K()
     local seen = K()
     local list = K()
     local ttl = A()
     local partition = A()
     local item = A()
     if redis.call('SET', seen, '1', 'NX', 'PX', ttl) then
-      redis.call('RPUSH', list, item)
+      if redis.call('RPUSH', list, stamp .. item) == 1 then
+        redis.call('ZADD', since, now, partition)
+      end
       redis.call('ZADD', ready, 'NX', now, partition)
       redis.call('INCRBY', pending, 1)
     end
@@ -105,6 +119,7 @@ local function write(name)
     local attempts = K()
     local pending = K()
     local dead = K()
+    local since = K()
     local list = K()
     local partition = A()
     local reason = A()
@@ -113,16 +128,20 @@ local function write(name)
       redis.call('DECRBY', pending, 1)
       if reason ~= '' then
         local n = redis.call('HGET', attempts, partition) or '0'
+        local _, bare = unstamp(item)
         redis.call('XADD', dead, 'MAXLEN', '~', 10000, '*',
-          'p', partition, 'i', item, 'r', reason, 'a', n)
+          'p', partition, 'i', bare, 'r', reason, 'a', n)
       end
     end
     redis.call('HDEL', held, partition)
     redis.call('HDEL', attempts, partition)
-    if redis.call('LLEN', list) > 0 then
+    local head = redis.call('LINDEX', list, 0)
+    if head then
       redis.call('ZADD', ready, now, partition)
+      redis.call('ZADD', since, (unstamp(head)), partition)
     else
       redis.call('ZREM', ready, partition)
+      redis.call('ZREM', since, partition)
     end
   elseif name == 'rel' then
     local ready = K()
