@@ -2,14 +2,18 @@
 //! cancel and resume. One live subscription per user: a second Checkout
 //! is refused while one is live (a cancelled-but-running one is resumed
 //! instead), and taps on the same plan while a session is open all get
-//! that session.
+//! that session. A one-time plan is bought in Checkout's payment mode;
+//! buying it again extends it, and access for life needs nothing more.
 
 use mesh_proto::billing::v1::*;
+use mesh_state::Tx;
 use serde::{Deserialize, Serialize};
 
+use crate::counters::{self, Daily};
 use crate::entitlement::{Record, now, now_ms, timestamp};
 use crate::error::{BillingError, Refusal};
 use crate::ledger::{Cause, Outcome, keys};
+use crate::plans::Mode;
 use crate::service::{Billing, user_id};
 use crate::stripe_api::{CheckoutParams, StripeApi};
 
@@ -33,6 +37,14 @@ pub(crate) fn token(raw: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .take(64)
         .collect()
+}
+
+/// Whether a one-time purchase gives access at `at`.
+fn purchase_running(record: &Record, at: i64) -> bool {
+    record
+        .purchase
+        .as_ref()
+        .is_some_and(|p| !p.revoked && p.until.is_none_or(|u| u > at))
 }
 
 fn live_sub(record: &Record) -> Option<&crate::entitlement::Sub> {
@@ -70,8 +82,17 @@ impl Billing {
         })?;
         let (_, record) = self.ledger.read(user).await?;
         let at = now();
+        let view = record.view(at, terms.grace, &terms.plans);
+        // Access for life needs nothing more; a running one-time plan may be
+        // bought again (it extends), a subscription on top of it may not.
+        if view.lifetime || (plan.mode == Mode::Subscription && purchase_running(&record, at)) {
+            return Err(BillingError::refused(
+                Refusal::AlreadySubscribed,
+                "the user already has access",
+            ));
+        }
         if let Some(sub) = live_sub(&record)
-            && record.view(at, terms.grace, &terms.plans).has_access
+            && view.has_access
         {
             return Err(if sub.cancel_at_period_end {
                 BillingError::refused(
@@ -122,6 +143,7 @@ impl Billing {
                     } else {
                         plan.trial_days
                     },
+                    one_time: (plan.mode == Mode::Payment).then_some(plan.duration_days),
                     success_url: &self.config.checkout_success_url,
                     cancel_url: &self.config.checkout_cancel_url,
                 },
@@ -138,14 +160,16 @@ impl Billing {
             .unwrap_or(0)
             .clamp(60, 86_400);
         let json = serde_json::to_vec(&open).map_err(|e| BillingError::Internal(e.to_string()))?;
-        self.ledger
-            .store()
-            .set(
-                &stored_key,
-                &json,
-                Some(std::time::Duration::from_secs(ttl)),
-            )
-            .await?;
+        // Kept and counted together: a session is counted once however
+        // many taps reach it (they find it stored).
+        let mut tx = Tx::new();
+        tx.set(
+            &stored_key,
+            &json,
+            Some(std::time::Duration::from_secs(ttl)),
+        );
+        counters::bump(&mut tx, Daily::CheckoutStarted, at);
+        self.ledger.store().commit(&tx).await?;
         metrics::counter!("billing_checkouts_started_total").increment(1);
         Ok(CreateCheckoutSessionResponse {
             session_id: link.id,

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use mesh_proto::billing::v1::*;
 
-use crate::entitlement::{Record, now, now_ms};
+use crate::entitlement::{Record, now_ms};
 use crate::error::{BillingError, Refusal};
-use crate::ledger::{Cause, Outcome, StoredChange, keys, month_of};
+use crate::ledger::{Cause, Outcome, StoredChange, keys};
 use crate::notices::AccessReason;
 use crate::service::{Billing, user_id};
 use crate::stripe_api::SubscriptionView;
@@ -135,25 +135,6 @@ impl Billing {
     }
 
     /// Counts kept by every transition: a few reads, however many users.
-    pub(crate) async fn stats(&self) -> Result<GetStatsResponse, BillingError> {
-        let store = self.ledger.store();
-        let mut by_plan = HashMap::new();
-        let plans = self.ledger.terms().plans.all().iter().map(|p| p.id.clone());
-        // "" counts access through a plan the file no longer lists.
-        for plan in plans.chain([String::new()]) {
-            let n = self.ledger.counter(&keys::plan_count(&plan)).await?;
-            if n > 0 {
-                by_plan.insert(plan, n);
-            }
-        }
-        Ok(GetStatsResponse {
-            known_users: store.set_len(keys::USERS).await?,
-            with_access: by_plan.values().sum(),
-            with_access_by_plan: by_plan,
-            churned_this_month: store.set_len(&keys::churned(&month_of(now()))).await?,
-        })
-    }
-
     pub(crate) async fn reconcile(&self) -> Result<ReconcileResponse, BillingError> {
         let stripe = self.stripe()?;
         let subs = stripe.all_subscriptions().await?;

@@ -34,6 +34,15 @@ pub struct BillingConfig {
     /// `BILLING_SWEEP_INTERVAL_SECS`: how often lapsed access is looked for
     /// (default 60).
     pub sweep_interval: Duration,
+    /// `BILLING_RENEWAL_REMINDER_DAYS`: how long before an automatic
+    /// renewal the user is reminded (default 0: no reminder).
+    pub renewal_lead: Duration,
+    /// `BILLING_WINBACK_DAYS`: how long after access ended the win-back
+    /// message goes out (default 0: none).
+    pub winback_after: Duration,
+    /// `BILLING_PRICE_REFRESH_SECS`: how often plans' Stripe prices are
+    /// read again (default 600).
+    pub price_refresh: Duration,
     /// `STRIPE_TIMEOUT_MS`: per-attempt timeout of Stripe calls (default 10000).
     pub stripe_timeout: Duration,
     /// `BOT_SERVICE_URL`: where notices go (default `http://127.0.0.1:50051`).
@@ -113,11 +122,14 @@ impl BillingConfig {
             past_due_grace: Duration::from_secs(
                 env.parse_or("BILLING_PAST_DUE_GRACE_SECS", 3 * 24 * 3600u64)?,
             ),
-            reminder_lead: Duration::from_secs(
-                env.parse_or("BILLING_REMINDER_DAYS", 3u64)? * 24 * 3600,
-            ),
+            reminder_lead: env.days_or("BILLING_REMINDER_DAYS", 3.0)?,
             sweep_interval: Duration::from_secs(
                 env.parse_or("BILLING_SWEEP_INTERVAL_SECS", 60u64)?.max(1),
+            ),
+            renewal_lead: env.days_or("BILLING_RENEWAL_REMINDER_DAYS", 0.0)?,
+            winback_after: env.days_or("BILLING_WINBACK_DAYS", 0.0)?,
+            price_refresh: Duration::from_secs(
+                env.parse_or("BILLING_PRICE_REFRESH_SECS", 600u64)?.max(10),
             ),
             stripe_timeout: env.millis_or("STRIPE_TIMEOUT_MS", Duration::from_secs(10))?,
             bot_url: env.url_or("BOT_SERVICE_URL", "http://127.0.0.1:50051")?,

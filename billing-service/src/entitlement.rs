@@ -5,6 +5,7 @@
 //! - the Stripe subscription that speaks for the user (Stripe's own state,
 //!   with the time it was read: an older read never replaces a newer one);
 //! - an admin grant (it only ever extends access);
+//! - a one-time purchase ([`crate::purchase`]: for some days, or for life);
 //! - a hold while a payment dispute is open (it suspends everything).
 //!
 //! What the user may do right now is derived from them: [`Record::view`]
@@ -19,7 +20,9 @@ use mesh_proto::Timestamp;
 use mesh_proto::billing::v1::{Entitlement, EntitlementState};
 use serde::{Deserialize, Serialize};
 
+use crate::money::PriceTerms;
 use crate::plans::Plans;
+use crate::purchase::Purchase;
 use crate::stripe_api::SubscriptionView;
 
 /// The state of a user's access, as the API shows it.
@@ -44,6 +47,16 @@ pub enum State {
 }
 
 impl State {
+    /// Every state a user can be counted in (all but "never subscribed").
+    pub const COUNTED: [State; 6] = [
+        State::Trialing,
+        State::Active,
+        State::PastDue,
+        State::Canceled,
+        State::Expired,
+        State::Suspended,
+    ];
+
     /// The API's enum.
     pub fn to_proto(self) -> EntitlementState {
         match self {
@@ -100,6 +113,9 @@ pub struct Sub {
     /// An admin revoked access: this subscription opens nothing any more.
     #[serde(default)]
     pub revoked: bool,
+    /// What it charges each period, when known.
+    #[serde(default)]
+    pub price: Option<PriceTerms>,
 }
 
 impl Sub {
@@ -147,6 +163,9 @@ pub struct View {
     pub paid_until: Option<i64>,
     /// End of a grant.
     pub granted_until: Option<i64>,
+    /// Access bought for life: it has no end.
+    #[serde(default)]
+    pub lifetime: bool,
 }
 
 /// One user's entitlement as stored (JSON) in the shared store.
@@ -163,9 +182,16 @@ pub struct Record {
     /// An admin grant.
     #[serde(default)]
     pub grant: Option<Grant>,
+    /// A one-time purchase.
+    #[serde(default)]
+    pub purchase: Option<Purchase>,
     /// A dispute hold.
     #[serde(default)]
     pub hold: Option<Hold>,
+    /// The user paid something once (a subscription's payment or a
+    /// purchase): not in the "never paid" segment.
+    #[serde(default)]
+    pub ever_paid: bool,
     /// The user had a trial or a subscription: no trial again.
     #[serde(default)]
     pub trial_used: bool,
@@ -229,20 +255,42 @@ impl Record {
         })
     }
 
+    fn purchase_source(&self, now: i64) -> Option<Source<'_>> {
+        let p = self
+            .purchase
+            .as_ref()
+            .filter(|p| !p.revoked && p.until.is_none_or(|u| now < u))?;
+        Some(Source {
+            state: State::Active,
+            until: p.until,
+            renews: false,
+            plan: Some(&p.plan_id),
+        })
+    }
+
     /// Where the user stands at `now` (unix seconds).
     pub fn view(&self, now: i64, grace: i64, plans: &Plans) -> View {
-        let sources: Vec<Source<'_>> = [self.sub_source(now, grace), self.grant_source(now)]
-            .into_iter()
-            .flatten()
-            .collect();
-        let paid_until = self.subscription.as_ref().and_then(|s| s.period_end);
+        let sources: Vec<Source<'_>> = [
+            self.sub_source(now, grace),
+            self.purchase_source(now),
+            self.grant_source(now),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let paid_until = self
+            .subscription
+            .as_ref()
+            .and_then(|s| s.period_end)
+            .or_else(|| self.purchase.as_ref().and_then(|p| p.until));
         let granted_until = self.grant.as_ref().map(|g| g.until);
         let known_plan = self
             .subscription
             .as_ref()
             .and_then(|s| s.plan_id.clone())
+            .or_else(|| self.purchase.as_ref().map(|p| p.plan_id.clone()))
             .or_else(|| self.grant.as_ref().map(|g| g.plan_id.clone()));
-        let ever = self.subscription.is_some() || self.grant.is_some();
+        let ever = self.subscription.is_some() || self.grant.is_some() || self.purchase.is_some();
         if self.hold.is_some() || sources.is_empty() {
             let state = match () {
                 () if self.hold.is_some() => State::Suspended,
@@ -259,8 +307,12 @@ impl Record {
         }
         let first = &sources[0];
         let renews = sources.iter().any(|s| s.renews);
+        // A source without an end (a lifetime purchase) outlasts them all.
+        let lifetime = !renews && sources.iter().any(|s| s.until.is_none() && !s.renews);
         let until = if renews {
             sources.iter().find(|s| s.renews).and_then(|s| s.until)
+        } else if lifetime {
+            None
         } else {
             sources.iter().filter_map(|s| s.until).max()
         };
@@ -279,6 +331,7 @@ impl Record {
             chats,
             paid_until,
             granted_until,
+            lifetime,
         }
     }
 
@@ -297,7 +350,8 @@ impl Record {
             _ => s.until,
         });
         let grant = self.grant_source(now).and_then(|g| g.until);
-        [sub, grant].into_iter().flatten().min()
+        let purchase = self.purchase_source(now).and_then(|p| p.until);
+        [sub, grant, purchase].into_iter().flatten().min()
     }
 
     /// Takes Stripe's view of a subscription, read at `seen_ms`. Returns
@@ -350,9 +404,20 @@ impl Record {
             seen_ms,
             created: view.created,
             revoked: same.is_some_and(|cur| cur.revoked),
+            price: view
+                .price
+                .clone()
+                .or_else(|| same.and_then(|cur| cur.price.clone())),
         };
         if matches!(view.status.as_str(), "trialing" | "active" | "past_due") {
             self.trial_used = true;
+        }
+        // Active or past due means a payment went through (a trial that
+        // ends unpaid goes to past_due only after a first payment).
+        if view.status == "active"
+            || (view.status == "past_due" && same.is_some_and(|c| c.status == "active"))
+        {
+            self.ever_paid = true;
         }
         if !view.customer.is_empty() {
             self.customer_id = Some(view.customer.clone());
@@ -388,12 +453,24 @@ impl Record {
     }
 
     /// Paid access ends now (a full refund, a lost dispute, a revocation):
-    /// the subscription opens nothing any more, whatever Stripe says of it
-    /// later; a new subscription would. A grant stays.
+    /// the subscription and any purchase open nothing any more, whatever
+    /// Stripe says of them later; a new one would. A grant stays.
     pub fn end_paid(&mut self) {
         if let Some(sub) = &mut self.subscription {
             sub.revoked = true;
         }
+        self.end_purchase();
+    }
+
+    /// What the user's subscription brings in a year, per currency (the
+    /// smallest unit), given the view it produced: paying subscriptions
+    /// only (active, past due, or cancelled but running), not trials.
+    pub fn yearly_revenue(&self, view: &View) -> Option<(String, i64)> {
+        let sub = self.subscription.as_ref().filter(|s| !s.revoked)?;
+        let paying = matches!(view.state, State::Active | State::PastDue | State::Canceled)
+            && matches!(sub.status.as_str(), "active" | "past_due");
+        let price = sub.price.as_ref().filter(|_| paying)?;
+        Some((price.currency.clone(), price.yearly()?))
     }
 
     /// A payment dispute opened: access is held back until it closes.
@@ -441,6 +518,7 @@ impl Record {
                 .map(|g| g.by.clone())
                 .unwrap_or_default(),
             trial_used: self.trial_used,
+            lifetime: view.lifetime,
         }
     }
 }
@@ -469,14 +547,20 @@ mod tests {
 
     fn plans() -> Plans {
         Plans::new(
-            vec![PlanSpec {
-                id: "monthly".into(),
-                name: "M".into(),
-                description: "D".into(),
-                stripe_price_id: "price_m".into(),
-                trial_days: 0,
-                chats: vec![-100],
-            }],
+            crate::plans::PlansFile {
+                plans: vec![PlanSpec {
+                    id: "monthly".into(),
+                    name: "M".into(),
+                    description: "D".into(),
+                    stripe_price_id: "price_m".into(),
+                    trial_days: 0,
+                    chats: vec![-100],
+                    mode: crate::plans::Mode::Subscription,
+                    duration_days: None,
+                    price_display: None,
+                }],
+                chats: Vec::new(),
+            },
             vec![-100],
         )
     }
@@ -492,6 +576,7 @@ mod tests {
             telegram_user_id: Some(1),
             plan_id: None,
             created,
+            price: None,
         }
     }
 

@@ -1,45 +1,9 @@
 //! The billing service's error type and its one mapping to gRPC status.
 
-use mesh_state::StoreError;
-
 /// A refusal callers branch on; sent as an ErrorInfo reason (see the
-/// header of `billing.proto`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// No `STRIPE_SECRET_KEY`.
-    PaymentsNotConfigured,
-    /// The user already has access to this plan.
-    AlreadySubscribed,
-    /// The user's subscription is set to cancel: resume it.
-    Resumable,
-    /// No subscription to cancel or resume.
-    NoSubscription,
-    /// The user has no Stripe customer yet.
-    NoCustomer,
-    /// No such plan.
-    UnknownPlan,
-}
-
-impl Refusal {
-    /// The ErrorInfo reason.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Self::PaymentsNotConfigured => "PAYMENTS_NOT_CONFIGURED",
-            Self::AlreadySubscribed => "ALREADY_SUBSCRIBED",
-            Self::Resumable => "RESUMABLE",
-            Self::NoSubscription => "NO_SUBSCRIPTION",
-            Self::NoCustomer => "NO_CUSTOMER",
-            Self::UnknownPlan => "UNKNOWN_PLAN",
-        }
-    }
-
-    fn code(self) -> tonic::Code {
-        match self {
-            Self::NoCustomer | Self::UnknownPlan => tonic::Code::NotFound,
-            _ => tonic::Code::FailedPrecondition,
-        }
-    }
-}
+/// header of `billing.proto`). Shared with callers through mesh-proto.
+pub use mesh_proto::refusal::BillingRefusal as Refusal;
+use mesh_state::StoreError;
 
 /// A failed billing operation.
 #[derive(Debug, thiserror::Error)]
@@ -83,9 +47,7 @@ impl From<BillingError> for tonic::Status {
             BillingError::InvalidArgument(m) => tonic::Status::invalid_argument(m),
             BillingError::NotFound(m) => tonic::Status::not_found(m),
             BillingError::FailedPrecondition(m) => tonic::Status::failed_precondition(m),
-            BillingError::Refused(refusal, m) => {
-                mesh_proto::refusal::status(refusal.code(), "billing.v1", refusal.reason(), m)
-            }
+            BillingError::Refused(refusal, m) => refusal.status(m),
             BillingError::Unavailable(m) => tonic::Status::unavailable(m),
             BillingError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");

@@ -20,12 +20,14 @@
 
 use serde_json::Value;
 
+use crate::counters::Daily;
 use crate::entitlement::{Record, now_ms};
 use crate::error::BillingError;
 use crate::ledger::{Cause, Ledger, Outcome};
 use crate::notices::{AccessReason, Notice, NoticeKind};
 use crate::payload::{self, Event, id_of, int, str_at, telegram_id};
 use crate::plans::Plans;
+use crate::purchase::Paid;
 use crate::stripe_api::{StripeApi, SubscriptionView};
 
 /// What applying an event did.
@@ -44,6 +46,8 @@ pub struct Applied {
 /// Event types billing acts on.
 pub const RECOGNISED: &[&str] = &[
     "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
     "customer.subscription.created",
     "customer.subscription.updated",
     "customer.subscription.deleted",
@@ -128,6 +132,13 @@ enum Change {
     },
     /// Only the customer link.
     Link { customer: String },
+    /// A one-time plan was paid.
+    Purchase {
+        paid: Paid,
+        customer: Option<String>,
+    },
+    /// A one-time payment was refunded in full: its access ends.
+    EndPurchase,
 }
 
 /// A subscription as read, with when and how strictly it is versioned.
@@ -189,6 +200,7 @@ impl Change {
                     telegram_user_id: Some(user),
                     plan_id: cur.plan_id.clone(),
                     created: cur.created,
+                    price: cur.price.clone(),
                 };
                 r.observe(&view, plans, *seen_ms, true, now);
                 Vec::new()
@@ -248,6 +260,17 @@ impl Change {
             }
             Self::Link { customer } => {
                 r.customer_id = Some(customer.clone());
+                Vec::new()
+            }
+            Self::Purchase { paid, customer } => {
+                r.purchase(paid);
+                if let Some(c) = customer {
+                    r.customer_id = Some(c.clone());
+                }
+                Vec::new()
+            }
+            Self::EndPurchase => {
+                r.end_purchase();
                 Vec::new()
             }
         }
@@ -313,7 +336,7 @@ impl EventApplier {
                         .increment(1);
                     tracing::info!(event_id = %event.id, event_type = %event.kind, reason = why, "Stripe event ignored");
                 }
-                self.ledger.mark_event(&event.id).await?
+                self.ledger.mark_event(&event.id, None).await?
             }
             Step::Change {
                 user,
@@ -348,23 +371,35 @@ impl EventApplier {
             change: Box::new(change),
         };
         Ok(match event.kind.as_str() {
-            "checkout.session.completed" => {
+            "checkout.session.completed"
+            | "checkout.session.async_payment_succeeded"
+            | "checkout.session.async_payment_failed" => {
                 // Only sessions billing made: they carry our metadata (a
                 // client_reference_id alone may be another product's).
                 let Some(user) = telegram_id(str_at(obj, &["metadata", "telegram_user_id"])) else {
                     return Ok(Step::Ignore("other_product"));
                 };
-                if str_at(obj, &["mode"]).is_some_and(|m| m != "subscription") {
-                    return Ok(Step::Ignore("not_a_subscription"));
-                }
                 let customer = id_of(obj.get("customer"));
+                match str_at(obj, &["mode"]) {
+                    Some("payment") => return Ok(self.one_time(event, user, customer)),
+                    Some("subscription") | None => {}
+                    Some(_) => return Ok(Step::Ignore("not_a_subscription")),
+                }
+                if event.kind != "checkout.session.completed" {
+                    return Ok(Step::Ignore("subscription_session"));
+                }
                 let subscription = id_of(obj.get("subscription"));
+                let completed = |change: Change| Step::Change {
+                    user,
+                    cause: cause.clone().counting(Daily::CheckoutCompleted),
+                    change: Box::new(change),
+                };
                 match (&self.stripe, &subscription) {
                     (Some(stripe), Some(sub)) => {
-                        change(user, Change::Observe(fresh(stripe, sub).await?))
+                        completed(Change::Observe(fresh(stripe, sub).await?))
                     }
                     _ => match dry_checkout(obj, event, user, subscription) {
-                        Some(o) => change(user, Change::Observe(o)),
+                        Some(o) => completed(Change::Observe(o)),
                         None => match customer {
                             Some(customer) => change(user, Change::Link { customer }),
                             None => Step::Ignore("unpaid"),
@@ -459,6 +494,16 @@ impl EventApplier {
                 if self.refunds == RefundPolicy::Keep {
                     return Ok(Step::Ignore("refund_kept"));
                 }
+                // A refunded one-time payment ends that purchase only.
+                if let Some(intent) = id_of(obj.get("payment_intent"))
+                    && self.ledger.read(user).await?.1.paid_purchase_with(&intent)
+                {
+                    return Ok(Step::Change {
+                        user,
+                        cause: cause.clone().ending(AccessReason::Refunded),
+                        change: Box::new(Change::EndPurchase),
+                    });
+                }
                 let observed = self.cancel_now(user).await?;
                 Step::Change {
                     user,
@@ -512,6 +557,55 @@ impl EventApplier {
             }
             _ => Step::Ignore("unknown_type"),
         })
+    }
+
+    /// A one-time plan's session: paid now (card), or later (a bank
+    /// payment: `async_payment_succeeded`). Access starts at the event's
+    /// time (Stripe's clock), so a late or repeated delivery grants the
+    /// same period.
+    fn one_time(&self, event: &Event, user: i64, customer: Option<String>) -> Step {
+        let obj = &event.data.object;
+        let paid = match event.kind.as_str() {
+            "checkout.session.async_payment_failed" => return Step::Ignore("payment_failed"),
+            "checkout.session.async_payment_succeeded" => true,
+            _ => str_at(obj, &["payment_status"]) == Some("paid"),
+        };
+        let cause = Cause::stripe(&event.id);
+        let (Some(session), true) = (id_of(obj.get("id")), paid) else {
+            // Paid later, if at all: only the customer is known so far.
+            return match customer {
+                Some(customer) => Step::Change {
+                    user,
+                    cause,
+                    change: Box::new(Change::Link { customer }),
+                },
+                None => Step::Ignore("unpaid"),
+            };
+        };
+        let plans = &self.ledger.terms().plans;
+        let plan_id = str_at(obj, &["metadata", "plan_id"])
+            .unwrap_or_default()
+            .to_owned();
+        // The days bought are the session's (in its metadata), not what
+        // the plans file says today.
+        let days = match str_at(obj, &["metadata", "duration_days"]) {
+            Some(d) => d.parse::<u32>().ok().filter(|d| *d > 0),
+            None => plans.get(&plan_id).and_then(|p| p.duration_days),
+        };
+        Step::Change {
+            user,
+            cause: cause.counting(Daily::CheckoutCompleted),
+            change: Box::new(Change::Purchase {
+                paid: Paid {
+                    plan_id,
+                    days,
+                    session,
+                    payment_intent: id_of(obj.get("payment_intent")),
+                    paid_at: event.created,
+                },
+                customer,
+            }),
+        }
     }
 
     /// A subscription is ours when it sells a plan's price or carries the
@@ -628,6 +722,7 @@ fn dry_checkout(obj: &Value, event: &Event, user: i64, sub: Option<String>) -> O
         telegram_user_id: Some(user),
         plan_id: str_at(obj, &["metadata", "plan_id"]).map(str::to_owned),
         created: event.created,
+        price: None,
     };
     Some(Observed {
         view,

@@ -13,16 +13,6 @@ use crate::notices;
 /// How often the store-backed gauges are read.
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
-/// The states counted, all but "never subscribed".
-const STATES: [State; 6] = [
-    State::Trialing,
-    State::Active,
-    State::PastDue,
-    State::Canceled,
-    State::Expired,
-    State::Suspended,
-];
-
 /// Registers the `# HELP` text of every billing-service metric.
 pub fn describe() {
     mesh_state::gauges::describe();
@@ -82,7 +72,7 @@ pub fn spawn_sampler(ledger: Ledger, shutdown: CancellationToken) -> tokio::task
 async fn sample(ledger: &Ledger) -> Result<(), BillingError> {
     let store = ledger.store();
     mesh_state::gauges::record("notices", &store.queue_stats(notices::QUEUE).await?);
-    for state in STATES {
+    for state in State::COUNTED {
         let n = ledger.counter(&keys::state_count(state.name())).await?;
         metrics::gauge!("billing_entitlements", "state" => state.name()).set(n as f64);
     }

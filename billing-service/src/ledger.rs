@@ -22,8 +22,10 @@ use mesh_proto::billing::v1::{AuditEntry, ChangeCause, EntitlementChange};
 use mesh_state::{Store, Tx, TxOutcome};
 use serde::{Deserialize, Serialize};
 
+use crate::counters::{self, Daily};
 use crate::entitlement::{Record, State, View, now, timestamp};
 use crate::error::BillingError;
+use crate::lifecycle;
 use crate::notices::{self, AccessReason, Notice, NoticeKind, Notices};
 use crate::plans::Plans;
 
@@ -87,6 +89,9 @@ pub struct Cause {
     /// Why access ends, when the cause knows better than the states do
     /// (a revocation, a refund, a dispute).
     pub ends_because: Option<AccessReason>,
+    /// A day counter the change adds one to, committed with it (a
+    /// completed Checkout), even when the record does not change.
+    pub bump: Option<Daily>,
 }
 
 impl Cause {
@@ -107,7 +112,14 @@ impl Cause {
             actor: actor.to_owned(),
             reason: reason.to_owned(),
             ends_because: None,
+            bump: None,
         }
+    }
+
+    /// The same cause, counting one `what` with the change.
+    pub fn counting(mut self, what: Daily) -> Self {
+        self.bump = Some(what);
+        self
     }
 
     /// The same cause, ending access for `reason`.
@@ -166,6 +178,12 @@ pub struct Terms {
     pub grace: i64,
     /// How long before a non-renewing end the reminder goes out, seconds.
     pub reminder_lead: i64,
+    /// How long before a renewal the opt-in reminder goes out, seconds
+    /// (0: none).
+    pub renewal_lead: i64,
+    /// How long after access ends the win-back message goes out, seconds
+    /// (0: none).
+    pub winback_after: i64,
     /// How long an applied event id is remembered.
     pub event_ttl: Duration,
     /// The plans and the chats they open.
@@ -222,6 +240,11 @@ impl Ledger {
             .unwrap_or(0))
     }
 
+    /// Wakes notice delivery (after a commit that queued some).
+    pub fn wake_notices(&self) {
+        self.notices.wake();
+    }
+
     /// The rules.
     pub fn terms(&self) -> &Terms {
         &self.terms
@@ -274,12 +297,15 @@ impl Ledger {
         Ok(applied)
     }
 
-    /// Marks Stripe event `id` applied with nothing else to do; false when
-    /// it already was.
-    pub async fn mark_event(&self, id: &str) -> Result<bool, BillingError> {
+    /// Marks Stripe event `id` applied with nothing else to do (but the
+    /// counter `bump`); false when it already was.
+    pub async fn mark_event(&self, id: &str, bump: Option<Daily>) -> Result<bool, BillingError> {
         let mut tx = Tx::new();
         tx.expect_absent(&keys::event(id));
         tx.set(&keys::event(id), b"done", Some(self.terms.event_ttl));
+        if let Some(what) = bump {
+            counters::bump(&mut tx, what, now());
+        }
         Ok(self.store.commit(&tx).await?.committed())
     }
 
@@ -309,7 +335,7 @@ impl Ledger {
             let shown_changed = view != before.shown;
             if after == before && !shown_changed && extra.is_empty() {
                 return match event {
-                    Some(id) if !self.mark_event(id).await? => Ok(Outcome::Duplicate),
+                    Some(id) if !self.mark_event(id, cause.bump).await? => Ok(Outcome::Duplicate),
                     _ => Ok(Outcome::Applied(Box::new(before))),
                 };
             }
@@ -408,6 +434,7 @@ impl Ledger {
             ),
             _ => tx.unschedule(keys::REMINDERS, &member),
         };
+        lifecycle::schedule_renewal(tx, terms, record, at);
     }
 
     /// The commit of one transition; also the index of the event guard and
@@ -454,7 +481,20 @@ impl Ledger {
             count(&mut tx, from, to);
             if from.has_access && !to.has_access {
                 tx.set_add(&keys::churned(&month_of(at)), &user.to_string());
+                counters::bump(&mut tx, Daily::Left, at);
             }
+            if !from.has_access && to.has_access {
+                counters::bump(&mut tx, Daily::Joined, at);
+            }
+            lifecycle::schedule_winback(&mut tx, &self.terms, from, to, cause, user, at);
+        }
+        counters::revenue(
+            &mut tx,
+            before.yearly_revenue(from).as_ref(),
+            after.yearly_revenue(to).as_ref(),
+        );
+        if let Some(what) = cause.bump {
+            counters::bump(&mut tx, what, at);
         }
         let mut notices = notices_for(user, rev + 1, from, to, cause, before);
         notices.extend(extra);

@@ -12,14 +12,20 @@
 pub mod account;
 pub mod admin;
 pub mod config;
+pub mod counters;
 pub mod entitlement;
 pub mod error;
 pub mod events;
 pub mod instruments;
 pub mod ledger;
+pub mod lifecycle;
+pub mod members;
+pub mod money;
 pub mod notices;
 pub mod payload;
 pub mod plans;
+pub mod prices;
+pub mod purchase;
 pub mod service;
 pub mod stripe_api;
 pub mod sweeper;
@@ -67,6 +73,8 @@ pub async fn run(
     let terms = ledger::Terms {
         grace: i64::try_from(config.past_due_grace.as_secs()).unwrap_or(i64::MAX / 4),
         reminder_lead: i64::try_from(config.reminder_lead.as_secs()).unwrap_or(0),
+        renewal_lead: i64::try_from(config.renewal_lead.as_secs()).unwrap_or(0),
+        winback_after: i64::try_from(config.winback_after.as_secs()).unwrap_or(0),
         event_ttl: config.event_dedup_ttl,
         plans: config.plans.clone(),
     };
@@ -90,7 +98,23 @@ pub async fn run(
     };
     let sweeping = tokio::spawn(sweeper.run(config.sweep_interval, shutdown.clone()));
     let sampler = instruments::spawn_sampler(ledger.clone(), shutdown.clone());
-    let service = service::Billing::new(config.clone(), ledger, events, stripe, shutdown.clone());
+    let prices = prices::Prices::default();
+    let pricing = stripe.clone().map(|stripe| {
+        prices.spawn_refresh(
+            stripe,
+            config.plans.clone(),
+            config.price_refresh,
+            shutdown.clone(),
+        )
+    });
+    let service = service::Billing::new(
+        config.clone(),
+        ledger,
+        events,
+        stripe,
+        prices,
+        shutdown.clone(),
+    );
     tracing::info!(addr = %listener.local_addr()?, plans = config.plans.len(), store = ?store.backend(), "billing-service listening");
     let probe_store = store.clone();
     let served = mesh_proto::serving::serve(
@@ -112,6 +136,9 @@ pub async fn run(
     .await;
     let _ = sweeping.await;
     let _ = sampler.await;
+    if let Some(pricing) = pricing {
+        let _ = pricing.await;
+    }
     let _ = delivery.await;
     tracing::info!("billing-service stopped");
     served.map_err(|e| anyhow::anyhow!("billing-service gRPC server: {e}"))

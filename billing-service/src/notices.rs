@@ -64,6 +64,12 @@ pub struct Notice {
     /// For admins: what happened.
     #[serde(default)]
     pub detail: String,
+    /// For a renewal reminder: the amount charged (smallest unit).
+    #[serde(default)]
+    pub amount: i64,
+    /// For a renewal reminder: the currency.
+    #[serde(default)]
+    pub currency: String,
 }
 
 impl Notice {
@@ -80,6 +86,8 @@ impl Notice {
             url: String::new(),
             renews: false,
             detail: String::new(),
+            amount: 0,
+            currency: String::new(),
         }
     }
 
@@ -102,6 +110,8 @@ impl Notice {
             reason_code: self.reason.into(),
             renews: self.renews,
             detail: self.detail.clone(),
+            amount: self.amount,
+            currency: self.currency.clone(),
         }
     }
 }

@@ -9,6 +9,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::money::PriceTerms;
 use crate::stripe_api::SubscriptionView;
 
 /// The envelope of every Stripe event.
@@ -86,6 +87,21 @@ pub fn subscription(obj: &Value) -> Option<SubscriptionView> {
             .get("created")
             .and_then(Value::as_i64)
             .unwrap_or_default(),
+        price: item.and_then(|i| i.get("price")).and_then(price),
+    })
+}
+
+/// A Price object's terms (`unit_amount`, `currency`, `recurring`).
+pub fn price(p: &Value) -> Option<PriceTerms> {
+    Some(PriceTerms {
+        amount: p.get("unit_amount").and_then(Value::as_i64)?,
+        currency: str_at(p, &["currency"])?.to_owned(),
+        interval: str_at(p, &["recurring", "interval"]).map(str::to_owned),
+        interval_count: p
+            .pointer("/recurring/interval_count")
+            .and_then(Value::as_u64)
+            .and_then(|c| u32::try_from(c).ok())
+            .unwrap_or(1),
     })
 }
 

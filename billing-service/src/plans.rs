@@ -5,6 +5,31 @@ use std::path::Path;
 use mesh_runtime::ConfigError;
 use serde::Deserialize;
 
+/// How a plan is paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// A renewing subscription.
+    #[default]
+    Subscription,
+    /// One payment for `duration_days` (or for life).
+    Payment,
+}
+
+/// A chat or channel, as the plans file describes it (shown in the
+/// welcome message).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatSpec {
+    /// The Telegram chat id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// What it is.
+    #[serde(default)]
+    pub description: String,
+}
+
 /// One plan, as written in the plans file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,12 +48,32 @@ pub struct PlanSpec {
     /// The chats and channels the plan opens (default: `PREMIUM_CHAT_ID`).
     #[serde(default)]
     pub chats: Vec<i64>,
+    /// How it is paid (default: a subscription).
+    #[serde(default)]
+    pub mode: Mode,
+    /// For a `payment` plan: days of access bought (absent: for life).
+    #[serde(default)]
+    pub duration_days: Option<u32>,
+    /// The price as text, shown when Stripe's price can't be read (a dry
+    /// run without `STRIPE_SECRET_KEY`).
+    #[serde(default)]
+    pub price_display: Option<String>,
+}
+
+/// What the plans file holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlansFile {
+    /// The plans on sale.
+    pub plans: Vec<PlanSpec>,
+    /// Descriptions of the chats plans open.
+    pub chats: Vec<ChatSpec>,
 }
 
 /// The plans on sale, with the chats each opens resolved.
 #[derive(Debug, Clone, Default)]
 pub struct Plans {
     specs: Vec<PlanSpec>,
+    chat_specs: Vec<ChatSpec>,
     /// The chats of a plan the file no longer lists (a subscription sold
     /// before the plan was removed still opens the premium chat).
     fallback_chats: Vec<i64>,
@@ -37,7 +82,11 @@ pub struct Plans {
 impl Plans {
     /// `specs`, where a plan without `chats` opens `default_chats`
     /// (`PREMIUM_CHAT_ID`).
-    pub fn new(mut specs: Vec<PlanSpec>, default_chats: Vec<i64>) -> Self {
+    pub fn new(file: PlansFile, default_chats: Vec<i64>) -> Self {
+        let PlansFile {
+            plans: mut specs,
+            chats,
+        } = file;
         for spec in &mut specs {
             if spec.chats.is_empty() {
                 spec.chats = default_chats.clone();
@@ -45,8 +94,14 @@ impl Plans {
         }
         Self {
             specs,
+            chat_specs: chats,
             fallback_chats: default_chats,
         }
+    }
+
+    /// The description of chat `id`, when the plans file gives one.
+    pub fn chat(&self, id: i64) -> Option<&ChatSpec> {
+        self.chat_specs.iter().find(|c| c.id == id)
     }
 
     /// Every plan, in file order.
@@ -96,17 +151,19 @@ impl Plans {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PlansFile {
+struct RawFile {
     #[serde(default)]
     plans: Vec<PlanSpec>,
+    #[serde(default)]
+    chats: Vec<ChatSpec>,
 }
 
 /// Where plans are read from when `PLANS_FILE` is unset.
 pub const DEFAULT_PLANS_FILE: &str = "plans.toml";
 
 /// Parses and validates a plans file's text.
-pub fn parse(text: &str) -> Result<Vec<PlanSpec>, String> {
-    let file: PlansFile = toml::from_str(text).map_err(|e| e.to_string())?;
+pub fn parse(text: &str) -> Result<PlansFile, String> {
+    let file: RawFile = toml::from_str(text).map_err(|e| e.to_string())?;
     let mut seen = std::collections::HashSet::new();
     for p in &file.plans {
         if p.id.is_empty()
@@ -141,13 +198,49 @@ pub fn parse(text: &str) -> Result<Vec<PlanSpec>, String> {
                 p.id
             ));
         }
+        match (p.mode, p.duration_days) {
+            (Mode::Subscription, Some(_)) => {
+                return Err(format!(
+                    "plan {:?}: duration_days is for mode = \"payment\" (a subscription lasts while it renews)",
+                    p.id
+                ));
+            }
+            (Mode::Payment, _) if p.trial_days > 0 => {
+                return Err(format!(
+                    "plan {:?}: trial_days is for subscriptions, not mode = \"payment\"",
+                    p.id
+                ));
+            }
+            (Mode::Payment, Some(d)) if !(1..=36_600).contains(&d) => {
+                return Err(format!(
+                    "plan {:?}: duration_days must be 1 to 36600 (absent: for life)",
+                    p.id
+                ));
+            }
+            _ => {}
+        }
     }
-    Ok(file.plans)
+    let mut chats = std::collections::HashSet::new();
+    for c in &file.chats {
+        if c.id == 0 || !chats.insert(c.id) {
+            return Err(format!(
+                "chat {}: ids must be non-zero and listed once",
+                c.id
+            ));
+        }
+        if c.name.trim().is_empty() {
+            return Err(format!("chat {}: no name", c.id));
+        }
+    }
+    Ok(PlansFile {
+        plans: file.plans,
+        chats: file.chats,
+    })
 }
 
 /// Loads the plans: from `PLANS_FILE` (which must be readable and valid),
 /// else from [`DEFAULT_PLANS_FILE`] when it exists, else none.
-pub fn load(path: Option<&str>) -> Result<Vec<PlanSpec>, ConfigError> {
+pub fn load(path: Option<&str>) -> Result<PlansFile, ConfigError> {
     let (path, required) = match path {
         Some(p) => (p, true),
         None => (DEFAULT_PLANS_FILE, false),
@@ -156,7 +249,7 @@ pub fn load(path: Option<&str>) -> Result<Vec<PlanSpec>, ConfigError> {
         Ok(t) => t,
         Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
             tracing::warn!(path, "no plans file: nothing is on sale (set PLANS_FILE)");
-            return Ok(Vec::new());
+            return Ok(PlansFile::default());
         }
         Err(e) => {
             return Err(ConfigError::new(
@@ -175,7 +268,7 @@ mod tests {
     /// The shipped plans file parses; every rule is enforced.
     #[test]
     fn validation() {
-        let shipped = parse(include_str!("../../plans.toml")).unwrap();
+        let shipped = parse(include_str!("../../plans.toml")).unwrap().plans;
         assert_eq!(shipped.len(), 2);
         assert_eq!(shipped[1].trial_days, 7);
         let plan = |id: &str, price: &str| {
@@ -188,7 +281,32 @@ mod tests {
         assert!(parse(&format!("{}{}", plan("m", "price_1"), plan("m", "price_2"))).is_err());
         assert!(parse("[[plans]]\nid = \"m\"\nname = \"N\"\ndescription = \"D\"\nstripe_price_id = \"price_1\"\ntypo = 1\n").is_err());
         assert!(parse("not toml [").is_err());
-        assert_eq!(parse("").unwrap(), vec![]);
+        assert_eq!(parse("").unwrap(), PlansFile::default());
+        let pass = |extra: &str| {
+            parse(&format!(
+                "[[plans]]\nid = \"p\"\nname = \"N\"\ndescription = \"D\"\nstripe_price_id = \"price_1\"\n{extra}"
+            ))
+        };
+        let one_time = pass("mode = \"payment\"\nduration_days = 30\n").unwrap();
+        assert_eq!(one_time.plans[0].mode, Mode::Payment);
+        assert_eq!(one_time.plans[0].duration_days, Some(30));
+        assert!(
+            pass("mode = \"payment\"\n").unwrap().plans[0]
+                .duration_days
+                .is_none()
+        );
+        assert!(pass("duration_days = 30\n").is_err(), "subscriptions renew");
+        assert!(pass("mode = \"payment\"\ntrial_days = 3\n").is_err());
+        assert!(pass("mode = \"payment\"\nduration_days = 0\n").is_err());
+        assert!(pass("mode = \"rental\"\n").is_err());
+        let chats =
+            parse("[[chats]]\nid = -1\nname = \"Signals\"\ndescription = \"Daily ideas\"\n")
+                .unwrap();
+        assert_eq!(chats.chats[0].name, "Signals");
+        assert!(parse("[[chats]]\nid = -1\nname = \"\"\n").is_err());
+        assert!(
+            parse("[[chats]]\nid = -1\nname = \"A\"\n[[chats]]\nid = -1\nname = \"B\"\n").is_err()
+        );
     }
 
     /// A named plans file that can't be read stops start-up, naming PLANS_FILE.

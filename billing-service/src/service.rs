@@ -16,6 +16,8 @@ use crate::BillingConfig;
 use crate::error::BillingError;
 use crate::events::EventApplier;
 use crate::ledger::{Ledger, StoredChange, keys};
+use crate::plans::Mode;
+use crate::prices::Prices;
 use crate::stripe_api::StripeApi;
 
 /// The gRPC service.
@@ -24,6 +26,7 @@ pub struct Billing {
     pub(crate) ledger: Ledger,
     pub(crate) events: EventApplier,
     pub(crate) stripe: Option<StripeApi>,
+    pub(crate) prices: Prices,
     shutdown: CancellationToken,
 }
 
@@ -54,6 +57,7 @@ impl Billing {
         ledger: Ledger,
         events: EventApplier,
         stripe: Option<StripeApi>,
+        prices: Prices,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
@@ -61,6 +65,7 @@ impl Billing {
             ledger,
             events,
             stripe,
+            prices,
             shutdown,
         }
     }
@@ -90,6 +95,8 @@ impl Billing {
 }
 
 type ChangeStream = Pin<Box<dyn Stream<Item = Result<EntitlementChange, Status>> + Send>>;
+/// The stream of an export.
+pub(crate) type MemberStream = Pin<Box<dyn Stream<Item = Result<Member, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl BillingService for Billing {
@@ -98,10 +105,8 @@ impl BillingService for Billing {
         request: Request<ListPlansRequest>,
     ) -> Result<Response<ListPlansResponse>, Status> {
         self.authorize(&request, Right::Call)?;
-        let plans = self
-            .ledger
-            .terms()
-            .plans
+        let plans = &self.ledger.terms().plans;
+        let plans = plans
             .all()
             .iter()
             .map(|p| Plan {
@@ -111,6 +116,24 @@ impl BillingService for Billing {
                 stripe_price_id: p.stripe_price_id.clone(),
                 trial_days: p.trial_days,
                 chats: p.chats.clone(),
+                mode: match p.mode {
+                    Mode::Subscription => PlanMode::Subscription,
+                    Mode::Payment => PlanMode::Payment,
+                }
+                .into(),
+                duration_days: p.duration_days.unwrap_or(0),
+                price: self.prices.get(&p.stripe_price_id).map(|t| t.to_proto()),
+                price_display: p.price_display.clone().unwrap_or_default(),
+                chat_info: p
+                    .chats
+                    .iter()
+                    .filter_map(|c| plans.chat(*c))
+                    .map(|c| ChatInfo {
+                        id: c.id,
+                        name: c.name.clone(),
+                        description: c.description.clone(),
+                    })
+                    .collect(),
             })
             .collect();
         Ok(Response::new(ListPlansResponse { plans }))
@@ -293,5 +316,23 @@ impl BillingService for Billing {
     ) -> Result<Response<RecoverEventsResponse>, Status> {
         self.authorize(&request, Right::Admin)?;
         Ok(Response::new(self.recover().await?))
+    }
+
+    async fn select_segment(
+        &self,
+        request: Request<SelectSegmentRequest>,
+    ) -> Result<Response<SelectSegmentResponse>, Status> {
+        self.authorize(&request, Right::Call)?;
+        Ok(Response::new(self.segment(request.into_inner()).await?))
+    }
+
+    type ExportMembersStream = MemberStream;
+
+    async fn export_members(
+        &self,
+        request: Request<ExportMembersRequest>,
+    ) -> Result<Response<MemberStream>, Status> {
+        self.authorize(&request, Right::Admin)?;
+        Ok(Response::new(self.export().await?))
     }
 }

@@ -26,6 +26,7 @@ use stripe_core::event::ListEvent;
 use stripe_shared::{CheckoutSessionMode, Subscription};
 
 use crate::error::BillingError;
+use crate::money::PriceTerms;
 
 /// What billing needs to know of a subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +49,22 @@ pub struct SubscriptionView {
     pub plan_id: Option<String>,
     /// Creation time (unix seconds).
     pub created: i64,
+    /// What the first item charges each period.
+    pub price: Option<PriceTerms>,
+}
+
+impl From<&stripe_shared::Price> for PriceTerms {
+    fn from(p: &stripe_shared::Price) -> Self {
+        Self {
+            amount: p.unit_amount.unwrap_or_default(),
+            currency: p.currency.to_string(),
+            interval: p.recurring.as_ref().map(|r| r.interval.as_str().to_owned()),
+            interval_count: p
+                .recurring
+                .as_ref()
+                .map_or(1, |r| u32::try_from(r.interval_count).unwrap_or(1)),
+        }
+    }
 }
 
 impl From<&Subscription> for SubscriptionView {
@@ -66,6 +83,7 @@ impl From<&Subscription> for SubscriptionView {
                 .and_then(|v| v.parse().ok()),
             plan_id: s.metadata.get("plan_id").cloned(),
             created: s.created,
+            price: item.map(|i| PriceTerms::from(&i.price)),
         }
     }
 }
@@ -116,6 +134,9 @@ pub struct CheckoutParams<'a> {
     pub price_id: &'a str,
     /// Trial days (0 = none).
     pub trial_days: u32,
+    /// For a one-time plan, its days of access (`Some(None)`: for life):
+    /// Checkout in payment mode. `None`: a subscription.
+    pub one_time: Option<Option<u32>>,
     /// Where Stripe sends the user after paying.
     pub success_url: &'a str,
     /// Where Stripe sends the user when they give up.
@@ -232,13 +253,15 @@ impl StripeApi {
         Ok(customer.id.as_str().to_owned())
     }
 
-    /// Creates a Checkout session in subscription mode.
+    /// Creates a Checkout session: subscription mode, or payment mode for
+    /// a one-time plan (its days bought kept in the metadata, so what was
+    /// paid for is what is granted whatever the plans file says later).
     pub async fn create_checkout(
         &self,
         p: &CheckoutParams<'_>,
         idempotency: &str,
     ) -> Result<CheckoutLink, BillingError> {
-        let metadata = HashMap::from([
+        let mut metadata = HashMap::from([
             (
                 "telegram_user_id".to_owned(),
                 p.telegram_user_id.to_string(),
@@ -248,21 +271,33 @@ impl StripeApi {
         let mut line = CreateCheckoutSessionLineItems::new();
         line.price = Some(p.price_id.to_owned());
         line.quantity = Some(1);
-        let mut subscription = CreateCheckoutSessionSubscriptionData::new();
-        subscription.metadata = Some(metadata.clone());
-        if p.trial_days > 0 {
-            subscription.trial_period_days = Some(p.trial_days);
-        }
-        let request = CreateCheckoutSession::new()
-            .mode(CheckoutSessionMode::Subscription)
+        let mut request = CreateCheckoutSession::new()
             .customer(p.customer)
             .client_reference_id(p.telegram_user_id.to_string())
             .line_items(vec![line])
-            .subscription_data(subscription)
-            .metadata(metadata)
             .allow_promotion_codes(true)
             .success_url(p.success_url)
             .cancel_url(p.cancel_url);
+        match p.one_time {
+            None => {
+                let mut subscription = CreateCheckoutSessionSubscriptionData::new();
+                subscription.metadata = Some(metadata.clone());
+                if p.trial_days > 0 {
+                    subscription.trial_period_days = Some(p.trial_days);
+                }
+                request = request
+                    .mode(CheckoutSessionMode::Subscription)
+                    .subscription_data(subscription);
+            }
+            Some(days) => {
+                metadata.insert(
+                    "duration_days".to_owned(),
+                    days.map_or_else(|| "0".to_owned(), |d| d.to_string()),
+                );
+                request = request.mode(CheckoutSessionMode::Payment);
+            }
+        }
+        let request = request.metadata(metadata);
         let session = self
             .call("checkout.sessions.create", &request, Some(idempotency))
             .await?;
@@ -322,6 +357,18 @@ impl StripeApi {
             .call("subscriptions.update", &request, Some(idempotency))
             .await?;
         Ok(SubscriptionView::from(&sub))
+    }
+
+    /// Reads a price (what a plan costs).
+    pub async fn price(&self, id: &str) -> Result<PriceTerms, BillingError> {
+        let price = self
+            .call(
+                "prices.retrieve",
+                &RetrievePrice { id: id.to_owned() },
+                None,
+            )
+            .await?;
+        Ok(PriceTerms::from(&price))
     }
 
     /// Reads a charge (who paid, how much was refunded).
@@ -404,6 +451,24 @@ impl StripeApi {
                 _ => return Ok(out),
             }
         }
+    }
+}
+
+/// `GET /v1/prices/{id}`. Written here because the one async-stripe crate
+/// that has it (`async-stripe-product`) would add every product resource
+/// to the build for one call.
+struct RetrievePrice {
+    id: String,
+}
+
+impl StripeRequest for RetrievePrice {
+    type Output = stripe_shared::Price;
+
+    fn build(&self) -> stripe_client_core::RequestBuilder {
+        stripe_client_core::RequestBuilder::new(
+            stripe_client_core::StripeMethod::Get,
+            format!("/prices/{}", self.id),
+        )
     }
 }
 

@@ -1,4 +1,5 @@
-//! Ends lapsed access and sends reminders, without anyone asking.
+//! Ends lapsed access and sends reminders and win-back messages, without
+//! anyone asking.
 //!
 //! The ledger files each user's next "look again" time; the sweeper wakes
 //! every interval and looks at whatever is due. With Stripe configured a
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::entitlement::{now, now_ms};
 use crate::error::BillingError;
 use crate::ledger::{Cause, Ledger, RENEWAL_SLACK_SECS, keys};
+use crate::lifecycle;
 use crate::stripe_api::{StripeApi, SubscriptionView};
 
 /// The sweeper.
@@ -63,6 +65,15 @@ impl Sweeper {
                 Ok(user) => self.ledger.remind(user).await?,
                 Err(_) => store.unschedule(keys::REMINDERS, &member).await?,
             }
+        }
+        for member in store.due(lifecycle::RENEWALS, at, 500).await? {
+            match member.parse::<i64>() {
+                Ok(user) => self.ledger.remind_renewal(user).await?,
+                Err(_) => store.unschedule(lifecycle::RENEWALS, &member).await?,
+            }
+        }
+        for member in store.due(lifecycle::WINBACK, at, 500).await? {
+            self.ledger.win_back(&member).await?;
         }
         Ok(looked)
     }

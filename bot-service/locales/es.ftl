@@ -1,45 +1,96 @@
-# Todos los textos del bot, en español.
+# Todos los textos del bot, en español. Los ids y las variables son los
+# mismos en todos los idiomas (un test lo comprueba).
 
 ## /start, /help, /plans
 
 greeting = ¡Bienvenido, { $name }!
-premium-pitch = La suscripción premium te da acceso a nuestro chat privado de miembros.
-start-footer = Envía /subscribe para unirte o /help para ver todo lo que puedo hacer.
+premium-pitch = Una suscripción premium te da acceso a nuestros chats privados para miembros.
+start-footer = Envía /subscribe para unirte, o /help para ver todo lo que puedo hacer.
 plans-header = Planes:
-plan-line = - { $name }: { $description }
-plans-unavailable = No se pueden mostrar los planes ahora; inténtalo en un minuto.
+plan-line =
+    • { $name }: { $price }
+      { $description }
+plan-line-no-price =
+    • { $name }
+      { $description }
+plan-button = { $name } · { $price }
+plan-price-recurring = { $count ->
+    [1] { $amount } al { $interval ->
+        [day] día
+        [week] semana
+        [year] año
+       *[month] mes
+    }
+   *[other] { $amount } cada { $count } { $interval ->
+        [day] días
+        [week] semanas
+        [year] años
+       *[month] meses
+    }
+}
+plan-price-once = { $amount }, pago único
+plan-price-days = { $amount } por { $days ->
+    [one] { $days } día
+   *[other] { $days } días
+}
+plan-price-lifetime = { $amount }, acceso de por vida
+plan-trial = { $price }, { $days ->
+    [one] el primer día gratis
+   *[other] los primeros { $days } días gratis
+}
+plans-unavailable = Ahora no se pueden mostrar los planes; inténtalo de nuevo en un minuto.
 plans-none = No hay planes a la venta en este momento.
 help =
     Esto es lo que puedo hacer:
     /start - bienvenida y planes
     /plans - los planes disponibles
     /subscribe - elegir un plan y pagar
+    /join - enlaces de invitación nuevos a tus chats
     /status - tu suscripción
     /portal - gestionar la facturación
     /cancel - cancelar al final del periodo
     /help - este mensaje
 help-admin =
     Administración:
-    /stats - usuarios y suscriptores
+    /stats - miembros, ingresos y conversión
+    /user <usuario> - estado e historial de un miembro
     /grant <usuario> <plan> <días> [motivo] - dar acceso
-    /revoke <usuario> [motivo] - quitar acceso
-    /broadcast <texto> - escribir a todos
-unknown = Perdona, no lo he entendido. Envía /help para ver lo que puedo hacer.
-slow-down = Estás enviando mensajes demasiado rápido. Espera un momento, por favor.
+    /revoke <usuario> [grant] [motivo] - quitar el acceso
+    /broadcast [segmento] <texto> - escribir a un segmento (o responde a un mensaje para copiarlo)
+    /broadcast_cancel - detener los envíos en curso
+unknown = Perdona, no te he entendido. Envía /help para ver lo que puedo hacer.
+slow-down = Estás enviando mensajes demasiado rápido. Ve más despacio; te responderé en un momento.
 try-later = Algo ha fallado por nuestra parte. Inténtalo de nuevo en un minuto.
 
-## Pagos
+## El menú de comandos (como mucho 256 caracteres cada uno)
+
+cmd-start = Bienvenida y planes
+cmd-plans = Los planes disponibles
+cmd-subscribe = Elegir un plan y pagar
+cmd-join = Enlaces de invitación nuevos
+cmd-status = Tu suscripción
+cmd-portal = Gestionar la facturación
+cmd-cancel = Cancelar al final del periodo
+cmd-help = Lo que puedo hacer
+cmd-stats = Miembros, ingresos y conversión
+cmd-user = Estado e historial de un miembro
+cmd-grant = Dar acceso a un usuario
+cmd-revoke = Quitar el acceso a un usuario
+cmd-broadcast = Escribir a un segmento de usuarios
+cmd-broadcast-cancel = Detener los envíos en curso
+
+## Pagar
 
 choose-plan = Elige un plan:
 pay-prompt = Pulsa el botón para pagar de forma segura con Stripe. Recibirás tu invitación en cuanto se confirme el pago.
 pay-button = Pagar con tarjeta
 already-subscribed = Ya tienes acceso. Usa /portal para gestionar tu suscripción.
-payments-unavailable = Los pagos no están disponibles ahora. Inténtalo más tarde.
+payments-unavailable = Los pagos no están disponibles ahora mismo. Inténtalo más tarde.
 thanks-for-paying = ¡Gracias! Estamos confirmando tu pago; tu invitación al chat premium llegará aquí en un momento.
-checkout-canceled = Sin problema, no se ha cobrado nada. Envía /subscribe cuando quieras.
-resume-prompt = Tu suscripción terminará el { $date }. Reanúdala para mantener el acceso sin interrupción.
-resume-button = Reanudar suscripción
-resumed = Tu suscripción se renovará de nuevo. ¡Gracias por quedarte!
+checkout-canceled = No pasa nada, no se ha cobrado nada. Envía /subscribe cuando quieras.
+resume-prompt = Tu suscripción terminará el { $date }. Reactívala para no perder el acceso.
+resume-button = Reactivar la suscripción
+resumed = Tu suscripción volverá a renovarse. ¡Gracias por quedarte!
 
 ## /status, /portal, /cancel
 
@@ -50,67 +101,107 @@ state = { $state ->
     [past-due] pago pendiente
     [canceled] cancelada (no se renueva)
     [expired] caducada
-    [suspended] suspendida (un pago está en disputa)
+    [suspended] suspendida (hay un pago en disputa)
     [none] ninguna
    *[active] activa
 }
 status-renews = Se renueva el: { $date }
 status-until = Acceso hasta: { $date }
-status-access = Tienes acceso al chat premium.
-status-no-access = Ahora no tienes acceso. /subscribe para unirte.
-portal-prompt = Gestiona aquí tu método de pago, facturas y suscripción:
-portal-button = Abrir portal de facturación
-no-subscription = Todavía no tienes suscripción. Envía /subscribe para empezar.
+status-access = Tienes acceso a los chats premium.
+status-no-access = Ahora mismo no tienes acceso. Envía /subscribe para unirte.
+portal-prompt = Gestiona aquí tu método de pago, tus facturas y tu suscripción:
+portal-button = Abrir el portal de facturación
+no-subscription = Aún no tienes una suscripción. Envía /subscribe para empezar una.
 period-end = el final del periodo
-cancel-confirm = ¿Cancelar tu suscripción? Mantienes el acceso hasta { $date } y no se renovará.
+cancel-confirm = ¿Cancelar tu suscripción? Mantienes el acceso hasta el { $date } y no se renovará.
 button-yes-cancel = Sí, cancelar
 button-keep = No, mantenerla
-canceled = Tu suscripción está cancelada. Mantienes el acceso hasta { $date }.
+canceled = Tu suscripción está cancelada. Mantienes el acceso hasta el { $date }.
 cancel-aborted = Perfecto, tu suscripción sigue igual.
 confirmation-expired = Esa confirmación ha caducado. Envía /cancel otra vez.
 
 ## Acceso
 
 welcome-premium = { $count ->
-    [one] ¡Bienvenido a premium! Aquí tienes tu invitación personal al chat de miembros. Sirve una vez y caduca en 24 horas.
-   *[other] ¡Bienvenido a premium! Aquí tienes tus invitaciones personales a los { $count } chats de miembros. Cada una sirve una vez y caduca en 24 horas.
+    [one] ¡Bienvenido a premium! Aquí tienes tu invitación personal. Funciona una vez y caduca en 24 horas; envía /join cuando quieras para pedir otra.
+   *[other] ¡Bienvenido a premium! Aquí tienes tus invitaciones personales a { $count } chats. Cada una funciona una vez y caduca en 24 horas; envía /join cuando quieras para pedir otras.
 }
 welcome-no-chat = ¡Bienvenido a premium! Tu suscripción está activa.
+chat-line = • { $name }: { $description }
+chat-line-no-description = • { $name }
 join-button = { $count ->
     [one] Entrar al chat premium
    *[other] Entrar al chat { $number }
 }
+join-named-button = Entrar a { $name }
+join-links = { $count ->
+    [one] Aquí tienes una invitación nueva, solo para ti. Funciona una vez y caduca en 24 horas; tus enlaces anteriores ya no funcionan.
+   *[other] Aquí tienes invitaciones nuevas a tus { $count } chats, solo para ti. Cada una funciona una vez y caduca en 24 horas; tus enlaces anteriores ya no funcionan.
+}
+join-link-button = Obtener mi enlace de invitación
+join-no-access = Aún no tienes acceso. Elige un plan para unirte:
 payment-failed = Tu último pago no se ha podido cobrar. Actualiza tu método de pago para mantener el acceso:
 payment-recovered = Tu pago se ha completado. Gracias, tu acceso continúa.
 action-required = Tu banco pide que confirmes el pago. Confírmalo aquí para mantener el acceso:
-action-required-button = Confirmar pago
+action-required-button = Confirmar el pago
 ending-soon = Aviso: tu acceso termina el { $date }. Envía /subscribe para continuar.
+renewal-soon = Tu suscripción se renueva el { $date } por { $amount }. No tienes que hacer nada si quieres seguir; usa /cancel si no.
 trial-ending = { $renews ->
     [yes] Tu prueba gratuita termina el { $date } y entonces empieza tu suscripción de pago. Envía /cancel si no quieres continuar.
    *[no] Tu prueba gratuita termina el { $date }. Envía /subscribe para mantener el acceso.
 }
+win-back = ¡Te echamos de menos! Tu acceso terminó hace un tiempo. Elige un plan para volver cuando quieras:
 access-ended = { $reason ->
     [revoked] Tu acceso premium ha terminado porque un administrador lo ha revocado. Envía /subscribe para volver cuando quieras.
     [payment-failed] Tu acceso premium ha terminado porque no se pudo cobrar el pago. Envía /subscribe para volver cuando quieras.
     [canceled] Tu acceso premium ha terminado porque cancelaste tu suscripción. Envía /subscribe para volver cuando quieras.
-    [refunded] Tu acceso premium ha terminado porque tu pago fue reembolsado. Envía /subscribe para volver cuando quieras.
-    [disputed] Tu acceso premium está suspendido mientras haya una disputa abierta sobre tu pago.
-    [plan-changed] Tu nuevo plan no incluye algunos chats, así que te hemos sacado de ellos.
+    [refunded] Tu acceso premium ha terminado porque se te devolvió el pago. Envía /subscribe para volver cuando quieras.
+    [disputed] Tu acceso premium está suspendido mientras haya abierta una disputa sobre tu pago.
+    [plan-changed] Tu nuevo plan no incluye algunos chats, así que se te ha sacado de ellos.
    *[expired] Tu acceso premium ha terminado porque tu suscripción ha terminado. Envía /subscribe para volver cuando quieras.
 }
-join-declined = Para entrar al chat premium necesitas una suscripción activa. Envía /subscribe.
-removed-no-access = Te hemos sacado del chat premium porque no tienes una suscripción activa. Envía /subscribe para unirte.
+join-declined = Para entrar en este chat necesitas una suscripción activa. Envía /subscribe para conseguirla.
+removed-no-access = Se te ha sacado de un chat premium porque no tienes una suscripción activa. Envía /subscribe para unirte.
 
 ## Administración
 
 stats =
-    Usuarios: { $users } ({ $blocked } bloquearon el bot)
-    Suscriptores activos: { $active }
+    Usuarios: { $users } ({ $blocked } han bloqueado el bot)
+    Con acceso: { $active }
+stats-states = Activos { $active }, en prueba { $trialing }, con pago pendiente { $pastdue }, cancelados { $canceled }, caducados { $expired }, suspendidos { $suspended }
 stats-plan = { "  " }{ $plan }: { $count }
-stats-churned = Bajas este mes: { $churned }
+stats-mrr = Ingresos recurrentes mensuales: { $amount }
+stats-mrr-none = Ingresos recurrentes mensuales: todavía ninguno
+stats-30d = Últimos 30 días: { $joined } altas, { $left } bajas; pago completado en { $completed } de { $started } ({ $conversion } %)
+user-info =
+    Usuario { $user }: { $state }
+    Plan: { $plan }, hasta { $until }
+user-lifetime = de por vida
+user-audit-line = { $date }: { $from } → { $to } ({ $actor }: { $reason })
+user-no-audit = Todavía sin historial.
 usage = Uso: { $usage }
 granted = Hecho: { $user } tiene { $plan } hasta el { $date }.
 revoked = Hecho: { $user } ya no tiene acceso.
-broadcast-started = Difusión en cola para { $count } usuarios. Te informaré aquí.
-broadcast-progress = Difusión: { $done }/{ $total } procesados, { $sent } entregados.
+segment = { $segment ->
+    [active] los miembros con acceso
+    [trialing] los usuarios en prueba
+    [past-due] los usuarios con un pago pendiente
+    [expired] los antiguos miembros
+    [never-paid] los usuarios que nunca han pagado
+   *[all] todos
+}
+broadcast-confirm-all = Arriba está lo que recibirán { $count } usuarios. ¿Lo envío?
+broadcast-confirm = Arriba está lo que recibirán { $segment }. ¿Lo envío?
+broadcast-send-button = Enviar
+broadcast-discard-button = Descartar
+broadcast-discarded = Envío descartado.
+broadcast-expired = Ese borrador ha caducado. Envía /broadcast otra vez.
+broadcast-started = Envío iniciado. Te iré informando del progreso aquí.
+broadcast-progress = Envío: { $done }/{ $total } procesados, { $sent } entregados.
+broadcast-stopped = Envío cancelado; no se enviará nada más.
+broadcast-canceled = { $count ->
+    [0] No hay ningún envío en curso.
+    [one] Cancelando 1 envío.
+   *[other] Cancelando { $count } envíos.
+}
 admin-alert = Atención, usuario { $user }: { $detail }

@@ -36,6 +36,16 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         buttons: Vec<Vec<Button>>,
     },
+    /// `copyMessage`: the message `message_id` of `from_chat_id` (a photo,
+    /// a document, formatted text) sent again to `chat_id`.
+    CopyMessage {
+        /// Target chat.
+        chat_id: i64,
+        /// Where the message is.
+        from_chat_id: i64,
+        /// Which message.
+        message_id: i32,
+    },
     /// `answerCallbackQuery`.
     AnswerCallbackQuery {
         /// The query.
@@ -86,7 +96,9 @@ impl Action {
     /// The chat this action writes to: throttling and ordering are per chat.
     pub fn chat(&self) -> i64 {
         match self {
-            Self::SendMessage { chat_id, .. } | Self::SendInvite { chat_id, .. } => *chat_id,
+            Self::SendMessage { chat_id, .. }
+            | Self::SendInvite { chat_id, .. }
+            | Self::CopyMessage { chat_id, .. } => *chat_id,
             Self::ApproveJoinRequest { chat_id, .. }
             | Self::DeclineJoinRequest { chat_id, .. }
             | Self::RemoveMember { chat_id, .. } => *chat_id,
@@ -98,13 +110,17 @@ impl Action {
 
     /// Whether the action posts a message (counted against send limits).
     pub fn is_message(&self) -> bool {
-        matches!(self, Self::SendMessage { .. } | Self::SendInvite { .. })
+        matches!(
+            self,
+            Self::SendMessage { .. } | Self::SendInvite { .. } | Self::CopyMessage { .. }
+        )
     }
 
     /// The Bot API method, for logs and metrics.
     pub fn method(&self) -> &'static str {
         match self {
             Self::SendMessage { .. } => "sendMessage",
+            Self::CopyMessage { .. } => "copyMessage",
             Self::AnswerCallbackQuery { .. } => "answerCallbackQuery",
             Self::SendInvite { .. } => "createChatInviteLink+sendMessage",
             Self::ApproveJoinRequest { .. } => "approveChatJoinRequest",

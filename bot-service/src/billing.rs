@@ -180,4 +180,36 @@ impl BillingClient {
     pub async fn stats(&self) -> Result<GetStatsResponse, tonic::Status> {
         rpc!(self, get_stats, "GetStats", GetStatsRequest {})
     }
+
+    /// The last `limit` audit entries of a user (oldest first).
+    pub async fn audit(&self, user: i64, limit: u32) -> Result<Vec<AuditEntry>, tonic::Status> {
+        Ok(rpc!(
+            self,
+            list_audit_log,
+            "ListAuditLog",
+            ListAuditLogRequest {
+                telegram_user_id: user,
+                limit,
+            }
+        )?
+        .entries)
+    }
+
+    /// Of `users`, those in `segment` now.
+    pub async fn segment(
+        &self,
+        segment: Segment,
+        users: Vec<i64>,
+    ) -> Result<Vec<i64>, tonic::Status> {
+        Ok(rpc!(
+            self,
+            select_segment,
+            "SelectSegment",
+            SelectSegmentRequest {
+                segment: segment.into(),
+                telegram_user_ids: users,
+            }
+        )?
+        .telegram_user_ids)
+    }
 }

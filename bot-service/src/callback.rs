@@ -13,6 +13,12 @@ pub enum Callback {
     CancelNo,
     /// Take back a cancellation.
     Resume,
+    /// Fresh invite links, please.
+    Join,
+    /// Send the admin's drafted broadcast.
+    BroadcastSend,
+    /// Throw the admin's drafted broadcast away.
+    BroadcastDiscard,
 }
 
 impl Callback {
@@ -22,6 +28,9 @@ impl Callback {
             "cancel:yes" => Some(Self::CancelYes),
             "cancel:no" => Some(Self::CancelNo),
             "resume" => Some(Self::Resume),
+            "join" => Some(Self::Join),
+            "bcast:send" => Some(Self::BroadcastSend),
+            "bcast:discard" => Some(Self::BroadcastDiscard),
             _ => data
                 .strip_prefix("sub:")
                 .filter(|p| !p.is_empty())
@@ -36,6 +45,9 @@ impl Callback {
             Self::CancelYes => "cancel:yes".into(),
             Self::CancelNo => "cancel:no".into(),
             Self::Resume => "resume".into(),
+            Self::Join => "join".into(),
+            Self::BroadcastSend => "bcast:send".into(),
+            Self::BroadcastDiscard => "bcast:discard".into(),
         }
     }
 }
@@ -52,6 +64,9 @@ mod tests {
             Callback::CancelYes,
             Callback::CancelNo,
             Callback::Resume,
+            Callback::Join,
+            Callback::BroadcastSend,
+            Callback::BroadcastDiscard,
         ] {
             assert_eq!(Callback::parse(&c.data()), Some(c));
         }

@@ -22,6 +22,19 @@ pub fn lang(user: i64) -> String {
     format!("{{bot}}:lang:{user}")
 }
 
+/// The invite links made for a user last time, per chat.
+pub fn invites(user: i64) -> String {
+    format!("{{bot}}:invites:{user}")
+}
+
+/// An admin's broadcast waiting for confirmation.
+pub fn broadcast_draft(admin: i64) -> String {
+    format!("{{bot}}:broadcast:draft:{admin}")
+}
+
+/// The broadcasts running (or recently run), for `/broadcast_cancel`.
+pub const BROADCASTS: &str = "{bot}:broadcasts";
+
 /// A user's pending `/cancel` confirmation.
 pub fn cancel_session(user: i64) -> String {
     format!("{{bot}}:session:cancel:{user}")

@@ -20,6 +20,7 @@ pub mod action;
 pub mod billing;
 pub mod broadcast;
 pub mod callback;
+pub mod commands;
 pub mod config;
 pub mod dead_letters;
 pub mod effects;
@@ -27,11 +28,13 @@ pub mod envelope;
 pub mod error;
 pub mod handler;
 pub mod instruments;
+pub mod invites;
 pub mod keys;
 pub mod messages;
 pub mod outbox;
 pub mod partition;
 pub mod polling;
+pub mod pricing;
 pub mod service;
 pub mod telegram;
 pub mod webhook;
@@ -111,6 +114,15 @@ pub async fn run(
         }
         (false, _) => None,
     };
+    let menus = telegram.bot().map(|bot| {
+        commands::spawn(
+            bot.clone(),
+            config.messages.clone(),
+            store.clone(),
+            config.admin_ids.clone(),
+            shutdown.clone(),
+        )
+    });
     let senders = outbox.spawn(config.outbox_workers, telegram, shutdown.clone());
     let handler = handler::Handler::new(config.clone(), billing, store.clone());
     let workers = worker::spawn_pool(
@@ -151,6 +163,7 @@ pub async fn run(
         .into_iter()
         .chain(senders)
         .chain(poller)
+        .chain(menus)
         .chain([sampler])
     {
         let _ = task.await;

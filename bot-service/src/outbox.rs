@@ -28,6 +28,7 @@ use tracing::Instrument;
 
 use crate::action::Action;
 use crate::broadcast::count_recipient;
+use crate::invites::{self, Links};
 use crate::keys;
 use crate::telegram::{SendError, Telegram};
 
@@ -51,6 +52,9 @@ impl Default for Limits {
         }
     }
 }
+
+/// How long an invite link works (and is kept to be revoked later).
+pub const INVITE_LIFE: Duration = Duration::from_secs(24 * 3600);
 
 /// A queued call.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,8 +84,13 @@ pub struct Outbox {
 
 /// How a call is settled.
 enum Next {
-    /// Finished: `delivered` false when skipped or refused.
-    Done { delivered: bool, blocked: bool },
+    /// Finished: `delivered` false when skipped or refused; the invite
+    /// links it made, to keep.
+    Done {
+        delivered: bool,
+        blocked: bool,
+        links: Option<(Links, Vec<(i64, String)>)>,
+    },
     /// Handed out again after this long; `counts` as an attempt or not.
     Retry { delay: Duration, counts: bool },
     /// Given up on, with why.
@@ -244,6 +253,11 @@ impl Sender {
     async fn send(&self, item: &Item, claim: &Claim) -> Next {
         let chat = item.action.chat();
         let store = &self.outbox.store;
+        let skipped = Next::Done {
+            delivered: false,
+            blocked: false,
+            links: None,
+        };
         if item.action.is_message()
             && chat > 0
             && store
@@ -251,17 +265,34 @@ impl Sender {
                 .await
                 .unwrap_or(false)
         {
-            return Next::Done {
-                delivered: false,
-                blocked: false,
-            };
+            return skipped;
         }
+        if let Some(job) = &item.job
+            && crate::broadcast::canceled(store, job)
+                .await
+                .unwrap_or(false)
+        {
+            return skipped;
+        }
+        let earlier = match invites::revoke_earlier(&self.telegram, store, &item.action).await {
+            Ok(earlier) => earlier,
+            Err(e) => return self.failed(e, item, claim),
+        };
         match self.telegram.execute(&item.action).await {
-            Ok(()) => Next::Done {
+            Ok(sent) => Next::Done {
                 delivered: true,
                 blocked: false,
+                links: earlier.map(|e| (e, sent.links)),
             },
-            Err(SendError::RetryAfter(wait)) => {
+            Err(e) => self.failed(e, item, claim),
+        }
+    }
+
+    /// What to do after a failed call.
+    fn failed(&self, e: SendError, item: &Item, claim: &Claim) -> Next {
+        let chat = item.action.chat();
+        match e {
+            SendError::RetryAfter(wait) => {
                 tracing::info!(
                     chat,
                     wait_s = wait.as_secs(),
@@ -272,25 +303,26 @@ impl Sender {
                     counts: false,
                 }
             }
-            Err(SendError::Blocked) => {
+            SendError::Blocked => {
                 tracing::info!(chat, "user blocked the bot; not writing to them again");
                 Next::Done {
                     delivered: false,
                     blocked: true,
+                    links: None,
                 }
             }
-            Err(SendError::Permanent(reason)) => {
+            SendError::Permanent(reason) => {
                 tracing::warn!(chat, method = item.action.method(), %reason, "Telegram refused a call; moved to the dead-letter list");
                 Next::Dead(format!("{}: {reason}", item.action.method()))
             }
-            Err(SendError::Transient(reason)) if claim.attempts >= self.outbox.max_attempts => {
+            SendError::Transient(reason) if claim.attempts >= self.outbox.max_attempts => {
                 tracing::error!(chat, %reason, attempts = claim.attempts, "call failed too often; moved to the dead-letter list");
                 Next::Dead(crate::worker::gave_up(
                     &format!("{}: {reason}", item.action.method()),
                     claim.attempts,
                 ))
             }
-            Err(SendError::Transient(reason)) => {
+            SendError::Transient(reason) => {
                 let delay = Duration::from_millis(250u64 << claim.attempts.min(7))
                     .min(Duration::from_secs(30));
                 tracing::info!(chat, %reason, attempts = claim.attempts, "call failed; retrying");
@@ -308,10 +340,17 @@ impl Sender {
     async fn settle(&self, claim: &Claim, job: Option<&str>, next: Next) {
         let mut tx = Tx::new();
         match &next {
-            Next::Done { delivered, blocked } => {
+            Next::Done {
+                delivered,
+                blocked,
+                links,
+            } => {
                 tx.ack(keys::OUTBOX, claim, None);
                 if *blocked {
                     tx.set_add(keys::BLOCKED, &claim_chat(claim));
+                }
+                if let (Some((earlier, made)), Ok(user)) = (links, claim_chat(claim).parse()) {
+                    invites::remember(&mut tx, user, earlier.clone(), made.clone(), INVITE_LIFE);
                 }
                 if let Some(job) = job {
                     count_recipient(&mut tx, job, *delivered);

@@ -32,6 +32,13 @@ pub enum SendError {
     Permanent(String),
 }
 
+/// What a call left behind that the outbox keeps.
+#[derive(Debug, Default)]
+pub struct Sent {
+    /// Invite links created, per chat (revoked when the user asks again).
+    pub links: Vec<(i64, String)>,
+}
+
 /// The Bot API client, or a dry run.
 #[derive(Clone)]
 pub enum Telegram {
@@ -74,7 +81,7 @@ impl Telegram {
     }
 
     /// Makes the Bot API call(s) of `action`.
-    pub async fn execute(&self, action: &Action) -> Result<(), SendError> {
+    pub async fn execute(&self, action: &Action) -> Result<Sent, SendError> {
         let span = tracing::info_span!(
             "telegram.call",
             otel.name = action.method(),
@@ -86,11 +93,11 @@ impl Telegram {
         let Self::Live(bot) = self else {
             let _enter = span.enter();
             tracing::info!(?action, "dry run: would call {}", action.method());
-            return Ok(());
+            return Ok(Sent::default());
         };
         let outcome = run(bot, action).instrument(span).await;
         let label = match &outcome {
-            Ok(()) => "ok",
+            Ok(_) => "ok",
             Err(SendError::RetryAfter(_)) => "retry_after",
             Err(SendError::Blocked) => "blocked",
             Err(SendError::Transient(_)) => "transient",
@@ -98,6 +105,41 @@ impl Telegram {
         };
         metrics::counter!("bot_telegram_calls_total", "method" => action.method(), "outcome" => label).increment(1);
         outcome
+    }
+
+    /// `revokeChatInviteLink`: the link stops working (a used or expired
+    /// one is refused by Telegram, which is as good).
+    pub async fn revoke_invite(&self, chat: i64, link: &str) -> Result<(), SendError> {
+        let Self::Live(bot) = self else {
+            tracing::info!(chat, "dry run: would call revokeChatInviteLink");
+            return Ok(());
+        };
+        let span = tracing::info_span!(
+            "telegram.call",
+            otel.name = "revokeChatInviteLink",
+            otel.kind = "client",
+            http.request.method = "POST",
+            telegram.method = "revokeChatInviteLink",
+            telegram.chat_id = chat,
+        );
+        let outcome = std::future::IntoFuture::into_future(
+            bot.revoke_chat_invite_link(ChatId(chat), link.to_owned()),
+        )
+        .instrument(span)
+        .await
+        .map(drop)
+        .map_err(classify);
+        let label = match &outcome {
+            Ok(()) => "ok",
+            Err(SendError::Permanent(_)) => "permanent",
+            Err(SendError::RetryAfter(_)) => "retry_after",
+            Err(_) => "transient",
+        };
+        metrics::counter!("bot_telegram_calls_total", "method" => "revokeChatInviteLink", "outcome" => label).increment(1);
+        match outcome {
+            Err(SendError::Permanent(_) | SendError::Blocked) => Ok(()),
+            other => other,
+        }
     }
 }
 
@@ -122,7 +164,8 @@ fn keyboard(rows: &[Vec<Button>]) -> Result<InlineKeyboardMarkup, SendError> {
     Ok(InlineKeyboardMarkup::new(out))
 }
 
-async fn run(bot: &Bot, action: &Action) -> Result<(), SendError> {
+async fn run(bot: &Bot, action: &Action) -> Result<Sent, SendError> {
+    let done = |r: Result<(), SendError>| r.map(|()| Sent::default());
     match action {
         Action::SendMessage {
             chat_id,
@@ -133,8 +176,22 @@ async fn run(bot: &Bot, action: &Action) -> Result<(), SendError> {
             if !buttons.is_empty() {
                 request = request.reply_markup(keyboard(buttons)?);
             }
-            request.await.map(drop).map_err(classify)
+            done(request.await.map(drop).map_err(classify))
         }
+        Action::CopyMessage {
+            chat_id,
+            from_chat_id,
+            message_id,
+        } => done(
+            bot.copy_message(
+                ChatId(*chat_id),
+                ChatId(*from_chat_id),
+                teloxide_core::types::MessageId(*message_id),
+            )
+            .await
+            .map(drop)
+            .map_err(classify),
+        ),
         Action::AnswerCallbackQuery {
             callback_query_id,
             text,
@@ -144,7 +201,7 @@ async fn run(bot: &Bot, action: &Action) -> Result<(), SendError> {
                 use teloxide_core::payloads::AnswerCallbackQuerySetters;
                 request = request.text(t.clone());
             }
-            request.await.map(drop).map_err(classify)
+            done(request.await.map(drop).map_err(classify))
         }
         Action::SendInvite {
             chat_id,
@@ -155,6 +212,7 @@ async fn run(bot: &Bot, action: &Action) -> Result<(), SendError> {
         } => {
             let expire = Utc::now() + chrono::Duration::seconds(*expire_secs);
             let mut rows = Vec::with_capacity(chats.len());
+            let mut links = Vec::with_capacity(chats.len());
             for (i, chat) in chats.iter().enumerate() {
                 // A retry after a partial failure makes new links; the
                 // unused ones expire with the rest.
@@ -170,6 +228,7 @@ async fn run(bot: &Bot, action: &Action) -> Result<(), SendError> {
                     .or(buttons.last())
                     .cloned()
                     .unwrap_or_default();
+                links.push((*chat, link.invite_link.clone()));
                 rows.push(vec![Button::Url {
                     text: label,
                     url: link.invite_link,
@@ -178,19 +237,21 @@ async fn run(bot: &Bot, action: &Action) -> Result<(), SendError> {
             bot.send_message(ChatId(*chat_id), text.clone())
                 .reply_markup(keyboard(&rows)?)
                 .await
-                .map(drop)
-                .map_err(classify)
+                .map_err(classify)?;
+            Ok(Sent { links })
         }
-        Action::ApproveJoinRequest { chat_id, user_id } => bot
-            .approve_chat_join_request(ChatId(*chat_id), user(*user_id)?)
-            .await
-            .map(drop)
-            .map_err(classify),
-        Action::DeclineJoinRequest { chat_id, user_id } => bot
-            .decline_chat_join_request(ChatId(*chat_id), user(*user_id)?)
-            .await
-            .map(drop)
-            .map_err(classify),
+        Action::ApproveJoinRequest { chat_id, user_id } => done(
+            bot.approve_chat_join_request(ChatId(*chat_id), user(*user_id)?)
+                .await
+                .map(drop)
+                .map_err(classify),
+        ),
+        Action::DeclineJoinRequest { chat_id, user_id } => done(
+            bot.decline_chat_join_request(ChatId(*chat_id), user(*user_id)?)
+                .await
+                .map(drop)
+                .map_err(classify),
+        ),
         Action::RemoveMember { chat_id, user_id } => {
             // An until_date under 30 s would mean "for ever": ban for a
             // minute, then lift it at once.
@@ -198,11 +259,13 @@ async fn run(bot: &Bot, action: &Action) -> Result<(), SendError> {
                 .until_date(Utc::now() + chrono::Duration::seconds(60))
                 .await
                 .map_err(classify)?;
-            bot.unban_chat_member(ChatId(*chat_id), user(*user_id)?)
-                .only_if_banned(true)
-                .await
-                .map(drop)
-                .map_err(classify)
+            done(
+                bot.unban_chat_member(ChatId(*chat_id), user(*user_id)?)
+                    .only_if_banned(true)
+                    .await
+                    .map(drop)
+                    .map_err(classify),
+            )
         }
     }
 }

@@ -38,6 +38,10 @@ pub enum MeshCommand {
     /// Replay the Stripe events whose webhook delivery failed.
     #[command(alias = "recover-events")]
     Recover,
+    /// Every member billing knows, as CSV on stdout (an admin call to
+    /// billing at BILLING_SERVICE_URL).
+    #[command(name = "export-members")]
+    ExportMembers,
     /// Work bot-service gave up on: list it, or replay it once the cause is
     /// fixed (asks bot-service at BOT_SERVICE_URL).
     #[command(subcommand, name = "dead-letters")]

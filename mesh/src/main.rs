@@ -11,8 +11,11 @@ fn main() -> anyhow::Result<()> {
         MeshCommand::Gateway => mesh::Target::Gateway,
         MeshCommand::Bot => mesh::Target::Bot,
         MeshCommand::Billing => mesh::Target::Billing,
-        MeshCommand::Reconcile => return mesh::ops::billing(true),
-        MeshCommand::Recover => return mesh::ops::billing(false),
+        MeshCommand::Reconcile => return mesh::ops::billing(mesh::ops::BillingOp::Reconcile),
+        MeshCommand::Recover => return mesh::ops::billing(mesh::ops::BillingOp::Recover),
+        MeshCommand::ExportMembers => {
+            return mesh::ops::billing(mesh::ops::BillingOp::ExportMembers);
+        }
         MeshCommand::DeadLetters(c) => return mesh::ops::dead_letters(c),
         MeshCommand::Webhook(c) => return mesh::ops::webhook(c.into()),
     };

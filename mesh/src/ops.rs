@@ -3,7 +3,7 @@
 //! the services; bad configuration exits 2 with one line.
 
 use mesh_proto::billing::v1::billing_service_client::BillingServiceClient;
-use mesh_proto::billing::v1::{ReconcileRequest, RecoverEventsRequest};
+use mesh_proto::billing::v1::{ExportMembersRequest, ReconcileRequest, RecoverEventsRequest};
 use mesh_proto::bot::v1::bot_service_client::BotServiceClient;
 use mesh_proto::bot::v1::{ListDeadLettersRequest, ReplayDeadLettersRequest};
 use mesh_runtime::{ConfigError, Env};
@@ -43,10 +43,55 @@ pub fn webhook(command: bot_service::webhook::Command) -> anyhow::Result<()> {
     runtime()?.block_on(bot_service::webhook::run(command, &config, secret.as_ref()))
 }
 
-/// `reconcile` / `recover`: asks billing-service (at
-/// `BILLING_SERVICE_URL`) to rebuild entitlements from Stripe, or to replay
-/// events whose delivery failed. Safe at any time; made for a CronJob.
-pub fn billing(reconcile: bool) -> anyhow::Result<()> {
+/// A one-shot call to billing-service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingOp {
+    /// Rebuild entitlements from Stripe.
+    Reconcile,
+    /// Replay events whose delivery failed.
+    Recover,
+    /// Every member as CSV on stdout.
+    ExportMembers,
+}
+
+/// The CSV header of `export-members`.
+const MEMBERS_HEADER: &str = "telegram_user_id,state,has_access,plan_id,access_until,lifetime,renews,paid_until,granted_until,trial_used,ever_paid,stripe_customer_id,stripe_subscription_id";
+
+/// One member as a CSV row (times as unix seconds, empty when unknown).
+fn member_row(m: &mesh_proto::billing::v1::Member) -> String {
+    let e = m.entitlement.clone().unwrap_or_default();
+    let time =
+        |t: Option<mesh_proto::Timestamp>| t.map(|t| t.seconds.to_string()).unwrap_or_default();
+    // Ids and plan ids hold no commas or quotes; quote anyway, as CSV allows.
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let state = e
+        .state()
+        .as_str_name()
+        .trim_start_matches("ENTITLEMENT_STATE_")
+        .to_ascii_lowercase();
+    [
+        e.telegram_user_id.to_string(),
+        state,
+        e.has_access.to_string(),
+        quote(&e.plan_id),
+        time(e.current_period_end),
+        e.lifetime.to_string(),
+        (!e.cancel_at_period_end).to_string(),
+        time(e.paid_until),
+        time(e.granted_until),
+        e.trial_used.to_string(),
+        m.ever_paid.to_string(),
+        quote(&e.stripe_customer_id),
+        quote(&e.stripe_subscription_id),
+    ]
+    .join(",")
+}
+
+/// `reconcile` / `recover` / `export-members`: asks billing-service (at
+/// `BILLING_SERVICE_URL`) to rebuild entitlements from Stripe, to replay
+/// events whose delivery failed, or for every member. Safe at any time;
+/// made for a CronJob or a terminal.
+pub fn billing(op: BillingOp) -> anyhow::Result<()> {
     let env = Env::from_process();
     runtime()?.block_on(async move {
         let channel = channel(&env, "BILLING_SERVICE_URL", "http://127.0.0.1:50052")?;
@@ -55,7 +100,18 @@ pub fn billing(reconcile: bool) -> anyhow::Result<()> {
             .or_else(|| env.secret("BILLING_API_TOKEN"));
         let credentials = GrpcTracePropagation::with_bearer(token.as_ref().map(|t| t.expose()));
         let mut client = BillingServiceClient::with_interceptor(channel, credentials);
-        if reconcile {
+        if op == BillingOp::ExportMembers {
+            let mut request = tonic::Request::new(ExportMembersRequest {});
+            request.set_timeout(LONG_CALL);
+            let mut members = client.export_members(request).await?.into_inner();
+            println!("{MEMBERS_HEADER}");
+            let mut count = 0u64;
+            while let Some(member) = members.message().await? {
+                println!("{}", member_row(&member));
+                count += 1;
+            }
+            eprintln!("exported {count} members");
+        } else if op == BillingOp::Reconcile {
             let mut request = tonic::Request::new(ReconcileRequest {});
             request.set_timeout(LONG_CALL);
             let r = client.reconcile(request).await?.into_inner();

@@ -115,6 +115,16 @@ impl Env {
             .unwrap_or(default))
     }
 
+    /// A number of days (fractions allowed: `0.5` is twelve hours), at
+    /// most ten years.
+    pub fn days_or(&self, key: &str, default: f64) -> Result<Duration, ConfigError> {
+        let days = self.parse::<f64>(key)?.unwrap_or(default);
+        if !(0.0..=3660.0).contains(&days) {
+            return Err(ConfigError::new(key, "must be between 0 and 3660 days"));
+        }
+        Ok(Duration::from_secs_f64(days * 86_400.0))
+    }
+
     /// A secret; never echoed in the error.
     pub fn secret(&self, key: &str) -> Option<Secret> {
         self.get(key).map(Secret::new)

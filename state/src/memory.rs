@@ -365,8 +365,11 @@ impl State {
                 Op::Delete { key } => {
                     self.delete_value(key, now);
                 }
-                Op::Incr { key, by } => {
-                    self.incr(key, *by, now);
+                Op::Incr { key, by, ttl } => {
+                    let next = self.incr(key, *by, now);
+                    if let Some(ttl) = ttl {
+                        self.set_value(key, next.to_string().as_bytes(), Some(*ttl), now);
+                    }
                 }
                 Op::SetAdd { key, member } => {
                     self.set_add(key, member);

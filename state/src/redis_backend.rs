@@ -356,10 +356,11 @@ impl RedisBackend {
                 name("del");
                 keys.push(self.value_key(key));
             }
-            Op::Incr { key, by } => {
+            Op::Incr { key, by, ttl } => {
                 name("incr");
                 keys.push(self.value_key(key));
                 args.push(by.to_string().into_bytes());
+                args.push(ttl.map_or(0, ms).to_string().into_bytes());
             }
             Op::SetAdd { key, member } => {
                 name("sadd");

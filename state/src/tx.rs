@@ -81,6 +81,7 @@ pub(crate) enum Op {
     Incr {
         key: String,
         by: i64,
+        ttl: Option<Duration>,
     },
     SetAdd {
         key: String,
@@ -204,6 +205,17 @@ impl Tx {
         self.op(Op::Incr {
             key: key.to_owned(),
             by,
+            ttl: None,
+        })
+    }
+
+    /// Adds `by` to the counter `key`, which then lives `ttl` from now (a
+    /// counter of one day of a rolling window, gone when out of it).
+    pub fn incr_expiring(&mut self, key: &str, by: i64, ttl: Duration) -> &mut Self {
+        self.op(Op::Incr {
+            key: key.to_owned(),
+            by,
+            ttl: Some(ttl),
         })
     }
 

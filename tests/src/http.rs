@@ -24,6 +24,14 @@ pub fn text_update(update_id: i64, user: i64, text: &str) -> Value {
     })
 }
 
+/// A private-chat text message from `user` whose Telegram is set to
+/// `language` (`es`, `ru`, ...).
+pub fn text_update_in(update_id: i64, user: i64, text: &str, language: &str) -> Value {
+    let mut update = text_update(update_id, user, text);
+    update["message"]["from"]["language_code"] = json!(language);
+    update
+}
+
 /// Waits until the gateway at `gateway` says everything is ready (not
 /// only `degraded`: billing too).
 pub async fn wait_ready(gateway: &str) {

@@ -6,7 +6,8 @@ use std::time::Duration;
 use mesh::Target;
 use mesh_proto::billing::v1::billing_service_client::BillingServiceClient;
 use mesh_proto::billing::v1::{
-    CreateCheckoutSessionRequest, Entitlement, EntitlementState, GetEntitlementRequest,
+    CreateCheckoutSessionRequest, CreateCheckoutSessionResponse, Entitlement, EntitlementState,
+    GetEntitlementRequest,
 };
 use serde_json::Value;
 use tonic::service::interceptor::InterceptedService;
@@ -21,7 +22,11 @@ pub const PREMIUM_CHAT: i64 = -100_123_456_789;
 /// The admin in tests.
 pub const ADMIN: i64 = 9000;
 /// The prices of the repository's plans file.
-pub const PRICES: &[&str] = &["price_monthly_placeholder", "price_yearly_placeholder"];
+pub const PRICES: &[&str] = &[
+    "price_monthly_placeholder",
+    "price_yearly_placeholder",
+    "price_pass_placeholder",
+];
 
 /// Presents a bearer token (when set) on billing calls.
 #[derive(Clone)]
@@ -61,20 +66,24 @@ pub struct Product {
 }
 
 impl Product {
-    /// Subscribes `user` to the monthly plan the way a user does: a
-    /// Checkout session through billing, paid at the Stripe double, its
-    /// events delivered through the gateway; returns once access is active.
-    pub async fn subscribe(&self, user: i64) {
-        let session = self
-            .billing()
+    /// A Checkout session for `user` and `plan`, through billing.
+    pub async fn checkout(&self, user: i64, plan: &str) -> CreateCheckoutSessionResponse {
+        self.billing()
             .create_checkout_session(CreateCheckoutSessionRequest {
                 telegram_user_id: user,
-                plan_id: "monthly".into(),
+                plan_id: plan.into(),
                 request_id: String::new(),
             })
             .await
             .expect("checkout session")
-            .into_inner();
+            .into_inner()
+    }
+
+    /// Subscribes `user` to the monthly plan the way a user does: a
+    /// Checkout session through billing, paid at the Stripe double, its
+    /// events delivered through the gateway; returns once access is active.
+    pub async fn subscribe(&self, user: i64) {
+        let session = self.checkout(user, "monthly").await;
         let events = self.stripe.complete_checkout(&session.session_id);
         self.stripe.deliver_all(&self.mesh.gateway, &events).await;
         self.wait_state(user, EntitlementState::Active).await;
@@ -166,6 +175,20 @@ impl Product {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// An admin broadcast of `text` to everyone: drafted, then confirmed
+    /// with its Send button (updates `update_id` and the next).
+    pub async fn broadcast(&self, update_id: i64, text: &str) {
+        let draft = crate::http::text_update(update_id, ADMIN, &format!("/broadcast {text}"));
+        self.post(&draft).await;
+        let tap = crate::http::callback_update(
+            update_id + 1,
+            ADMIN,
+            &format!("cbq-broadcast-{update_id}"),
+            "bcast:send",
+        );
+        self.post(&tap).await;
+    }
+
     /// Waits for a Bot API call (successful or not) matching `pred`.
     pub async fn wait_call(
         &self,
@@ -205,6 +228,17 @@ pub fn url_buttons(params: &Value) -> Vec<String> {
         .flatten()
         .flat_map(|row| row.as_array().cloned().unwrap_or_default())
         .filter_map(|b| b["url"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The labels of a sent message's buttons.
+pub fn button_labels(params: &Value) -> Vec<String> {
+    params["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["text"].as_str().map(str::to_owned))
         .collect()
 }
 

@@ -143,6 +143,7 @@ impl StripeDouble {
             .route("/v1/subscriptions", get(handle))
             .route("/v1/events", get(handle))
             .route("/v1/charges/{id}", get(handle))
+            .route("/v1/prices/{id}", get(handle))
             .route(
                 "/v1/subscriptions/{id}",
                 get(handle).post(handle).delete(handle),
@@ -241,6 +242,39 @@ impl StripeDouble {
             "status": status, "created": now(),
             "parent": {"type": "subscription_details", "subscription_details": {"subscription": sub["id"]}},
         })
+    }
+
+    /// The customer pays a one-time plan's session, `ago` seconds before
+    /// now (Stripe's event time): returns `checkout.session.completed`.
+    pub fn complete_payment(&self, session_id: &str, ago: i64) -> Value {
+        let mut inner = self.lock();
+        let Some(session) = inner.sessions.get(session_id).cloned() else {
+            panic!("no session {session_id}");
+        };
+        assert_eq!(session["mode"], "payment", "a payment-mode session");
+        let intent = Self::id(&mut inner, "pi");
+        let charge = Self::id(&mut inner, "ch");
+        let mut completed = session.clone();
+        completed["status"] = json!("complete");
+        completed["payment_status"] = json!("paid");
+        completed["payment_intent"] = json!(intent);
+        inner
+            .sessions
+            .insert(session_id.to_owned(), completed.clone());
+        let amount =
+            price_object(s(&session, "/line_items/0/price").unwrap_or_default())["unit_amount"]
+                .clone();
+        inner.charges.insert(
+            charge.clone(),
+            json!({"id": charge, "object": "charge", "customer": session["customer"], "payment_intent": intent,
+                   "amount": amount, "amount_refunded": 0, "currency": "usd", "created": now() - ago}),
+        );
+        let mut event = Self::event(&mut inner, "checkout.session.completed", completed);
+        event["created"] = json!(now() - ago);
+        if let Some((stored, _)) = inner.events.last_mut() {
+            *stored = event.clone();
+        }
+        event
     }
 
     /// The customer pays: the session completes and a subscription starts.
@@ -497,6 +531,33 @@ fn page(url: &str, all: Vec<&Value>, p: &Value) -> Reply {
 }
 
 /// A subscription with every field async-stripe requires.
+/// A price as Stripe shows it. Its terms follow its id: `yearly` in it
+/// bills 99.99 USD a year, `pass` or `lifetime` is a one-time 15.00 USD,
+/// anything else 9.99 USD a month.
+pub fn price_object(id: &str) -> Value {
+    let mut price = json!({"id": id, "object": "price", "active": true, "billing_scheme": "per_unit",
+        "created": 1_700_000_000, "currency": "usd", "livemode": false, "metadata": {},
+        "product": "prod_double", "tax_behavior": "unspecified"});
+    let (amount, recurring) = if id.contains("yearly") {
+        (9999, Some("year"))
+    } else if id.contains("pass") || id.contains("lifetime") {
+        (1500, None)
+    } else {
+        (999, Some("month"))
+    };
+    price["unit_amount"] = json!(amount);
+    price["unit_amount_decimal"] = json!(amount.to_string());
+    match recurring {
+        Some(interval) => {
+            price["type"] = json!("recurring");
+            price["recurring"] = json!({"interval": interval, "interval_count": 1,
+                "usage_type": "licensed", "meter": null, "trial_period_days": null});
+        }
+        None => price["type"] = json!("one_time"),
+    }
+    price
+}
+
 fn subscription_object(
     id: &str,
     customer: &str,
@@ -509,8 +570,7 @@ fn subscription_object(
     let end = t + trial_days.map_or(30 * 86_400, |d| d * 86_400);
     let plan = json!({"id": price, "object": "plan", "active": true, "billing_scheme": "per_unit", "created": t,
                       "currency": "usd", "interval": "month", "interval_count": 1, "livemode": false, "usage_type": "licensed"});
-    let price_object = json!({"id": price, "object": "price", "active": true, "billing_scheme": "per_unit", "created": t,
-                              "currency": "usd", "livemode": false, "metadata": {}, "product": "prod_double", "type": "recurring"});
+    let price_object = price_object(price);
     let item = json!({
         "id": format!("si_{id}"), "object": "subscription_item", "created": t,
         "current_period_start": t, "current_period_end": end, "discounts": [], "metadata": {},
@@ -543,6 +603,7 @@ async fn handle(
     let id = path
         .strip_prefix("/v1/subscriptions/")
         .or_else(|| path.strip_prefix("/v1/charges/"))
+        .or_else(|| path.strip_prefix("/v1/prices/"))
         .map(str::to_owned);
     dispatch(&double, method, path, id, query, headers, body).await
 }
@@ -689,7 +750,7 @@ impl StripeDouble {
                 (StatusCode::OK, Json(c))
             }
             ("POST", "/v1/checkout/sessions", None) => {
-                if s(p, "/mode") != Some("subscription") {
+                if !matches!(s(p, "/mode"), Some("subscription" | "payment")) {
                     return error(
                         StatusCode::BAD_REQUEST,
                         "invalid_request_error",
@@ -709,6 +770,26 @@ impl StripeDouble {
                 };
                 if !self.prices.iter().any(|x| x == price) {
                     return missing("price", price);
+                }
+                // Stripe refuses a price whose kind does not fit the mode.
+                let recurring = price_object(price).get("recurring").is_some();
+                if recurring != (s(p, "/mode") == Some("subscription")) {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        None,
+                        "The price type does not match the Checkout Session mode.",
+                        Some("line_items[0][price]"),
+                    );
+                }
+                if s(p, "/mode") == Some("payment") && p.get("subscription_data").is_some() {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        None,
+                        "subscription_data can only be used in subscription mode.",
+                        Some("subscription_data"),
+                    );
                 }
                 if s(p, "/success_url").is_none() {
                     return error(
@@ -787,6 +868,13 @@ impl StripeDouble {
                     .map(|(e, _)| e)
                     .collect();
                 page("/v1/events", all, p)
+            }
+            ("GET", _, Some(id)) if path.starts_with("/v1/prices/") => {
+                if self.prices.iter().any(|p| p == id) {
+                    (StatusCode::OK, Json(price_object(id)))
+                } else {
+                    missing("price", id)
+                }
             }
             ("GET", _, Some(id)) if path.starts_with("/v1/charges/") => {
                 match inner.charges.get(id) {

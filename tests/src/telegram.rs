@@ -53,6 +53,10 @@ struct Inner {
     webhook: Option<String>,
     started: Vec<(String, Option<i64>)>,
     next_message_id: i64,
+    /// Invite links made: link -> (chat, revoked).
+    links: HashMap<String, (i64, bool)>,
+    /// The command menus set: (scope as JSON text, language) -> commands.
+    commands: HashMap<(String, String), Value>,
 }
 
 /// The running double.
@@ -80,6 +84,10 @@ const KNOWN: &[&str] = &[
     "getWebhookInfo",
     "getUpdates",
     "getChatMember",
+    "revokeChatInviteLink",
+    "copyMessage",
+    "setMyCommands",
+    "getMyCommands",
 ];
 
 fn error(
@@ -121,6 +129,20 @@ impl TelegramDouble {
             url: format!("http://{addr}"),
             ..double
         }
+    }
+
+    /// The command menu set for `scope` (e.g. `{"type":"default"}`) and
+    /// `language` (`""` for none).
+    pub fn commands(&self, scope: &Value, language: &str) -> Option<Value> {
+        self.lock()
+            .commands
+            .get(&(scope.to_string(), language.to_owned()))
+            .cloned()
+    }
+
+    /// Whether invite `link` was revoked (`None`: never made).
+    pub fn link_revoked(&self, link: &str) -> Option<bool> {
+        self.lock().links.get(link).map(|(_, revoked)| *revoked)
     }
 
     /// Every call so far.
@@ -344,13 +366,109 @@ fn respond(
         "getMe" => {
             json!({"id": 123456789, "is_bot": true, "first_name": "Test", "username": "test_bot"})
         }
-        "createChatInviteLink" => json!({
-            "invite_link": format!("https://t.me/+invite{}", inner.calls.len()),
-            "creator": {"id": 123456789, "is_bot": true, "first_name": "Test"},
-            "creates_join_request": params.get("creates_join_request").and_then(Value::as_bool).unwrap_or(false),
-            "is_primary": false,
-            "is_revoked": false,
-        }),
+        "createChatInviteLink" => {
+            let Some(chat) = chat else {
+                return error(StatusCode::BAD_REQUEST, "Bad Request: chat not found", None);
+            };
+            let link = format!("https://t.me/+invite{}", inner.links.len() + 1);
+            inner.links.insert(link.clone(), (chat, false));
+            json!({
+                "invite_link": link,
+                "creator": {"id": 123456789, "is_bot": true, "first_name": "Test"},
+                "creates_join_request": params.get("creates_join_request").and_then(Value::as_bool).unwrap_or(false),
+                "is_primary": false,
+                "is_revoked": false,
+            })
+        }
+        "revokeChatInviteLink" => {
+            let link = params
+                .get("invite_link")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            match inner.links.get_mut(&link) {
+                Some((owner, revoked)) if Some(*owner) == chat => {
+                    *revoked = true;
+                    json!({
+                        "invite_link": link,
+                        "creator": {"id": 123456789, "is_bot": true, "first_name": "Test"},
+                        "creates_join_request": false,
+                        "is_primary": false,
+                        "is_revoked": true,
+                    })
+                }
+                _ => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "Bad Request: INVITE_HASH_EXPIRED",
+                        None,
+                    );
+                }
+            }
+        }
+        "copyMessage" => {
+            let from = params.get("from_chat_id").and_then(as_i64);
+            let id = params.get("message_id").and_then(as_i64);
+            if chat.is_none() || from.is_none() || id.is_none() {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: message to copy not found",
+                    None,
+                );
+            }
+            inner.next_message_id += 1;
+            json!({"message_id": inner.next_message_id})
+        }
+        "setMyCommands" | "getMyCommands" => {
+            let scope = params
+                .get("scope")
+                .map(|s| match s {
+                    Value::String(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+                    other => other.clone(),
+                })
+                .unwrap_or_else(|| json!({"type": "default"}));
+            let language = params
+                .get("language_code")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let key = (scope.to_string(), language);
+            if method == "getMyCommands" {
+                inner
+                    .commands
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| json!([]))
+            } else {
+                let commands = match params.get("commands") {
+                    Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
+                    Some(other) => other.clone(),
+                    None => Value::Null,
+                };
+                let valid = commands.as_array().is_some_and(|list| {
+                    !list.is_empty()
+                        && list.len() <= 100
+                        && list.iter().all(|c| {
+                            let name = c["command"].as_str().unwrap_or_default();
+                            let description = c["description"].as_str().unwrap_or_default();
+                            (1..=32).contains(&name.len())
+                                && name.bytes().all(|b| {
+                                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'
+                                })
+                                && (1..=256).contains(&description.chars().count())
+                        })
+                });
+                if !valid {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "Bad Request: BOT_COMMAND_INVALID",
+                        None,
+                    );
+                }
+                inner.commands.insert(key, commands);
+                json!(true)
+            }
+        }
         "setWebhook" => {
             let Some(url) = params
                 .get("url")

@@ -35,7 +35,7 @@ async fn commands() {
         "no admin commands for users"
     );
     p.post(&text_update(4, u, "/plans")).await;
-    p.wait_message(u, "Plans:\n- Monthly").await;
+    p.wait_message(u, "Plans:\n• Monthly").await;
     p.post(&text_update(5, u, "/status")).await;
     p.wait_message(u, "You don't have a subscription yet").await;
     p.post(&text_update(6, u, "hello there")).await;
@@ -226,7 +226,7 @@ async fn admin_commands() {
         ("telegram:9000", "giveaway winner")
     );
     p.post(&text_update(22, ADMIN, "/stats")).await;
-    p.wait_message(ADMIN, "Active subscribers: 1").await;
+    p.wait_message(ADMIN, "With access: 1").await;
     p.post(&text_update(23, ADMIN, "/revoke 7302 testing"))
         .await;
     p.wait_message(ADMIN, "7302 no longer has access").await;

@@ -41,6 +41,8 @@ fn billing(stripe: &StripeDouble, store: &Store) -> (Ledger, EventApplier) {
     let terms = Terms {
         grace: 3 * 86_400,
         reminder_lead: 3 * 86_400,
+        renewal_lead: 0,
+        winback_after: 0,
         event_ttl: Duration::from_secs(4 * 86_400),
         plans: Plans::new(plans, vec![PREMIUM_CHAT]),
     };
@@ -82,6 +84,7 @@ async fn paid(stripe: &StripeDouble, user: i64) -> Vec<Vec<u8>> {
                 plan_id: "monthly",
                 price_id: PRICES[0],
                 trial_days: 0,
+                one_time: None,
                 success_url: "https://t.me/test_bot",
                 cancel_url: "https://t.me/test_bot",
             },

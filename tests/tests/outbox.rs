@@ -46,7 +46,7 @@ async fn blocked_user_is_not_written_to() {
     p.wait_call("the 403", |c| !c.ok && c.params["chat_id"] == u)
         .await;
     // An admin broadcast skips the blocked user but reaches the admin.
-    p.post(&text_update(2, ADMIN, "/broadcast news")).await;
+    p.broadcast(20, "news").await;
     p.wait_message(ADMIN, "Broadcast: ").await;
     let attempts = p
         .telegram
@@ -82,8 +82,7 @@ async fn send_rates_within_limits() {
     for u in 0..90 {
         p.post(&text_update(100 + u, 9100 + u, "hi")).await;
     }
-    p.post(&text_update(500, ADMIN, "/broadcast Big news"))
-        .await;
+    p.broadcast(500, "Big news").await;
     mesh_tests::eventually(
         Duration::from_secs(30),
         "the broadcast and the replies to finish",

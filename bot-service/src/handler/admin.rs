@@ -1,10 +1,27 @@
-//! The commands of `ADMIN_USER_IDS`: /stats, /grant, /revoke, /broadcast.
+//! The commands of `ADMIN_USER_IDS`: /stats, /user, /grant, /revoke
+//! (broadcasts are in [`super::broadcasts`]).
+
+use mesh_proto::billing::v1::{EntitlementState, GetStatsResponse};
 
 use super::{Ctx, HandleError, Handler, date};
 use crate::action::message;
-use crate::broadcast::Job;
 use crate::effects::Effects;
 use crate::keys;
+use crate::messages::Lang;
+use crate::pricing;
+
+/// A state's word in the catalogue's `state` selector.
+pub(super) fn state_key(state: EntitlementState) -> &'static str {
+    match state {
+        EntitlementState::Trialing => "trialing",
+        EntitlementState::PastDue => "past-due",
+        EntitlementState::Canceled => "canceled",
+        EntitlementState::Expired => "expired",
+        EntitlementState::Suspended => "suspended",
+        EntitlementState::None | EntitlementState::Unspecified => "none",
+        EntitlementState::Active => "active",
+    }
+}
 
 /// The rest of an admin command's words as its reason, or `default`.
 fn reason<'a>(words: impl Iterator<Item = &'a str>, default: &str) -> String {
@@ -17,7 +34,7 @@ fn reason<'a>(words: impl Iterator<Item = &'a str>, default: &str) -> String {
 }
 
 impl Handler {
-    fn usage(&self, ctx: &Ctx, usage: &str, out: &mut Effects) {
+    pub(super) fn usage(&self, ctx: &Ctx, usage: &str, out: &mut Effects) {
         out.send(message(
             ctx.chat,
             self.t(ctx.lang, "usage", &[("usage", usage.into())]),
@@ -28,34 +45,153 @@ impl Handler {
         let users = i64::try_from(self.store.sorted_len(keys::USERS).await?).unwrap_or(i64::MAX);
         let blocked = i64::try_from(self.store.set_len(keys::BLOCKED).await?).unwrap_or(i64::MAX);
         let text = match self.billing.stats().await {
-            Ok(s) => {
-                let active = i64::try_from(s.with_access).unwrap_or(i64::MAX);
-                let mut lines = vec![self.t(
-                    ctx.lang,
-                    "stats",
-                    &[
-                        ("users", users.into()),
-                        ("blocked", blocked.into()),
-                        ("active", active.into()),
-                    ],
-                )];
-                let mut plans: Vec<_> = s.with_access_by_plan.iter().collect();
-                plans.sort();
-                for (plan, n) in plans {
-                    let n = i64::try_from(*n).unwrap_or(i64::MAX);
-                    lines.push(self.t(
-                        ctx.lang,
-                        "stats-plan",
-                        &[("plan", plan.into()), ("count", n.into())],
-                    ));
-                }
-                let churned = i64::try_from(s.churned_this_month).unwrap_or(i64::MAX);
-                lines.push(self.t(ctx.lang, "stats-churned", &[("churned", churned.into())]));
-                lines.join("\n")
-            }
+            Ok(s) => self.stats_text(ctx.lang, users, blocked, &s),
             Err(_) => self.t(ctx.lang, "try-later", &[]),
         };
         out.send(message(ctx.chat, text));
+        Ok(())
+    }
+
+    fn stats_text(&self, lang: Lang, users: i64, blocked: i64, s: &GetStatsResponse) -> String {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let state = |name: &str| n(s.by_state.get(name).copied().unwrap_or(0));
+        let mut lines = vec![
+            self.t(
+                lang,
+                "stats",
+                &[
+                    ("users", users.into()),
+                    ("blocked", blocked.into()),
+                    ("active", n(s.with_access).into()),
+                ],
+            ),
+            self.t(
+                lang,
+                "stats-states",
+                &[
+                    ("active", state("active").into()),
+                    ("trialing", state("trialing").into()),
+                    ("pastdue", state("past_due").into()),
+                    ("canceled", state("canceled").into()),
+                    ("expired", state("expired").into()),
+                    ("suspended", state("suspended").into()),
+                ],
+            ),
+        ];
+        let mut plans: Vec<_> = s.with_access_by_plan.iter().collect();
+        plans.sort();
+        for (plan, count) in plans {
+            lines.push(self.t(
+                lang,
+                "stats-plan",
+                &[("plan", plan.into()), ("count", n(*count).into())],
+            ));
+        }
+        if s.mrr.is_empty() {
+            lines.push(self.t(lang, "stats-mrr-none", &[]));
+        }
+        for revenue in &s.mrr {
+            // Whole units of the smallest one: fractions of a cent are not news.
+            let minor = revenue.monthly_amount.round() as i64;
+            let amount = pricing::amount(lang, minor, &revenue.currency);
+            lines.push(self.t(lang, "stats-mrr", &[("amount", (&amount).into())]));
+        }
+        let started = n(s.checkouts_started_last_30_days);
+        let completed = n(s.checkouts_completed_last_30_days);
+        let conversion = if started > 0 {
+            (completed * 100 + started / 2) / started
+        } else {
+            0
+        };
+        lines.push(self.t(
+            lang,
+            "stats-30d",
+            &[
+                ("joined", n(s.new_last_30_days).into()),
+                ("left", n(s.churned_last_30_days).into()),
+                ("started", started.into()),
+                ("completed", completed.into()),
+                ("conversion", conversion.into()),
+            ],
+        ));
+        lines.join("\n")
+    }
+
+    /// `/user <id>`: where a user stands and what happened last.
+    pub(super) async fn user_info(
+        &self,
+        ctx: &Ctx,
+        args: &str,
+        out: &mut Effects,
+    ) -> Result<(), HandleError> {
+        let Some(user) = args
+            .split_whitespace()
+            .next()
+            .and_then(|u| u.parse::<i64>().ok())
+        else {
+            self.usage(ctx, "/user <user id>", out);
+            return Ok(());
+        };
+        let (entitlement, audit) = match (
+            self.billing.entitlement(user).await,
+            self.billing.audit(user, 5).await,
+        ) {
+            (Ok(e), Ok(a)) => (e, a),
+            _ => {
+                out.send(self.say(ctx.chat, ctx.lang, "try-later"));
+                return Ok(());
+            }
+        };
+        let lang = ctx.lang;
+        let state = self.t(
+            lang,
+            "state",
+            &[("state", state_key(entitlement.state()).into())],
+        );
+        let plan = if entitlement.plan_id.is_empty() {
+            "-".to_owned()
+        } else {
+            entitlement.plan_id.clone()
+        };
+        let until = if entitlement.lifetime {
+            self.t(lang, "user-lifetime", &[])
+        } else {
+            date(entitlement.current_period_end.map(|t| t.seconds)).unwrap_or_else(|| "-".into())
+        };
+        let who = user.to_string();
+        let mut lines = vec![self.t(
+            lang,
+            "user-info",
+            &[
+                ("user", (&who).into()),
+                ("state", (&state).into()),
+                ("plan", (&plan).into()),
+                ("until", (&until).into()),
+            ],
+        )];
+        if audit.is_empty() {
+            lines.push(self.t(lang, "user-no-audit", &[]));
+        }
+        for entry in &audit {
+            let word = |s: i32| {
+                let state = EntitlementState::try_from(s).unwrap_or_default();
+                self.t(lang, "state", &[("state", state_key(state).into())])
+            };
+            let when = date(entry.at.map(|t| t.seconds)).unwrap_or_default();
+            let (from, to) = (word(entry.from_state), word(entry.to_state));
+            lines.push(self.t(
+                lang,
+                "user-audit-line",
+                &[
+                    ("date", (&when).into()),
+                    ("from", (&from).into()),
+                    ("to", (&to).into()),
+                    ("actor", (&entry.actor).into()),
+                    ("reason", (&entry.reason).into()),
+                ],
+            ));
+        }
+        out.send(message(ctx.chat, lines.join("\n")));
         Ok(())
     }
 
@@ -139,40 +275,6 @@ impl Handler {
             Err(_) => self.t(ctx.lang, "try-later", &[]),
         };
         out.send(message(ctx.chat, text));
-        Ok(())
-    }
-
-    pub(super) async fn broadcast(
-        &self,
-        ctx: &Ctx,
-        text: &str,
-        out: &mut Effects,
-    ) -> Result<(), HandleError> {
-        if text.is_empty() {
-            self.usage(ctx, "/broadcast <text>", out);
-            return Ok(());
-        }
-        let users = self.store.sorted_len(keys::USERS).await?;
-        let blocked = self.store.set_len(keys::BLOCKED).await?;
-        let recipients = i64::try_from(users.saturating_sub(blocked)).unwrap_or(i64::MAX);
-        out.send(message(
-            ctx.chat,
-            self.t(
-                ctx.lang,
-                "broadcast-started",
-                &[("count", recipients.into())],
-            ),
-        ));
-        // The job and its first step are committed with this reply; the
-        // recipients are queued step by step by the job itself.
-        let job = Job {
-            id: format!("u{}", ctx.update_id),
-            admin_chat: ctx.chat,
-            lang: ctx.lang,
-            text: text.to_owned(),
-        };
-        job.start(&mut out.writes, &self.config.queue)
-            .map_err(|e| HandleError::Permanent(e.to_string()))?;
         Ok(())
     }
 }

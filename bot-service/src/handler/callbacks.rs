@@ -1,6 +1,7 @@
 //! Taps on inline buttons. Every callback query is answered (or the
 //! user's button spins); what the button does comes from its typed data.
 
+use mesh_proto::refusal::BillingRefusal;
 use teloxide_core::types::CallbackQuery;
 
 use super::user::resumable;
@@ -38,13 +39,17 @@ impl Handler {
                             url: session.url,
                         }]],
                     },
-                    Err(s) => match mesh_proto::refusal::reason(&s).as_deref() {
-                        Some("ALREADY_SUBSCRIBED") => self.say(user, lang, "already-subscribed"),
-                        Some("RESUMABLE") => match self.billing.entitlement(user).await {
-                            Ok(e) if resumable(&e) => self.resume_prompt(user, lang, &e),
-                            _ => self.say(user, lang, "already-subscribed"),
-                        },
-                        Some("PAYMENTS_NOT_CONFIGURED") => {
+                    Err(s) => match BillingRefusal::of(&s) {
+                        Some(BillingRefusal::AlreadySubscribed) => {
+                            self.say(user, lang, "already-subscribed")
+                        }
+                        Some(BillingRefusal::Resumable) => {
+                            match self.billing.entitlement(user).await {
+                                Ok(e) if resumable(&e) => self.resume_prompt(user, lang, &e),
+                                _ => self.say(user, lang, "already-subscribed"),
+                            }
+                        }
+                        Some(BillingRefusal::PaymentsNotConfigured) => {
                             self.say(user, lang, "payments-unavailable")
                         }
                         _ => self.say(user, lang, "try-later"),
@@ -69,10 +74,7 @@ impl Handler {
                             self.t(lang, "canceled", &[("date", (&until).into())]),
                         )
                     }
-                    Err(s)
-                        if mesh_proto::refusal::reason(&s).as_deref()
-                            == Some("NO_SUBSCRIPTION") =>
-                    {
+                    Err(s) if BillingRefusal::of(&s) == Some(BillingRefusal::NoSubscription) => {
                         out.writes.delete(&session);
                         self.say(user, lang, "no-subscription")
                     }
@@ -84,9 +86,15 @@ impl Handler {
                 out.writes.delete(&keys::cancel_session(user));
                 self.say(user, lang, "cancel-aborted")
             }
+            Callback::Join => return self.join(&ctx, out).await,
+            Callback::BroadcastSend => return self.broadcast_send(&ctx, out).await,
+            Callback::BroadcastDiscard => {
+                out.writes.delete(&keys::broadcast_draft(user));
+                self.say(user, lang, "broadcast-discarded")
+            }
             Callback::Resume => match Self::retry_if_away(self.billing.resume(user).await)? {
                 Ok(_) => self.say(user, lang, "resumed"),
-                Err(s) if mesh_proto::refusal::reason(&s).as_deref() == Some("NO_SUBSCRIPTION") => {
+                Err(s) if BillingRefusal::of(&s) == Some(BillingRefusal::NoSubscription) => {
                     self.say(user, lang, "no-subscription")
                 }
                 Err(_) => self.say(user, lang, "try-later"),

@@ -3,15 +3,19 @@
 //! the worker commits with the item's acknowledgement in one step.
 //!
 //! - [`user`]: the commands everyone has.
+//! - [`access`]: plans and prices, invites and `/join`.
 //! - [`callbacks`]: taps on inline buttons.
 //! - [`gate`]: who may be in the premium chats.
 //! - [`admin`]: the commands of `ADMIN_USER_IDS`.
+//! - [`broadcasts`]: an admin's broadcast, from draft to cancel.
 //! - [`notices`]: billing's entitlement notices.
 //!
 //! Calls to billing carry request ids derived from the item, so handling it
 //! again after a failure repeats no payment action.
 
+mod access;
 mod admin;
+mod broadcasts;
 mod callbacks;
 mod gate;
 mod notices;
@@ -83,13 +87,15 @@ struct Ctx {
     update_id: i64,
 }
 
-/// Plans, fetched from billing at most once a minute.
+/// Plans, fetched from billing at most once a minute; kept until the
+/// instant given.
 #[derive(Default)]
 struct PlanCache {
     plans: Option<(tokio::time::Instant, Arc<Vec<Plan>>)>,
 }
 
 const PLAN_CACHE_TTL: Duration = Duration::from_secs(60);
+const UNPRICED_TTL: Duration = Duration::from_secs(2);
 
 /// Handles updates, notices and jobs; cheap to clone.
 #[derive(Clone)]
@@ -124,6 +130,11 @@ impl Handler {
         &self.config
     }
 
+    /// The client of billing.
+    pub(crate) fn billing(&self) -> &BillingClient {
+        &self.billing
+    }
+
     /// The message catalogue.
     pub(crate) fn texts(&self) -> &Catalogue {
         &self.texts
@@ -147,13 +158,19 @@ impl Handler {
     /// shows while the cache is cold).
     async fn plans(&self) -> Result<Arc<Vec<Plan>>, tonic::Status> {
         let mut cache = self.plans.lock().await;
-        if let Some((at, plans)) = &cache.plans
-            && at.elapsed() < PLAN_CACHE_TTL
+        if let Some((until, plans)) = &cache.plans
+            && tokio::time::Instant::now() < *until
         {
             return Ok(plans.clone());
         }
         let plans = Arc::new(self.billing.plans().await?);
-        cache.plans = Some((tokio::time::Instant::now(), plans.clone()));
+        // Prices may still be loading at billing (read from Stripe after
+        // its start): look again soon rather than show no price for a minute.
+        let priced = plans
+            .iter()
+            .all(|p| p.price.is_some() || !p.price_display.is_empty());
+        let ttl = if priced { PLAN_CACHE_TTL } else { UNPRICED_TTL };
+        cache.plans = Some((tokio::time::Instant::now() + ttl, plans.clone()));
         Ok(plans)
     }
 
@@ -274,7 +291,7 @@ impl Handler {
 
     /// Billing being away is a dependency failure: the item backs off for
     /// minutes instead of giving up after a few quick tries.
-    fn billing_down(status: tonic::Status) -> HandleError {
+    pub(crate) fn billing_down(status: tonic::Status) -> HandleError {
         HandleError::Dependency(format!("billing: {}", status.code()))
     }
 

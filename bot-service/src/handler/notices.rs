@@ -8,9 +8,7 @@ use crate::action::{Action, Button, message};
 use crate::effects::Effects;
 use crate::keys;
 use crate::messages::Lang;
-
-/// How long an invite link works.
-const INVITE_SECS: i64 = 24 * 3600;
+use crate::pricing;
 
 /// The word `access-ended` selects on.
 fn reason_key(reason: AccessReason, word: &str) -> &'static str {
@@ -33,6 +31,14 @@ fn reason_key(reason: AccessReason, word: &str) -> &'static str {
 }
 
 impl Handler {
+    /// The language `user` last wrote to the bot in.
+    pub(super) async fn lang_of(&self, user: i64) -> Result<Lang, HandleError> {
+        let stored = self.store.get(&keys::lang(user)).await?;
+        Ok(Lang::from_code(
+            stored.as_deref().and_then(|v| std::str::from_utf8(v).ok()),
+        ))
+    }
+
     /// The chats a notice concerns (an older billing names none: the
     /// premium chat).
     fn chats_of(&self, notice: &NotifyEntitlementRequest) -> Vec<i64> {
@@ -49,8 +55,7 @@ impl Handler {
         notice: &NotifyEntitlementRequest,
     ) -> Result<Effects, HandleError> {
         let user = notice.telegram_user_id;
-        let stored = self.store.get(&keys::lang(user)).await?;
-        let lang = Lang::from_code(stored.as_deref().and_then(|v| std::str::from_utf8(v).ok()));
+        let lang = self.lang_of(user).await?;
         let mut out = Effects::new(format!("n{}", notice.notice_id));
         let until = date(notice.access_until.as_ref().map(|t| t.seconds))
             .unwrap_or_else(|| self.t(lang, "period-end", &[]));
@@ -60,25 +65,21 @@ impl Handler {
                 if chats.is_empty() {
                     out.send(self.say(user, lang, "welcome-no-chat"));
                 } else {
-                    let count = i64::try_from(chats.len()).unwrap_or(1);
-                    let buttons = (1..=count)
-                        .map(|n| {
-                            self.t(
-                                lang,
-                                "join-button",
-                                &[("count", count.into()), ("number", n.into())],
-                            )
-                        })
-                        .collect();
-                    out.send(Action::SendInvite {
-                        chat_id: user,
-                        chats,
-                        text: self.t(lang, "welcome-premium", &[("count", count.into())]),
-                        buttons,
-                        expire_secs: INVITE_SECS,
-                    });
+                    out.send(self.invite(user, lang, chats, "welcome-premium").await);
                 }
             }
+            NoticeKind::RenewalSoon => {
+                let amount = pricing::amount(lang, notice.amount, &notice.currency);
+                out.send(message(
+                    user,
+                    self.t(
+                        lang,
+                        "renewal-soon",
+                        &[("date", (&until).into()), ("amount", (&amount).into())],
+                    ),
+                ));
+            }
+            NoticeKind::WinBack => out.send(self.offer(user, lang, "win-back").await),
             NoticeKind::PaymentFailed => {
                 let text = self.t(lang, "payment-failed", &[]);
                 let action = match self
@@ -153,10 +154,11 @@ impl Handler {
             NoticeKind::AdminAlert => {
                 let who = user.to_string();
                 for admin in &self.config.admin_ids {
+                    let lang = self.lang_of(*admin).await?;
                     out.send(message(
                         *admin,
                         self.t(
-                            Lang::default(),
+                            lang,
                             "admin-alert",
                             &[("user", (&who).into()), ("detail", (&notice.detail).into())],
                         ),

@@ -1,11 +1,13 @@
-//! The commands everyone has: /start, /help, /plans, /subscribe, /status,
-//! /portal, /cancel.
+//! The commands everyone has: /start, /help, /plans, /subscribe, /join,
+//! /status, /portal, /cancel.
 
 use std::time::Duration;
 
-use mesh_proto::billing::v1::{Entitlement, EntitlementState, Plan};
+use mesh_proto::billing::v1::{Entitlement, EntitlementState};
+use mesh_proto::refusal::BillingRefusal;
 use teloxide_core::types::{Message, User};
 
+use super::admin::state_key;
 use super::{Ctx, HandleError, Handler, date, parse_command};
 use crate::action::{Action, Button};
 use crate::callback::Callback;
@@ -15,19 +17,6 @@ use crate::messages::Lang;
 
 /// How long a `/cancel` waits for its confirmation.
 const CANCEL_CONFIRMATION: Duration = Duration::from_secs(600);
-
-/// The word `state` selects on in the catalogue.
-fn state_key(state: EntitlementState) -> &'static str {
-    match state {
-        EntitlementState::Trialing => "trialing",
-        EntitlementState::PastDue => "past-due",
-        EntitlementState::Canceled => "canceled",
-        EntitlementState::Expired => "expired",
-        EntitlementState::Suspended => "suspended",
-        EntitlementState::None | EntitlementState::Unspecified => "none",
-        EntitlementState::Active => "active",
-    }
-}
 
 /// Whether the user's subscription is set to end and can be resumed.
 pub(super) fn resumable(e: &Entitlement) -> bool {
@@ -76,40 +65,23 @@ impl Handler {
                 Ok(())
             }
             "subscribe" => self.subscribe(&ctx, out).await,
+            "join" => self.join(&ctx, out).await,
             "status" => self.status(&ctx, out).await,
             "portal" => self.portal(&ctx, &format!("u{update_id}"), out).await,
             "cancel" => self.cancel_ask(&ctx, out).await,
             "stats" if admin => self.stats(&ctx, out).await,
+            "user" if admin => self.user_info(&ctx, args, out).await,
+            "broadcast_cancel" if admin => self.broadcast_cancel(&ctx, out).await,
             "grant" if admin => self.grant(&ctx, args, out).await,
             "revoke" if admin => self.revoke(&ctx, args, out).await,
-            "broadcast" if admin => self.broadcast(&ctx, args, out).await,
+            "broadcast" if admin => {
+                let reply = m.reply_to_message().map(|r| (r.chat.id.0, r.id.0));
+                self.broadcast(&ctx, args, reply, out).await
+            }
             // Admin commands from anyone else get the same answer as nonsense.
             _ => {
                 out.send(self.say(ctx.chat, ctx.lang, "unknown"));
                 Ok(())
-            }
-        }
-    }
-
-    /// The plans as text (or why they can't be shown).
-    async fn plan_list(&self, lang: Lang) -> String {
-        match self.plans().await {
-            Err(_) => self.t(lang, "plans-unavailable", &[]),
-            Ok(plans) if plans.is_empty() => self.t(lang, "plans-none", &[]),
-            Ok(plans) => {
-                let mut out = self.t(lang, "plans-header", &[]);
-                for p in plans.iter() {
-                    out.push('\n');
-                    out.push_str(&self.t(
-                        lang,
-                        "plan-line",
-                        &[
-                            ("name", (&p.name).into()),
-                            ("description", (&p.description).into()),
-                        ],
-                    ));
-                }
-                out
             }
         }
     }
@@ -172,7 +144,7 @@ impl Handler {
         out.send(Action::SendMessage {
             chat_id: ctx.chat,
             text: self.t(ctx.lang, "choose-plan", &[]),
-            buttons: plans.iter().map(plan_button).collect(),
+            buttons: self.plan_buttons(ctx.lang, &plans),
         });
         Ok(())
     }
@@ -241,14 +213,19 @@ impl Handler {
             }
             Ok(e) => {
                 let text = self.status_text(ctx.lang, &e);
-                let buttons = if resumable(&e) {
-                    vec![vec![Button::Callback {
+                let mut buttons = Vec::new();
+                if e.has_access {
+                    buttons.push(vec![Button::Callback {
+                        text: self.t(ctx.lang, "join-link-button", &[]),
+                        data: Callback::Join.data(),
+                    }]);
+                }
+                if resumable(&e) {
+                    buttons.push(vec![Button::Callback {
                         text: self.t(ctx.lang, "resume-button", &[]),
                         data: Callback::Resume.data(),
-                    }]]
-                } else {
-                    Vec::new()
-                };
+                    }]);
+                }
                 Action::SendMessage {
                     chat_id: ctx.chat,
                     text,
@@ -292,9 +269,9 @@ impl Handler {
                     url,
                 }]],
             },
-            Err(s) => match mesh_proto::refusal::reason(&s).as_deref() {
-                Some("NO_CUSTOMER") => self.say(ctx.chat, ctx.lang, "no-subscription"),
-                Some("PAYMENTS_NOT_CONFIGURED") => {
+            Err(s) => match BillingRefusal::of(&s) {
+                Some(BillingRefusal::NoCustomer) => self.say(ctx.chat, ctx.lang, "no-subscription"),
+                Some(BillingRefusal::PaymentsNotConfigured) => {
                     self.say(ctx.chat, ctx.lang, "payments-unavailable")
                 }
                 _ => self.say(ctx.chat, ctx.lang, "try-later"),
@@ -347,11 +324,4 @@ impl Handler {
         });
         Ok(())
     }
-}
-
-fn plan_button(p: &Plan) -> Vec<Button> {
-    vec![Button::Callback {
-        text: p.name.clone(),
-        data: Callback::Subscribe(p.id.clone()).data(),
-    }]
 }

@@ -18,7 +18,7 @@ local function K() ki = ki + 1; return KEYS[ki] end
 local function A() ai = ai + 1; return ARGV[ai] end
 local ARITY = {
   rev = {1, 1}, absent = {1, 0}, lease = {1, 2},
-  put = {1, 2}, set = {1, 2}, del = {1, 0}, incr = {1, 1},
+  put = {1, 2}, set = {1, 2}, del = {1, 0}, incr = {1, 2},
   sadd = {1, 1}, srem = {1, 1}, push = {1, 2}, xadd = {1, 2},
   zadd = {1, 2}, zrem = {1, 1},
   enq = {5, 3}, ack = {7, 2}, rel = {3, 3},
@@ -72,6 +72,8 @@ local function write(name)
   elseif name == 'incr' then
     local key = K()
     redis.call('INCRBY', key, A())
+    local ttl = tonumber(A())
+    if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
   elseif name == 'sadd' then
     local key = K()
     redis.call('SADD', key, A())

@@ -7,12 +7,13 @@
 //! dropped `$date` would send users a sentence with a hole). A broken
 //! override stops start-up with the file and line.
 
-use std::collections::BTreeSet;
+mod check;
+
 use std::path::Path;
 
+use check::{check_no_strangers, parse, read_override, variables};
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
-use fluent_syntax::ast;
 use mesh_runtime::ConfigError;
 use serde::{Deserialize, Serialize};
 
@@ -24,23 +25,49 @@ pub enum Lang {
     En,
     /// Spanish.
     Es,
+    /// Russian.
+    Ru,
+    /// Portuguese.
+    Pt,
+    /// German.
+    De,
+    /// French.
+    Fr,
 }
 
 /// The built-in catalogues.
 const BUILTIN: &[(Lang, &str)] = &[
-    (Lang::En, include_str!("../locales/en.ftl")),
-    (Lang::Es, include_str!("../locales/es.ftl")),
+    (Lang::En, include_str!("../../locales/en.ftl")),
+    (Lang::Es, include_str!("../../locales/es.ftl")),
+    (Lang::Ru, include_str!("../../locales/ru.ftl")),
+    (Lang::Pt, include_str!("../../locales/pt.ftl")),
+    (Lang::De, include_str!("../../locales/de.ftl")),
+    (Lang::Fr, include_str!("../../locales/fr.ftl")),
 ];
 
 impl Lang {
     /// Every supported language.
-    pub const ALL: &[Lang] = &[Lang::En, Lang::Es];
+    pub const ALL: &[Lang] = &[Lang::En, Lang::Es, Lang::Ru, Lang::Pt, Lang::De, Lang::Fr];
 
     /// The ISO 639-1 code (also the override file's name).
     pub fn code(self) -> &'static str {
         match self {
             Self::En => "en",
             Self::Es => "es",
+            Self::Ru => "ru",
+            Self::Pt => "pt",
+            Self::De => "de",
+            Self::Fr => "fr",
+        }
+    }
+
+    /// The decimal and thousands separators of numbers in this language.
+    pub fn separators(self) -> (char, char) {
+        match self {
+            Self::En => ('.', ','),
+            Self::Es | Self::Pt | Self::De => (',', '.'),
+            // A narrow no-break space groups thousands in French and Russian.
+            Self::Ru | Self::Fr => (',', '\u{202f}'),
         }
     }
 
@@ -97,70 +124,6 @@ impl std::fmt::Debug for Catalogue {
             .field("languages", &self.bundles.len())
             .finish()
     }
-}
-
-/// Line (1-based) of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset).map_or(0, |t| t.matches('\n').count()) + 1
-}
-
-fn parse(name: &str, text: &str) -> Result<FluentResource, String> {
-    FluentResource::try_new(text.to_owned()).map_err(|(_, errors)| {
-        let first = errors.first().map_or_else(
-            || "unreadable".to_owned(),
-            |e| format!("line {}: {}", line_of(text, e.pos.start), e.kind),
-        );
-        format!("{name}: {first}")
-    })
-}
-
-/// Each message's id and the variables it uses.
-type Variables = Vec<(String, BTreeSet<String>)>;
-
-/// The variables each message uses.
-fn variables(resource: &FluentResource) -> Variables {
-    fn inline(e: &ast::InlineExpression<&str>, out: &mut BTreeSet<String>) {
-        match e {
-            ast::InlineExpression::VariableReference { id } => {
-                out.insert(id.name.to_owned());
-            }
-            ast::InlineExpression::FunctionReference { arguments, .. } => {
-                arguments.positional.iter().for_each(|a| inline(a, out));
-                arguments.named.iter().for_each(|a| inline(&a.value, out));
-            }
-            ast::InlineExpression::Placeable { expression } => expr(expression, out),
-            _ => {}
-        }
-    }
-    fn expr(e: &ast::Expression<&str>, out: &mut BTreeSet<String>) {
-        match e {
-            ast::Expression::Inline(i) => inline(i, out),
-            ast::Expression::Select { selector, variants } => {
-                inline(selector, out);
-                variants.iter().for_each(|v| pattern(&v.value, out));
-            }
-        }
-    }
-    fn pattern(p: &ast::Pattern<&str>, out: &mut BTreeSet<String>) {
-        for el in &p.elements {
-            if let ast::PatternElement::Placeable { expression } = el {
-                expr(expression, out);
-            }
-        }
-    }
-    resource
-        .entries()
-        .filter_map(|entry| match entry {
-            ast::Entry::Message(m) => {
-                let mut vars = BTreeSet::new();
-                if let Some(p) = &m.value {
-                    pattern(p, &mut vars);
-                }
-                Some((m.id.name.to_owned(), vars))
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 impl Catalogue {
@@ -220,60 +183,9 @@ impl Catalogue {
     }
 }
 
-/// Reads and checks one override file (`None` when there is none).
-fn read_override(file: &Path, known: &Variables) -> Result<Option<FluentResource>, String> {
-    let name = file.display().to_string();
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{name}: {e}")),
-    };
-    let resource = parse(&name, &text)?;
-    for (id, vars) in variables(&resource) {
-        let Some((_, expected)) = known.iter().find(|(k, _)| *k == id) else {
-            return Err(format!("{name}: no built-in message {id:?} to override"));
-        };
-        if vars != *expected {
-            let line = text
-                .find(&format!("{id} ="))
-                .map_or(0, |at| line_of(&text, at));
-            return Err(format!(
-                "{name}: line {line}: {id:?} must use the variables {expected:?}, not {vars:?}"
-            ));
-        }
-    }
-    Ok(Some(resource))
-}
-
-/// An `.ftl` file for a language the bot doesn't speak is a mistake.
-fn check_no_strangers(dir: &Path) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("ftl") {
-            continue;
-        }
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default();
-        if !Lang::ALL.iter().any(|l| l.code() == stem) {
-            return Err(format!(
-                "{}: no such language (files are named {})",
-                path.display(),
-                Lang::ALL
-                    .iter()
-                    .map(|l| format!("{}.ftl", l.code()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
+    use super::check::Variables;
     use super::*;
 
     /// Every message exists in every language with the same variables.
@@ -296,12 +208,48 @@ mod tests {
         assert_eq!(parsed.len(), Lang::ALL.len());
     }
 
+    /// No English reaches a non-English user: every message of every other
+    /// language reads differently from the English one, except those made
+    /// only of names, numbers and punctuation.
+    #[test]
+    fn no_english_in_other_languages() {
+        const LAYOUT_ONLY: &[&str] = &[
+            "plan-line",
+            "plan-line-no-price",
+            "plan-button",
+            "chat-line",
+            "chat-line-no-description",
+            "stats-plan",
+            "user-audit-line",
+        ];
+        // Words that are the same in English and that language.
+        const SAME_WORD: &[(&str, &str)] = &[("es", "status-plan")];
+        let c = Catalogue::load(None).unwrap();
+        let english = variables(&parse("en", BUILTIN[0].1).unwrap());
+        let mut english_left = Vec::new();
+        for lang in &Lang::ALL[1..] {
+            for (id, vars) in &english {
+                if LAYOUT_ONLY.contains(&id.as_str()) || SAME_WORD.contains(&(lang.code(), id)) {
+                    continue;
+                }
+                let args: Vec<(&str, Arg<'_>)> =
+                    vars.iter().map(|v| (v.as_str(), Arg::Num(2))).collect();
+                if c.text(Lang::En, id, &args) == c.text(*lang, id, &args) {
+                    english_left.push(format!("{} {id}", lang.code()));
+                }
+            }
+        }
+        assert!(english_left.is_empty(), "English in: {english_left:?}");
+    }
+
     /// Language codes pick the catalogue; plurals and selects work.
     #[test]
     fn languages_and_selects() {
         assert_eq!(Lang::from_code(Some("es-MX")), Lang::Es);
         assert_eq!(Lang::from_code(Some("EN")), Lang::En);
         assert_eq!(Lang::from_code(Some("xx")), Lang::En);
+        assert_eq!(Lang::from_code(Some("pt-BR")), Lang::Pt);
+        assert_eq!(Lang::from_code(Some("ru")), Lang::Ru);
         assert_eq!(Lang::from_code(None), Lang::En);
         let c = Catalogue::load(None).unwrap();
         assert_eq!(
