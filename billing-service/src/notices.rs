@@ -33,6 +33,7 @@ pub const QUEUE: &str = "{billing}:notices";
 pub const CONFIG: QueueConfig = QueueConfig {
     dedup_ttl: Duration::from_secs(7 * 24 * 3600),
     lease: Duration::from_secs(4),
+    sequence_ids: false,
 };
 
 /// One notice for one user.

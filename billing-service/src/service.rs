@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use crate::BillingConfig;
-use crate::error::BillingError;
+use crate::error::{BillingError, Refusal};
 use crate::events::EventApplier;
 use crate::ledger::{Ledger, StoredChange, keys};
 use crate::plans::Mode;
@@ -252,7 +252,25 @@ impl BillingService for Billing {
                 .await
                 .map_err(BillingError::from)?,
             "0" => None,
-            c => Some(c.to_owned()),
+            c => {
+                let gap = store
+                    .log_gap_after(keys::CHANGES, c)
+                    .await
+                    .map_err(|e| match e {
+                        mesh_state::StoreError::Protocol(_) => {
+                            BillingError::InvalidArgument(format!("not a cursor: {c:?}"))
+                        }
+                        other => BillingError::from(other),
+                    })?;
+                if gap {
+                    return Err(BillingError::refused(
+                        Refusal::CursorTrimmed,
+                        "changes after this cursor are no longer kept; watch from now and re-read",
+                    )
+                    .into());
+                }
+                Some(c.to_owned())
+            }
         };
         let shutdown = self.shutdown.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(64);

@@ -113,10 +113,13 @@ impl BotConfig {
             queue: QueueConfig {
                 dedup_ttl: Duration::from_secs(env.parse_or("BOT_DEDUP_TTL_SECS", 24 * 3600u64)?),
                 lease,
+                // Telegram's update_ids: a bit each.
+                sequence_ids: true,
             },
             outbox_queue: QueueConfig {
                 dedup_ttl: Duration::from_secs(24 * 3600),
                 lease,
+                sequence_ids: false,
             },
             max_attempts: env.parse_or("BOT_MAX_ATTEMPTS", 5u32)?.max(1),
             dependency_attempts: crate::worker::dependency_attempts(Duration::from_secs(

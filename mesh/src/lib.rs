@@ -1,9 +1,10 @@
 //! One binary, many targets (the Grafana Tempo / Loki shape).
 //!
 //! [`Target`] names what a process runs: one service, or `all` three in one
-//! process. In `all` mode the services still call each other over gRPC on
-//! loopback, so it exercises the same code paths as a Kubernetes
-//! deployment; without `REDIS_URL` they share one in-process store.
+//! process. In `all` mode the services still call each other over gRPC,
+//! through in-memory pipes rather than loopback TCP, so it exercises the
+//! same code paths as a Kubernetes deployment; without `REDIS_URL` they
+//! share one in-process store.
 //!
 //! The binaries `gateway`, `bot-service` and `billing-service` are this
 //! crate with a fixed target; `mesh [TARGET]` picks one (default `all`).
@@ -178,6 +179,7 @@ impl Mesh {
                 "REDIS_URL is not set: state is kept in {scope}. It is not shared with any other replica (updates, de-duplication and entitlements differ per replica) and is lost on restart. Set REDIS_URL for anything but one process on one machine."
             );
         }
+        let bound = self.bind_in_process(&listeners);
         let mut tasks = tokio::task::JoinSet::new();
         // A child token: one component failing drains the others without
         // touching the caller's token.
@@ -218,7 +220,41 @@ impl Mesh {
                 stop.cancel();
             }
         }
+        for url in bound {
+            mesh_proto::inproc::unbind(&url);
+        }
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// In the one-process mode the services call each other through
+    /// in-memory pipes instead of loopback TCP (same gRPC stack, no
+    /// sockets); their TCP listeners stay open for callers outside. Not
+    /// under TLS, which pipes inside one process would only slow down.
+    /// Returns the URLs bound.
+    fn bind_in_process(&self, listeners: &Listeners) -> Vec<String> {
+        let (Some(gateway), Some(bot), Some(billing)) = (&self.gateway, &self.bot, &self.billing)
+        else {
+            return Vec::new();
+        };
+        if self.target != Target::All || gateway.grpc_tls.is_some() {
+            return Vec::new();
+        }
+        let mut bound = Vec::new();
+        for (url, listener) in [
+            (&gateway.bot_url, &listeners.bot),
+            (&gateway.billing_url, &listeners.billing),
+        ] {
+            if let Some(addr) = listener.as_ref().and_then(|l| l.local_addr().ok()) {
+                mesh_proto::inproc::bind(url, addr);
+                bound.push(url.clone());
+            }
+        }
+        // Billing and the bot dial each other at the same URLs in this mode.
+        let same = bot.billing_url == gateway.billing_url && billing.bot_url == gateway.bot_url;
+        if !same {
+            tracing::debug!("services dial other URLs than the gateway's: those stay TCP");
+        }
+        bound
     }
 }
 

@@ -47,18 +47,22 @@ pub enum BillingRefusal {
     NoCustomer,
     /// No such plan.
     UnknownPlan,
+    /// A watcher's cursor is older than the change log keeps: changes
+    /// after it are gone.
+    CursorTrimmed,
 }
 
 impl BillingRefusal {
     /// The ErrorInfo domain.
     pub const DOMAIN: &str = "billing.v1";
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::PaymentsNotConfigured,
         Self::AlreadySubscribed,
         Self::Resumable,
         Self::NoSubscription,
         Self::NoCustomer,
         Self::UnknownPlan,
+        Self::CursorTrimmed,
     ];
 
     /// The ErrorInfo reason.
@@ -70,6 +74,7 @@ impl BillingRefusal {
             Self::NoSubscription => "NO_SUBSCRIPTION",
             Self::NoCustomer => "NO_CUSTOMER",
             Self::UnknownPlan => "UNKNOWN_PLAN",
+            Self::CursorTrimmed => "CURSOR_TRIMMED",
         }
     }
 
@@ -77,6 +82,7 @@ impl BillingRefusal {
     pub fn code(self) -> tonic::Code {
         match self {
             Self::NoCustomer | Self::UnknownPlan => tonic::Code::NotFound,
+            Self::CursorTrimmed => tonic::Code::OutOfRange,
             _ => tonic::Code::FailedPrecondition,
         }
     }

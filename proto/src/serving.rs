@@ -85,9 +85,25 @@ where
     // is ignored for a listener handed in. Without TCP_NODELAY, Nagle held
     // back small responses until the peer's delayed ACK (~40 ms) at times,
     // e.g. the first call on each new connection.
-    let incoming = TcpIncoming::from(listener)
+    use tokio_stream::StreamExt;
+    type Incoming = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = std::io::Result<crate::inproc::Conn>> + Send>,
+    >;
+    let pipes = listener.local_addr().ok().and_then(crate::inproc::incoming);
+    let tcp = TcpIncoming::from(listener)
         .with_nodelay(Some(true))
-        .with_keepalive(Some(Duration::from_secs(60)));
+        .with_keepalive(Some(Duration::from_secs(60)))
+        .map(|conn| conn.map(crate::inproc::Conn::Tcp));
+    // In the one-process mode, in-process pipes arrive beside TCP.
+    let incoming: Incoming = match pipes {
+        Some(pipes) => Box::pin(
+            tcp.merge(
+                tokio_stream::wrappers::UnboundedReceiverStream::new(pipes)
+                    .map(|pipe| Ok(crate::inproc::Conn::Pipe(pipe))),
+            ),
+        ),
+        None => Box::pin(tcp),
+    };
     let served = builder
         .trace_fn(trace)
         .layer(mesh_telemetry::grpc::GrpcObserveLayer)

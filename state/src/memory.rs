@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::queue::{Claim, Claims, DeadLetter, Enqueued, NewItem, QueueConfig, QueueStats};
+use crate::error::StoreError;
+use crate::queue::{
+    Claim, Claims, DeadLetter, Enqueued, NewItem, QueueConfig, QueueStats, SEGMENT_IDS, sequence,
+};
 use crate::store::RateDecision;
 use crate::tx::{Guard, Op, Tx, TxOutcome};
 
@@ -64,6 +67,8 @@ struct Now {
 struct Queue {
     /// The ids seen within the de-duplication window.
     dedup: Marks,
+    /// The sequence ids seen, as bits.
+    seen_bits: SeqBits,
     /// Partition names are shared by every index below: one allocation per
     /// partition rather than several per operation.
     /// Each item with its enqueue time (ms).
@@ -112,6 +117,35 @@ impl Marks {
             self.since = now_ms;
         }
         !self.previous.contains(&mark) && self.current.insert(mark)
+    }
+}
+
+/// Sequence ids remembered as bits (see
+/// [`QueueConfig::sequence_ids`](crate::QueueConfig)): segments of
+/// [`SEGMENT_IDS`] bits, each dropped once a full TTL passed since its last
+/// write, the way the Redis backend's segment keys expire.
+#[derive(Default)]
+struct SeqBits {
+    segments: HashMap<u64, (Vec<u64>, i64)>,
+}
+
+impl SeqBits {
+    /// Records `id`; false when it was already there.
+    fn insert(&mut self, id: u64, now_ms: i64, ttl_ms: i64) -> bool {
+        // A handful of segments live at a time: a scan is cheap.
+        self.segments
+            .retain(|_, (_, last)| now_ms.saturating_sub(*last) < ttl_ms);
+        let words = usize::try_from(SEGMENT_IDS / 64).unwrap_or(1024);
+        let (bits, last) = self
+            .segments
+            .entry(id / SEGMENT_IDS)
+            .or_insert_with(|| (vec![0; words], now_ms));
+        *last = now_ms;
+        let offset = id % SEGMENT_IDS;
+        let (word, bit) = (usize::try_from(offset / 64).unwrap_or(0), offset % 64);
+        let seen = bits[word] >> bit & 1 == 1;
+        bits[word] |= 1 << bit;
+        !seen
     }
 }
 
@@ -471,7 +505,11 @@ impl MemoryBackend {
         items
             .iter()
             .map(|new| {
-                if !q.dedup.insert(self.mark(new.id), now.ms, ttl_ms) {
+                let fresh = match sequence(config, new.id) {
+                    Some(seq) => q.seen_bits.insert(seq, now.ms, ttl_ms),
+                    None => q.dedup.insert(self.mark(new.id), now.ms, ttl_ms),
+                };
+                if !fresh {
                     return Enqueued::Duplicate;
                 }
                 q.push(new.partition, new.item.to_vec(), now.ms);
@@ -825,6 +863,20 @@ impl MemoryBackend {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    pub(crate) fn log_gap_after(&self, key: &str, cursor: &str) -> Result<bool, StoreError> {
+        let cursor: u64 = cursor
+            .parse()
+            .map_err(|_| StoreError::Protocol(format!("not a log cursor: {cursor:?}")))?;
+        let state = self.lock();
+        // Ids count up from 1 without gaps: anything before the first kept
+        // entry was trimmed.
+        Ok(state
+            .logs
+            .get(key)
+            .and_then(|(_, log)| log.front())
+            .is_some_and(|(first, _)| cursor + 1 < *first))
     }
 
     pub(crate) fn log_first_id(&self, key: &str) -> Option<String> {

@@ -16,6 +16,11 @@ pub struct QueueConfig {
     pub dedup_ttl: Duration,
     /// How long a claim is exclusive before another worker may take over.
     pub lease: Duration,
+    /// Ids made only of digits are sequence numbers (Telegram's
+    /// `update_id`s count up): each is remembered as one bit of a bitmap
+    /// segment (about 8 KiB per 65,536 ids) instead of a key of its own.
+    /// Other ids are remembered as keys whatever this says.
+    pub sequence_ids: bool,
 }
 
 impl Default for QueueConfig {
@@ -23,8 +28,25 @@ impl Default for QueueConfig {
         Self {
             dedup_ttl: Duration::from_secs(24 * 3600),
             lease: Duration::from_secs(5),
+            sequence_ids: false,
         }
     }
+}
+
+/// Ids per bitmap segment of a sequence-id queue (8 KiB of bits).
+pub const SEGMENT_IDS: u64 = 1 << 16;
+
+/// The sequence number `id` stands for, when it is one (digits only) and
+/// `config` remembers sequence ids as bits.
+pub(crate) fn sequence(config: &QueueConfig, id: &str) -> Option<u64> {
+    if !config.sequence_ids
+        || id.is_empty()
+        || id.len() > 19
+        || !id.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    id.parse().ok()
 }
 
 /// One item for [`crate::Store::enqueue_many`].

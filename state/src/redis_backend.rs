@@ -1,7 +1,7 @@
 //! The Redis backend.
 //!
 //! Key layout (all under the store's prefix `P`):
-//! - `P:{P:q:NAME}:seen:ID`, `:list:PARTITION`, `:ready`, `:attempts`,
+//! - `P:{P:q:NAME}:seen:ID` (or `:bits:SEGMENT` for sequence ids), `:list:PARTITION`, `:ready`, `:attempts`,
 //!   `:held`, `:pending`, `:dead`, `:since`: one queue; the shared hash tag puts them
 //!   in one cluster slot, which the Lua scripts need. A queue named with a
 //!   scope (`{bot}:updates`) lives in that scope's slot instead:
@@ -13,6 +13,7 @@
 //!   with a `{scope}` in it takes that scope's slot (Redis hashes only the
 //!   part in braces), which is how a transaction's keys share one.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -22,7 +23,9 @@ use redis::cluster_async::ClusterConnection;
 use redis::{AsyncCommands, Cmd, RedisFuture, Script, Value};
 
 use crate::error::StoreError;
-use crate::queue::{Claim, Claims, DeadLetter, Enqueued, NewItem, QueueConfig, QueueStats};
+use crate::queue::{
+    Claim, Claims, DeadLetter, Enqueued, NewItem, QueueConfig, QueueStats, SEGMENT_IDS, sequence,
+};
 use crate::store::RateDecision;
 use crate::tx::{Guard, Op, Tx, TxOutcome};
 
@@ -218,11 +221,22 @@ impl RedisBackend {
             .key(self.queue_key(queue, "since"))
             .arg(ms(config.dedup_ttl));
         for new in items {
+            let (mark, offset) = match sequence(config, new.id) {
+                Some(seq) => (
+                    self.queue_key(queue, &format!("bits:{}", seq / SEGMENT_IDS)),
+                    (seq % SEGMENT_IDS).to_string(),
+                ),
+                None => (
+                    self.queue_key(queue, &format!("seen:{}", new.id)),
+                    String::new(),
+                ),
+            };
             invocation
-                .key(self.queue_key(queue, &format!("seen:{}", new.id)))
+                .key(mark)
                 .key(self.queue_key(queue, &format!("list:{}", new.partition)))
                 .arg(new.partition)
-                .arg(new.item);
+                .arg(new.item)
+                .arg(offset);
         }
         let added = self.per_item(&invocation, items.len(), "enqueue").await?;
         Ok(added
@@ -859,6 +873,41 @@ impl RedisBackend {
         self.log_end(key, "XREVRANGE", "+", "-").await
     }
 
+    /// Whether entries after `cursor` were trimmed from the log: it was
+    /// trimmed at all (more entries added than kept) and the cursor is older
+    /// than the first kept entry. Conservative by one entry: a cursor equal
+    /// to the last trimmed id also counts (stream ids have no predecessor).
+    pub(crate) async fn log_gap_after(&self, key: &str, cursor: &str) -> Result<bool, StoreError> {
+        let Some(cursor) = stream_id(cursor) else {
+            return Err(StoreError::Protocol(format!(
+                "not a log cursor: {cursor:?}"
+            )));
+        };
+        let mut c = self.conn.clone();
+        let info: Result<HashMap<String, Value>, _> = redis::cmd("XINFO")
+            .arg("STREAM")
+            .arg(self.typed_key("x", key))
+            .query_async(&mut c)
+            .await;
+        // No log at all: nothing is known to be missing.
+        let Ok(info) = info else { return Ok(false) };
+        let int = |name: &str| match info.get(name) {
+            Some(Value::Int(n)) => *n,
+            _ => 0,
+        };
+        if int("entries-added") <= int("length") {
+            return Ok(false);
+        }
+        let first = match info.get("first-entry") {
+            Some(Value::Array(entry)) => match entry.first() {
+                Some(Value::BulkString(id)) => stream_id(&String::from_utf8_lossy(id)),
+                _ => None,
+            },
+            _ => None,
+        };
+        Ok(first.is_none_or(|first| cursor < first))
+    }
+
     pub(crate) async fn log_first_id(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.log_end(key, "XRANGE", "-", "+").await
     }
@@ -907,6 +956,12 @@ fn unstamp(mut stored: Vec<u8>) -> Vec<u8> {
         stored.drain(..end + 2);
     }
     stored
+}
+
+/// A stream id (`ms-seq`) as a comparable pair.
+fn stream_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    Some((ms.parse().ok()?, seq.parse().ok()?))
 }
 
 fn parse_claims(reply: Vec<Value>) -> Result<Claims, StoreError> {

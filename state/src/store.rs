@@ -753,6 +753,19 @@ impl Store {
         }
     }
 
+    /// Whether entries of the log `key` after `cursor` were trimmed away
+    /// (a reader resuming from it would silently miss them).
+    pub async fn log_gap_after(&self, key: &str, cursor: &str) -> Result<bool, StoreError> {
+        match &self.inner {
+            Inner::Memory(m) => m.log_gap_after(key, cursor),
+            Inner::Redis(r) => {
+                r.log_gap_after(key, cursor)
+                    .instrument(redis_span("state.log_gap_after", "XINFO"))
+                    .await
+            }
+        }
+    }
+
     /// The id of the oldest entry still kept in the log `key`, if any.
     pub async fn log_first_id(&self, key: &str) -> Result<Option<String>, StoreError> {
         match &self.inner {

@@ -50,6 +50,7 @@ fn unique_prefix(test: &str) -> String {
 const CFG: QueueConfig = QueueConfig {
     dedup_ttl: Duration::from_secs(60),
     lease: Duration::from_secs(30),
+    sequence_ids: false,
 };
 
 async fn claimed(store: &Store, queue: &str, cfg: &QueueConfig) -> Claim {
@@ -663,7 +664,31 @@ async fn change_log(store: Store) {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(store.log_first_id("changes").await.unwrap(), Some(a));
+    assert_eq!(
+        store.log_first_id("changes").await.unwrap(),
+        Some(a.clone())
+    );
+    assert!(
+        !store.log_gap_after("changes", &a).await.unwrap(),
+        "nothing trimmed"
+    );
+
+    // A capped log trims its oldest entries (Redis in whole nodes of
+    // ~100): a cursor among them has a gap after it, a kept one has not.
+    let first = store.log_append("capped", b"0", 10).await.unwrap();
+    let mut last = first.clone();
+    for i in 1..250 {
+        last = store
+            .log_append("capped", i.to_string().as_bytes(), 10)
+            .await
+            .unwrap();
+    }
+    let kept = store.log_first_id("capped").await.unwrap().unwrap();
+    assert_ne!(kept, first, "trimmed");
+    assert!(store.log_gap_after("capped", &first).await.unwrap());
+    assert!(!store.log_gap_after("capped", &kept).await.unwrap());
+    assert!(!store.log_gap_after("capped", &last).await.unwrap());
+    assert!(store.log_gap_after("capped", "not a cursor").await.is_err());
 }
 
 /// The gauges' numbers: items, partitions, the oldest item's age (which
@@ -674,12 +699,16 @@ async fn queue_stats(store: Store) {
         store.queue_stats("q").await.unwrap(),
         mesh_state::QueueStats::default()
     );
+    // a1 and a2 in one step: the same enqueue time.
+    let span = tracing::Span::none();
+    let new = |id, item| NewItem {
+        id,
+        partition: "A",
+        item,
+        parent: &span,
+    };
     store
-        .enqueue_once("q", &CFG, "1", "A", b"a1")
-        .await
-        .unwrap();
-    store
-        .enqueue_once("q", &CFG, "2", "A", b"a2")
+        .enqueue_many("q", &CFG, &[new("1", b"a1"), new("2", b"a2")])
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -732,6 +761,87 @@ async fn queue_stats(store: Store) {
     assert!(
         left <= b_queued.elapsed() + Duration::from_millis(50),
         "{left:?}: b1's age, not a1's"
+    );
+}
+
+/// Sequence ids (Telegram's update_ids) are remembered as bits: repeats
+/// within a batch and across batches, ids out of order within a segment, a
+/// restarted sequence far away, and other ids (keys) in the same queue;
+/// marks expire a TTL after their segment's last write.
+async fn sequence_dedup(store: Store) {
+    let cfg = QueueConfig {
+        sequence_ids: true,
+        ..CFG
+    };
+    let span = tracing::Span::none();
+    let item = |id: &'static str| NewItem {
+        id,
+        partition: "A",
+        item: id.as_bytes(),
+        parent: &span,
+    };
+    let got = store
+        .enqueue_many(
+            "q",
+            &cfg,
+            &[item("100"), item("101"), item("100"), item("n1")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        [
+            Enqueued::New,
+            Enqueued::New,
+            Enqueued::Duplicate,
+            Enqueued::New
+        ]
+    );
+    let got = store
+        .enqueue_many(
+            "q",
+            &cfg,
+            &[item("5000"), item("4999"), item("101"), item("n1")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        [
+            Enqueued::New,
+            Enqueued::New,
+            Enqueued::Duplicate,
+            Enqueued::Duplicate
+        ]
+    );
+    // Telegram restarts the sequence at a random far value.
+    let got = store
+        .enqueue_many(
+            "q",
+            &cfg,
+            &[item("987654321"), item("4999"), item("987654320")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got, [Enqueued::New, Enqueued::Duplicate, Enqueued::New]);
+    assert_eq!(store.pending("q").await.unwrap(), 7);
+    // Marks live a TTL past their segment's last write.
+    let short = QueueConfig {
+        dedup_ttl: Duration::from_millis(200),
+        ..cfg
+    };
+    assert_eq!(
+        store.enqueue_many("s", &short, &[item("7")]).await.unwrap(),
+        [Enqueued::New]
+    );
+    assert_eq!(
+        store.enqueue_many("s", &short, &[item("7")]).await.unwrap(),
+        [Enqueued::Duplicate]
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        store.enqueue_many("s", &short, &[item("7")]).await.unwrap(),
+        [Enqueued::New]
     );
 }
 
@@ -789,4 +899,5 @@ suite!(
     change_log,
     paced_slots,
     queue_stats,
+    sequence_dedup,
 );

@@ -527,3 +527,47 @@ async fn internal_callers_present_tokens() {
     );
     p.stop().await;
 }
+
+/// Resuming the change stream from a cursor the log no longer keeps is
+/// OUT_OF_RANGE (`CURSOR_TRIMMED`), not a silent gap; a cursor still kept
+/// resumes; something that is not a cursor is INVALID_ARGUMENT.
+#[tokio::test]
+async fn trimmed_cursor_is_out_of_range() {
+    let p = Product::start("watch_trimmed", &[]).await;
+    // The change log as billing writes it, capped small here so it trims.
+    let store =
+        mesh_state::Store::redis(&mesh_tests::shared_redis_url(), &p.prefix).expect("store");
+    let first = store
+        .log_append("{billing}:changes", b"{}", 10)
+        .await
+        .unwrap();
+    for _ in 0..250 {
+        store
+            .log_append("{billing}:changes", b"{}", 10)
+            .await
+            .unwrap();
+    }
+    let kept = store
+        .log_first_id("{billing}:changes")
+        .await
+        .unwrap()
+        .unwrap();
+    let watch = |cursor: String| {
+        let mut b = p.billing();
+        async move {
+            b.watch_entitlements(WatchEntitlementsRequest {
+                after_cursor: cursor,
+            })
+            .await
+        }
+    };
+    let refused = watch(first).await.expect_err("trimmed");
+    assert_eq!(refused.code(), Code::OutOfRange);
+    assert_eq!(
+        mesh_proto::refusal::BillingRefusal::of(&refused),
+        Some(mesh_proto::refusal::BillingRefusal::CursorTrimmed)
+    );
+    assert!(watch(kept).await.is_ok());
+    assert_eq!(code(watch("yesterday".into()).await), Code::InvalidArgument);
+    p.stop().await;
+}
