@@ -19,6 +19,10 @@ pub fn describe() {
         "Updates and notices accepted over AcceptUpdates, by whether they were duplicates."
     );
     metrics::describe_counter!(
+        "bot_updates_chatter_total",
+        "New updates accepted as group chatter: remembered as seen, never queued."
+    );
+    metrics::describe_counter!(
         "bot_notices_accepted_total",
         "Entitlement notices accepted from billing, by kind."
     );

@@ -20,6 +20,7 @@ pub mod action;
 pub mod billing;
 pub mod broadcast;
 pub mod callback;
+pub mod chatter;
 pub mod commands;
 pub mod config;
 pub mod dead_letters;
@@ -105,6 +106,7 @@ pub async fn run(
             bot.clone(),
             store.clone(),
             config.queue,
+            config.username.clone(),
             wake.clone(),
             shutdown.clone(),
         ))),
@@ -135,7 +137,13 @@ pub async fn run(
     );
 
     let sampler = instruments::spawn_sampler(store.clone(), shutdown.clone());
-    let service = service::Bot::new(store.clone(), config.queue, wake, outbox_wake);
+    let service = service::Bot::new(
+        store.clone(),
+        config.queue,
+        config.username.clone(),
+        wake,
+        outbox_wake,
+    );
     let auth = mesh_proto::serving::RequireBearer::new(
         config.api_token.clone(),
         "bot_unauthorized_calls_total",

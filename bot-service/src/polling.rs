@@ -39,6 +39,7 @@ pub async fn run(
     bot: Bot,
     store: Store,
     queue: QueueConfig,
+    username: Option<String>,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
@@ -46,7 +47,7 @@ pub async fn run(
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
         let outcome = tokio::select! {
-            r = poll_once(&bot, &store, &queue, &wake) => r,
+            r = poll_once(&bot, &store, &queue, username.as_deref(), &wake) => r,
             () = shutdown.cancelled() => return,
         };
         match outcome {
@@ -74,6 +75,7 @@ async fn poll_once(
     bot: &Bot,
     store: &Store,
     queue: &QueueConfig,
+    username: Option<&str>,
     wake: &Notify,
 ) -> Result<usize, String> {
     let offset: i64 = store
@@ -133,7 +135,7 @@ async fn poll_once(
             span: tracing::Span::current(),
         })
         .collect();
-    let outcomes = accept_updates(store, queue, wake, &page)
+    let outcomes = accept_updates(store, queue, username, wake, &page)
         .await
         .map_err(|e| e.to_string())?;
     for outcome in outcomes {

@@ -16,6 +16,7 @@ use prost::Message;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
+use crate::chatter;
 use crate::dead_letters;
 use crate::envelope::{self, Kind};
 use crate::error::BotError;
@@ -26,22 +27,26 @@ use crate::partition;
 pub struct Bot {
     store: Store,
     queue: QueueConfig,
+    username: Option<String>,
     wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
 }
 
 impl Bot {
     /// A service storing work in `store` and waking local workers (and
-    /// senders, after a replay of outbox calls).
+    /// senders, after a replay of outbox calls); `username` is the bot's,
+    /// which tells group chatter from commands for it.
     pub fn new(
         store: Store,
         queue: QueueConfig,
+        username: Option<String>,
         wake: Arc<Notify>,
         outbox_wake: Arc<Notify>,
     ) -> Self {
         Self {
             store,
             queue,
+            username,
             wake,
             outbox_wake,
         }
@@ -69,10 +74,13 @@ pub const MAX_BATCH: usize = 512;
 /// Accepts raw Telegram updates in one atomic store write (one Redis round
 /// trip however many there are); outcomes in the order of `updates`. An
 /// update that is not a Telegram update is refused alone; a store failure
-/// fails them all (none was accepted).
+/// fails them all (none was accepted). Group chatter (see
+/// [`chatter::ignorable`], `username` being the bot's) is only remembered
+/// as seen: it needs no work, so it costs no queue writes.
 pub async fn accept_updates(
     store: &Store,
     queue: &QueueConfig,
+    username: Option<&str>,
     wake: &Notify,
     updates: &[Incoming<'_>],
 ) -> Result<Vec<Outcome>, BotError> {
@@ -82,6 +90,7 @@ pub async fn accept_updates(
         id: String,
         partition: String,
         item: Vec<u8>,
+        chatter: bool,
     }
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(updates.len());
     let mut located = Vec::with_capacity(updates.len());
@@ -92,13 +101,20 @@ pub async fn accept_updates(
                 outcomes.push(Err("update_id does not match update_json".into()));
             }
             Ok((update_id, partition)) => {
-                let traceparent = update.span.in_scope(mesh_telemetry::current_traceparent);
+                let chatter = chatter::ignorable(update.json, username);
+                let item = if chatter {
+                    Vec::new()
+                } else {
+                    let traceparent = update.span.in_scope(mesh_telemetry::current_traceparent);
+                    envelope::seal(Kind::Update, &traceparent, update.json)
+                };
                 located.push(Located {
                     index,
                     update_id,
                     id: update_id.to_string(),
                     partition,
-                    item: envelope::seal(Kind::Update, &traceparent, update.json),
+                    item,
+                    chatter,
                 });
                 outcomes.push(Ok((update_id, false)));
             }
@@ -110,21 +126,25 @@ pub async fn accept_updates(
             id: &l.id,
             partition: &l.partition,
             item: &l.item,
+            remember_only: l.chatter,
             parent: &updates[l.index].span,
         })
         .collect();
     let enqueued = store.enqueue_many(keys::UPDATES, queue, &items).await?;
-    let mut fresh = 0;
+    let (mut fresh, mut chatter, mut work) = (0, 0, false);
     for (l, e) in located.iter().zip(enqueued) {
         let duplicate = e == Enqueued::Duplicate;
         fresh += u64::from(!duplicate);
+        chatter += u64::from(!duplicate && l.chatter);
+        work |= !l.chatter;
         outcomes[l.index] = Ok((l.update_id, duplicate));
     }
     // A duplicate may be the retry of an accept whose reply (and wake) was
     // lost: wake a worker for it too.
-    if !located.is_empty() {
+    if work {
         wake.notify_one();
     }
+    metrics::counter!("bot_updates_chatter_total").increment(chatter);
     let duplicates = located.len() as u64 - fresh;
     metrics::counter!("bot_updates_accepted_total", "duplicate" => "false").increment(fresh);
     metrics::counter!("bot_updates_accepted_total", "duplicate" => "true").increment(duplicates);
@@ -136,6 +156,7 @@ pub async fn accept_updates(
 pub async fn accept_update(
     store: &Store,
     queue: &QueueConfig,
+    username: Option<&str>,
     wake: &Notify,
     update: &[u8],
     claimed_id: Option<i64>,
@@ -145,7 +166,7 @@ pub async fn accept_update(
         claimed_id,
         span: tracing::Span::current(),
     };
-    let outcome = accept_updates(store, queue, wake, &[incoming]).await?;
+    let outcome = accept_updates(store, queue, username, wake, &[incoming]).await?;
     match outcome.into_iter().next() {
         Some(Ok(accepted)) => Ok(accepted),
         Some(Err(reason)) => Err(BotError::InvalidArgument(reason)),
@@ -163,6 +184,7 @@ impl BotService for Bot {
         let (_, duplicate) = accept_update(
             &self.store,
             &self.queue,
+            self.username.as_deref(),
             &self.wake,
             &request.update_json,
             Some(request.update_id),
@@ -195,7 +217,15 @@ impl BotService for Bot {
                 ),
             })
             .collect();
-        let outcomes = match accept_updates(&self.store, &self.queue, &self.wake, &incoming).await {
+        let outcomes = match accept_updates(
+            &self.store,
+            &self.queue,
+            self.username.as_deref(),
+            &self.wake,
+            &incoming,
+        )
+        .await
+        {
             Ok(outcomes) => outcomes,
             Err(e) => {
                 let status = Status::from(e);

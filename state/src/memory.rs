@@ -512,6 +512,9 @@ impl MemoryBackend {
                 if !fresh {
                     return Enqueued::Duplicate;
                 }
+                if new.remember_only {
+                    return Enqueued::New;
+                }
                 q.push(new.partition, new.item.to_vec(), now.ms);
                 Enqueued::New
             })

@@ -58,6 +58,12 @@ pub struct NewItem<'a> {
     pub partition: &'a str,
     /// The item, stored as given.
     pub item: &'a [u8],
+    /// Only remember the id, queue nothing: for an item the caller knows
+    /// needs no work (group chatter a bot ignores), so that a retry of it is
+    /// still a duplicate while it costs no queue writes, claim or
+    /// acknowledgement (for a sequence id, one bit). `partition` and `item`
+    /// are not stored.
+    pub remember_only: bool,
     /// The span of the call that delivered this item; its `state.enqueue`
     /// span is a child of it, so each item's trace shows the store write
     /// even when many items share one.

@@ -231,12 +231,24 @@ impl RedisBackend {
                     String::new(),
                 ),
             };
+            // A remembered-only item names no list of its own; the key
+            // slot still holds one of the queue's keys for Cluster routing.
+            let list = if new.remember_only {
+                self.queue_key(queue, "list:")
+            } else {
+                self.queue_key(queue, &format!("list:{}", new.partition))
+            };
             invocation
                 .key(mark)
-                .key(self.queue_key(queue, &format!("list:{}", new.partition)))
-                .arg(new.partition)
-                .arg(new.item)
-                .arg(offset);
+                .key(list)
+                .arg(if new.remember_only { "" } else { new.partition })
+                .arg(if new.remember_only {
+                    &b""[..]
+                } else {
+                    new.item
+                })
+                .arg(offset)
+                .arg(u8::from(new.remember_only));
         }
         let added = self.per_item(&invocation, items.len(), "enqueue").await?;
         Ok(added

@@ -152,6 +152,7 @@ impl Store {
             id,
             partition,
             item,
+            remember_only: false,
             parent: &parent,
         };
         let outcomes = self.enqueue_many(queue, config, &[new]).await?;

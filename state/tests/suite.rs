@@ -108,6 +108,7 @@ async fn batches(store: Store) {
         id,
         partition,
         item: id.as_bytes(),
+        remember_only: false,
         parent: &span,
     };
     store.enqueue_once("q", &CFG, "0", "A", b"0").await.unwrap();
@@ -705,6 +706,7 @@ async fn queue_stats(store: Store) {
         id,
         partition: "A",
         item,
+        remember_only: false,
         parent: &span,
     };
     store
@@ -778,6 +780,7 @@ async fn sequence_dedup(store: Store) {
         id,
         partition: "A",
         item: id.as_bytes(),
+        remember_only: false,
         parent: &span,
     };
     let got = store
@@ -845,6 +848,70 @@ async fn sequence_dedup(store: Store) {
     );
 }
 
+/// Ids of items that need no work are remembered and nothing is queued:
+/// a retry of one is a duplicate, the queued items of the same batch keep
+/// their order (several of one partition in one batch), and only queued
+/// items are counted, claimed and acknowledged.
+async fn remembered_only(store: Store) {
+    let cfg = QueueConfig {
+        sequence_ids: true,
+        ..CFG
+    };
+    let span = tracing::Span::none();
+    let new = |id: &'static str, partition: &'static str, remember_only: bool| NewItem {
+        id,
+        partition,
+        item: id.as_bytes(),
+        remember_only,
+        parent: &span,
+    };
+    use Enqueued::{Duplicate, New};
+    let got = store
+        .enqueue_many(
+            "q",
+            &cfg,
+            &[
+                new("1", "A", false),
+                new("2", "A", true),
+                new("3", "B", true),
+                new("4", "A", false),
+                new("x", "C", true),
+                new("5", "A", false),
+                new("2", "A", false),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got, [New, New, New, New, New, New, Duplicate]);
+    assert_eq!(store.pending("q").await.unwrap(), 3);
+    let stats = store.queue_stats("q").await.unwrap();
+    assert_eq!((stats.items, stats.partitions), (3, 1));
+    let got = store
+        .enqueue_many(
+            "q",
+            &cfg,
+            &[
+                new("3", "B", false),
+                new("x", "C", false),
+                new("6", "B", true),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got, [Duplicate, Duplicate, New]);
+    let mut seen = Vec::new();
+    while let Claims::Claimed(claims) = store.claim_many("q", &cfg, 10).await.unwrap() {
+        assert_eq!(claims.len(), 1, "only A has work");
+        let claim = &claims[0];
+        seen.push(String::from_utf8(claim.item.clone()).unwrap());
+        let mut tx = Tx::new();
+        tx.ack("q", claim, None);
+        assert_eq!(store.commit(&tx).await.unwrap(), TxOutcome::Committed);
+    }
+    assert_eq!(seen, ["1", "4", "5"]);
+    assert_eq!(store.pending("q").await.unwrap(), 0);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -900,4 +967,5 @@ suite!(
     paced_slots,
     queue_stats,
     sequence_dedup,
+    remembered_only,
 );

@@ -191,9 +191,16 @@ async fn update_handling_cancelled_at_every_await() {
     };
     let accept = async |store: &Store, user: i64| {
         let wake = tokio::sync::Notify::new();
-        bot_service::service::accept_update(store, &config.queue, &wake, &update(user), None)
-            .await
-            .expect("accepted");
+        bot_service::service::accept_update(
+            store,
+            &config.queue,
+            config.username.as_deref(),
+            &wake,
+            &update(user),
+            None,
+        )
+        .await
+        .expect("accepted");
     };
     let claims = async |store: &Store| match store
         .claim_many(bot_service::keys::UPDATES, &config.queue, 16)

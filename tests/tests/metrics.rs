@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mesh_proto::billing::v1::billing_service_client::BillingServiceClient;
 use mesh_proto::billing::v1::{ApplyStripeEventRequest, CreateCheckoutSessionRequest};
-use mesh_tests::http::{post_update, text_update};
+use mesh_tests::http::{group_update, post_update, text_update};
 use mesh_tests::process::MeshProcesses;
 use mesh_tests::product::PRICES;
 use mesh_tests::stripe_double::StripeDouble;
@@ -97,6 +97,12 @@ async fn gauges_grpc_and_process_metrics_with_help() {
     telegram.fail_next(97, Failure::TooManyRequests(60));
     let (status, _) = post_update(&mesh.gateway_url, &text_update(1, 97, "/start"), None).await;
     assert_eq!(status, 200);
+    // Group chatter, sent twice: remembered, never queued.
+    for _ in 0..2 {
+        let (status, _) =
+            post_update(&mesh.gateway_url, &group_update(2, -500, 98, "hello"), None).await;
+        assert_eq!(status, 200);
+    }
     // A call billing refuses.
     let refused = billing
         .apply_stripe_event(ApplyStripeEventRequest {
@@ -134,6 +140,7 @@ async fn gauges_grpc_and_process_metrics_with_help() {
         );
     }
     assert_eq!(bot.value("bot_blocked_users", &[]), Some(0.0));
+    assert_eq!(bot.value("bot_updates_chatter_total", &[]), Some(1.0));
     assert!(bot.value("bot_known_users", &[]).is_some_and(|n| n >= 1.0));
     assert!(
         bot.value(

@@ -21,13 +21,11 @@ mod gate;
 mod notices;
 mod user;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mesh_proto::billing::v1::Plan;
 use mesh_state::{RateDecision, Store, StoreError};
-use serde::Deserialize;
 use teloxide_core::types::{Update, UpdateKind, User};
 use tokio::sync::Mutex;
 
@@ -177,48 +175,14 @@ impl Handler {
     /// True when a command in a group is meant for this bot; the bot stays
     /// quiet in groups otherwise.
     fn addressed(&self, command: Option<&(String, Option<&str>, &str)>) -> bool {
-        matches!(
-            (command, self.config.username.as_deref()),
-            (Some((_, Some(target), _)), Some(me)) if target.eq_ignore_ascii_case(me)
-        )
-    }
-
-    /// True for an update that certainly needs nothing done: a group
-    /// message that is not a command addressed to this bot, which is most
-    /// of what a bot in busy groups receives. Read from three fields:
-    /// building teloxide's whole `Update` costs more than everything else
-    /// the mesh does for such an update. Anything else is parsed in full.
-    fn ignorable(&self, update: &[u8]) -> bool {
-        #[derive(Deserialize)]
-        struct Glance<'a> {
-            #[serde(borrow)]
-            message: Option<GlanceMessage<'a>>,
-        }
-        #[derive(Deserialize)]
-        struct GlanceMessage<'a> {
-            #[serde(borrow)]
-            chat: GlanceChat<'a>,
-            #[serde(borrow, default)]
-            text: Option<Cow<'a, str>>,
-        }
-        #[derive(Deserialize)]
-        struct GlanceChat<'a> {
-            #[serde(rename = "type", borrow)]
-            kind: Cow<'a, str>,
-        }
-        match serde_json::from_slice::<Glance<'_>>(update) {
-            Ok(Glance { message: Some(m) }) => {
-                m.chat.kind != "private"
-                    && m.text
-                        .is_none_or(|text| !self.addressed(parse_command(&text).as_ref()))
-            }
-            _ => false,
-        }
+        crate::chatter::addressed(command, self.config.username.as_deref())
     }
 
     /// Handles one raw update.
     pub async fn handle_update(&self, update: &[u8]) -> Result<Effects, HandleError> {
-        if self.ignorable(update) {
+        // Acceptance queues no chatter; an item queued by an older version
+        // may still be some.
+        if crate::chatter::ignorable(update, self.config.username.as_deref()) {
             return Ok(Effects::new(""));
         }
         let update: Update = serde_json::from_slice(update)

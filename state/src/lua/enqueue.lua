@@ -14,7 +14,11 @@
 -- KEYS: 1 ready zset, 2 pending counter, 3 since zset, then per item: its
 --       mark (key or segment), its partition list
 -- ARGV: 1 dedup ttl ms, then per item: partition, item, bit offset in the
---       segment ("" for a key mark)
+--       segment ("" for a key mark), 1 to only remember the id (0: queue it)
+--
+-- A remembered-only item (one that needs no work) costs its mark alone: for
+-- a sequence id one bit in the segment's BITFIELD, nothing queued, claimed
+-- or acknowledged.
 -- Returns one 1 (new) or 0 (duplicate) per item.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -24,7 +28,7 @@ local fresh = {}
 -- Bit marks, one BITFIELD per segment (in item order within it).
 local segments, order = {}, {}
 for i = 1, n do
-  local offset = ARGV[3 * i + 1]
+  local offset = ARGV[4 * i]
   if offset ~= '' then
     local key = KEYS[2 * i + 2]
     if not segments[key] then
@@ -45,23 +49,40 @@ for _, key in ipairs(order) do
   for j, i in ipairs(s.items) do fresh[i] = (old[j] == 0) end
   redis.call('PEXPIRE', key, ARGV[1])
 end
+-- Items to queue are grouped by partition (in batch order within each), so
+-- a partition costs one RPUSH and one ZADD per batch however many of its
+-- items the batch holds.
 local out = {}
 local added = 0
+local lists, porder = {}, {}
 for i = 1, n do
-  if ARGV[3 * i + 1] == '' then
+  if ARGV[4 * i] == '' then
     fresh[i] = redis.call('SET', KEYS[2 * i + 2], '1', 'NX', 'PX', ARGV[1]) and true or false
   end
-  if fresh[i] then
-    local partition = ARGV[3 * i - 1]
-    if redis.call('RPUSH', KEYS[2 * i + 3], stamp .. ARGV[3 * i]) == 1 then
-      redis.call('ZADD', KEYS[3], now, partition)
-    end
-    redis.call('ZADD', KEYS[1], 'NX', now, partition)
-    added = added + 1
-    out[i] = 1
-  else
+  if not fresh[i] then
     out[i] = 0
+  else
+    out[i] = 1
+    if ARGV[4 * i + 1] ~= '1' then
+      local partition = ARGV[4 * i - 2]
+      local l = lists[partition]
+      if not l then
+        l = {key = KEYS[2 * i + 3], items = {}}
+        lists[partition] = l
+        porder[#porder + 1] = partition
+      end
+      l.items[#l.items + 1] = stamp .. ARGV[4 * i - 1]
+      added = added + 1
+    end
   end
+end
+for _, partition in ipairs(porder) do
+  local l = lists[partition]
+  -- The list was empty before: this partition's head is new.
+  if redis.call('RPUSH', l.key, unpack(l.items)) == #l.items then
+    redis.call('ZADD', KEYS[3], now, partition)
+  end
+  redis.call('ZADD', KEYS[1], 'NX', now, partition)
 end
 if added > 0 then redis.call('INCRBY', KEYS[2], added) end
 return out

@@ -272,6 +272,7 @@ async fn dedup_memory(redis: &str) -> anyhow::Result<(f64, f64)> {
                         id,
                         partition: "p",
                         item: b"",
+                        remember_only: true,
                         parent: &span,
                     })
                     .collect();

@@ -1,0 +1,87 @@
+//! Group chatter: messages in groups that are not commands addressed to
+//! this bot, which is most of what a bot in busy groups receives and which
+//! the bot never answers.
+//!
+//! Both ends use the same rule: acceptance remembers such an update's id
+//! and queues nothing (no claim, no acknowledgement, a bit of de-dup
+//! state), and the handler does nothing with one that was queued anyway.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use crate::handler::parse_command;
+
+/// True when `command` (see [`parse_command`]) names this bot
+/// (`/cmd@username`); in groups the bot answers only those.
+pub fn addressed(command: Option<&(String, Option<&str>, &str)>, username: Option<&str>) -> bool {
+    matches!(
+        (command, username),
+        (Some((_, Some(target), _)), Some(me)) if target.eq_ignore_ascii_case(me)
+    )
+}
+
+/// True for an update that certainly needs nothing done: a group message
+/// that is not a command addressed to the bot `username`. Read from three
+/// fields: building teloxide's whole `Update` costs more than everything
+/// else the mesh does for such an update. Anything else (unreadable JSON
+/// included) is not chatter and gets the full treatment.
+pub fn ignorable(update: &[u8], username: Option<&str>) -> bool {
+    #[derive(Deserialize)]
+    struct Glance<'a> {
+        #[serde(borrow)]
+        message: Option<GlanceMessage<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct GlanceMessage<'a> {
+        #[serde(borrow)]
+        chat: GlanceChat<'a>,
+        #[serde(borrow, default)]
+        text: Option<Cow<'a, str>>,
+    }
+    #[derive(Deserialize)]
+    struct GlanceChat<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Cow<'a, str>,
+    }
+    match serde_json::from_slice::<Glance<'_>>(update) {
+        Ok(Glance { message: Some(m) }) => {
+            m.chat.kind != "private"
+                && m.text
+                    .is_none_or(|text| !addressed(parse_command(&text).as_ref(), username))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(chat_type: &str, text: Option<&str>) -> Vec<u8> {
+        let mut message = serde_json::json!({
+            "message_id": 1, "date": 0,
+            "chat": {"id": -100, "type": chat_type},
+            "from": {"id": 7, "is_bot": false, "first_name": "A"},
+        });
+        if let Some(text) = text {
+            message["text"] = text.into();
+        }
+        serde_json::to_vec(&serde_json::json!({"update_id": 1, "message": message}))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn only_group_messages_not_for_the_bot_are_chatter() {
+        let me = Some("PaidBot");
+        assert!(ignorable(&update("supergroup", Some("hello")), me));
+        assert!(ignorable(&update("group", None), me));
+        assert!(ignorable(&update("group", Some("/start")), me));
+        assert!(ignorable(&update("group", Some("/start@OtherBot")), me));
+        assert!(!ignorable(&update("group", Some("/start@paidbot")), me));
+        assert!(!ignorable(&update("private", Some("hello")), me));
+        assert!(ignorable(&update("group", Some("/start@PaidBot")), None));
+        assert!(!ignorable(br#"{"update_id":1,"callback_query":{}}"#, me));
+        assert!(!ignorable(b"not json", me));
+    }
+}
