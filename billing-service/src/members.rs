@@ -59,6 +59,12 @@ impl Billing {
             }
         }
         let window = |what| counters::window(store, what, at, WINDOW_DAYS);
+        let (joined, left, started, completed) = tokio::try_join!(
+            window(Daily::Joined),
+            window(Daily::Left),
+            window(Daily::CheckoutStarted),
+            window(Daily::CheckoutCompleted),
+        )?;
         Ok(GetStatsResponse {
             known_users: store.set_len(keys::USERS).await?,
             with_access: by_plan.values().sum(),
@@ -73,10 +79,10 @@ impl Billing {
                     monthly_amount,
                 })
                 .collect(),
-            new_last_30_days: window(Daily::Joined).await?,
-            churned_last_30_days: window(Daily::Left).await?,
-            checkouts_started_last_30_days: window(Daily::CheckoutStarted).await?,
-            checkouts_completed_last_30_days: window(Daily::CheckoutCompleted).await?,
+            new_last_30_days: joined,
+            churned_last_30_days: left,
+            checkouts_started_last_30_days: started,
+            checkouts_completed_last_30_days: completed,
         })
     }
 

@@ -308,13 +308,6 @@ impl BotService for Bot {
         let mut totals = std::collections::HashMap::new();
         for name in dead_letters::queues(&r.queue)? {
             let queue = dead_letters::queue_key(name)?;
-            totals.insert(
-                name.to_owned(),
-                self.store
-                    .dead_letter_count(queue)
-                    .await
-                    .map_err(BotError::from)?,
-            );
             for letter in self
                 .store
                 .dead_letters(queue, limit)
@@ -323,6 +316,15 @@ impl BotService for Bot {
             {
                 dead_letters.push(dead_letters::describe(name, letter));
             }
+            // Counted after listing: one kept meanwhile raises the total,
+            // so it is never below what is listed.
+            totals.insert(
+                name.to_owned(),
+                self.store
+                    .dead_letter_count(queue)
+                    .await
+                    .map_err(BotError::from)?,
+            );
         }
         Ok(Response::new(ListDeadLettersResponse {
             dead_letters,

@@ -912,6 +912,67 @@ async fn remembered_only(store: Store) {
     assert_eq!(store.pending("q").await.unwrap(), 0);
 }
 
+/// Acknowledgements committed together, with what follows them in the same
+/// call: the next item of the same partition (a broadcast's next step), a
+/// second partition whose next item waits, a stale lease of a partition
+/// acknowledged earlier in the call (refused: it must see that ack), and a
+/// dead letter. Counts, partitions and attempts come out right.
+async fn acks_with_follow_ups(store: Store) {
+    for (id, part) in [("j1", "J"), ("x1", "X"), ("x2", "X"), ("d1", "D")] {
+        store
+            .enqueue_once("q", &CFG, id, part, id.as_bytes())
+            .await
+            .unwrap();
+    }
+    let Claims::Claimed(claims) = store.claim_many("q", &CFG, 10).await.unwrap() else {
+        panic!("expected claims");
+    };
+    assert_eq!(claims.len(), 3);
+    let of = |p: &str| claims.iter().find(|c| c.partition == p).unwrap().clone();
+    let (j, x, d) = (of("J"), of("X"), of("D"));
+    let mut next_step = Tx::new();
+    next_step.ack("q", &j, None);
+    next_step.enqueue("q", &CFG, "j2", "J", b"j2".to_vec());
+    let mut ack_x = Tx::new();
+    ack_x.ack("q", &x, None);
+    let mut stale = Tx::new();
+    stale.release("q", &j, Duration::ZERO, true);
+    let mut dead = Tx::new();
+    dead.ack("q", &d, Some("unreadable"));
+    assert_eq!(
+        store
+            .commit_all(&[next_step, ack_x, stale, dead])
+            .await
+            .unwrap(),
+        [
+            TxOutcome::Committed,
+            TxOutcome::Committed,
+            TxOutcome::Refused(0),
+            TxOutcome::Committed
+        ]
+    );
+    assert_eq!(store.pending("q").await.unwrap(), 2);
+    let stats = store.queue_stats("q").await.unwrap();
+    assert_eq!(
+        (
+            stats.items,
+            stats.partitions,
+            stats.held,
+            stats.dead_letters
+        ),
+        (2, 2, 0, 1)
+    );
+    let Claims::Claimed(mut next) = store.claim_many("q", &CFG, 10).await.unwrap() else {
+        panic!("expected the next items");
+    };
+    next.sort_by(|a, b| a.partition.cmp(&b.partition));
+    let got: Vec<(&str, &[u8], u32)> = next
+        .iter()
+        .map(|c| (c.partition.as_str(), c.item.as_slice(), c.attempts))
+        .collect();
+    assert_eq!(got, [("J", &b"j2"[..], 1), ("X", &b"x2"[..], 1)]);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -968,4 +1029,5 @@ suite!(
     queue_stats,
     sequence_dedup,
     remembered_only,
+    acks_with_follow_ups,
 );

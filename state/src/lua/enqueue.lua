@@ -50,8 +50,8 @@ for _, key in ipairs(order) do
   redis.call('PEXPIRE', key, ARGV[1])
 end
 -- Items to queue are grouped by partition (in batch order within each), so
--- a partition costs one RPUSH and one ZADD per batch however many of its
--- items the batch holds.
+-- a partition costs one RPUSH per batch however many of its items the
+-- batch holds, and the batch's ready and head-time entries one ZADD each.
 local out = {}
 local added = 0
 local lists, porder = {}, {}
@@ -76,13 +76,19 @@ for i = 1, n do
     end
   end
 end
+-- New heads' times and ready entries go in one ZADD each for the batch.
+local heads, readies = {}, {}
 for _, partition in ipairs(porder) do
   local l = lists[partition]
   -- The list was empty before: this partition's head is new.
   if redis.call('RPUSH', l.key, unpack(l.items)) == #l.items then
-    redis.call('ZADD', KEYS[3], now, partition)
+    heads[#heads + 1] = now
+    heads[#heads + 1] = partition
   end
-  redis.call('ZADD', KEYS[1], 'NX', now, partition)
+  readies[#readies + 1] = now
+  readies[#readies + 1] = partition
 end
+if #heads > 0 then redis.call('ZADD', KEYS[3], unpack(heads)) end
+if #readies > 0 then redis.call('ZADD', KEYS[1], 'NX', unpack(readies)) end
 if added > 0 then redis.call('INCRBY', KEYS[2], added) end
 return out
