@@ -22,6 +22,7 @@ pub mod fault_proxy;
 pub mod http;
 pub mod mesh;
 pub mod otlp;
+pub mod pinned;
 pub mod process;
 pub mod product;
 pub mod redis_server;

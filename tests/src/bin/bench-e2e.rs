@@ -10,11 +10,11 @@
 //!
 //! Prints markdown table rows.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mesh_state::{Store, Tx};
 use mesh_tests::http::{callback_update, post_update, text_update};
+use mesh_tests::pinned::{self, Pinned};
 use mesh_tests::telegram::TelegramDouble;
 
 const ADMIN: i64 = 4242;
@@ -27,37 +27,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// A started binary, killed when dropped (also when the bench fails).
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `binary` pinned to `cpu` with `env`.
+/// Starts `binary` pinned to `cpu` with `env`, its log in /tmp.
 fn spawn(
     bin_dir: &str,
     binary: &str,
     args: &[&str],
     cpu: &str,
     env: &[(&str, String)],
-) -> anyhow::Result<Running> {
-    Ok(Running(
-        Command::new("taskset")
-            .arg("-c")
-            .arg(cpu)
-            .arg(format!("{bin_dir}/{binary}"))
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(std::fs::File::create(format!(
-                "/tmp/bench-e2e-{binary}.log"
-            ))?)
-            .stderr(Stdio::null())
-            .spawn()?,
-    ))
+) -> std::io::Result<Pinned> {
+    let log = format!("/tmp/bench-e2e-{binary}.log");
+    pinned::spawn(bin_dir, binary, args, cpu, env, Some(&log))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]

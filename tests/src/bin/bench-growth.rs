@@ -6,13 +6,13 @@
 //! per user; then Redis memory per remembered `update_id`, as bits and as
 //! keys. Prints markdown table rows.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mesh_proto::billing::v1::GetStatsRequest;
 use mesh_proto::billing::v1::billing_service_client::BillingServiceClient;
 use mesh_state::{NewItem, QueueConfig, Store};
 use mesh_tests::http::{callback_update, post_update, text_update};
+use mesh_tests::pinned;
 
 const ADMIN: i64 = 4242;
 const SIZES: [u64; 3] = [1_000, 100_000, 1_000_000];
@@ -112,40 +112,6 @@ async fn wipe(conn: &mut redis::aio::MultiplexedConnection, prefix: &str) -> any
     }
 }
 
-/// A started binary, killed when dropped (also when the bench fails).
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(
-    bin_dir: &str,
-    binary: &str,
-    args: &[&str],
-    cpu: &str,
-    env: &[(&str, String)],
-) -> anyhow::Result<Running> {
-    Ok(Running(
-        Command::new("taskset")
-            .arg("-c")
-            .arg(cpu)
-            .arg(format!("{bin_dir}/{binary}"))
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    ))
-}
-
-fn stop(child: Running) {
-    drop(child);
-}
-
 /// One size's measurements: (send µs, stats ms, broadcast µs per recipient, bytes per user).
 async fn measure(
     size: u64,
@@ -183,7 +149,7 @@ async fn measure(
         ("PLANS_FILE", plans.to_owned()),
         ("RUST_LOG", "warn".to_owned()),
     ];
-    let billing = spawn(bin_dir, "billing-service", &[], cpu, &env)?;
+    let billing = pinned::spawn(bin_dir, "billing-service", &[], cpu, &env, None)?;
     let mut client = BillingServiceClient::new(mesh_proto::lazy_channel(&format!(
         "http://127.0.0.1:{port}"
     ))?);
@@ -198,7 +164,7 @@ async fn measure(
         client.get_stats(GetStatsRequest {}).await?;
     }
     let stats_ms = started.elapsed().as_secs_f64() * 1e3 / f64::from(calls);
-    stop(billing);
+    drop(billing);
 
     // Queueing a broadcast (a dry run: the outbox only logs).
     let port = mesh_tests::free_port();
@@ -221,7 +187,7 @@ async fn measure(
         ("RUST_LOG", "warn".to_owned()),
         ("TELEGRAM_WEBHOOK_SECRET", "benchsecret".to_owned()),
     ];
-    let mesh = spawn(bin_dir, "mesh", &["all"], cpu, &env)?;
+    let mesh = pinned::spawn(bin_dir, "mesh", &["all"], cpu, &env, None)?;
     let gateway = format!("http://127.0.0.1:{port}");
     mesh_tests::http::wait_ready(&gateway).await;
     post_update(
@@ -264,7 +230,7 @@ async fn measure(
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let broadcast_us = started.elapsed().as_secs_f64() * 1e6 / (want - first).max(1) as f64;
-    stop(mesh);
+    drop(mesh);
     wipe(&mut conn, &prefix).await?;
     Ok((send_us, stats_ms, broadcast_us, per_user))
 }
