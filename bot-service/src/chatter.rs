@@ -6,11 +6,8 @@
 //! and queues nothing (no claim, no acknowledgement, a bit of de-dup
 //! state), and the handler does nothing with one that was queued anyway.
 
-use std::borrow::Cow;
-
-use serde::Deserialize;
-
 use crate::handler::parse_command;
+use crate::partition::{self, Location};
 
 /// True when `command` (see [`parse_command`]) names this bot
 /// (`/cmd@username`); in groups the bot answers only those.
@@ -27,28 +24,17 @@ pub fn addressed(command: Option<&(String, Option<&str>, &str)>, username: Optio
 /// else the mesh does for such an update. Anything else (unreadable JSON
 /// included) is not chatter and gets the full treatment.
 pub fn ignorable(update: &[u8], username: Option<&str>) -> bool {
-    #[derive(Deserialize)]
-    struct Glance<'a> {
-        #[serde(borrow)]
-        message: Option<GlanceMessage<'a>>,
-    }
-    #[derive(Deserialize)]
-    struct GlanceMessage<'a> {
-        #[serde(borrow)]
-        chat: GlanceChat<'a>,
-        #[serde(borrow, default)]
-        text: Option<Cow<'a, str>>,
-    }
-    #[derive(Deserialize)]
-    struct GlanceChat<'a> {
-        #[serde(rename = "type", borrow)]
-        kind: Cow<'a, str>,
-    }
-    match serde_json::from_slice::<Glance<'_>>(update) {
-        Ok(Glance { message: Some(m) }) => {
-            m.chat.kind != "private"
-                && m.text
-                    .is_none_or(|text| !addressed(parse_command(&text).as_ref(), username))
+    partition::read(update).is_ok_and(|l| is_chatter(&l, username))
+}
+
+/// [`ignorable`] for an update already read by [`partition::read`].
+pub fn is_chatter(location: &Location<'_>, username: Option<&str>) -> bool {
+    let Some(message) = &location.message else {
+        return false;
+    };
+    match (message.private(), message.text()) {
+        (Some(false), Some(text)) => {
+            text.is_none_or(|text| !addressed(parse_command(&text).as_ref(), username))
         }
         _ => false,
     }
@@ -83,5 +69,12 @@ mod tests {
         assert!(ignorable(&update("group", Some("/start@PaidBot")), None));
         assert!(!ignorable(br#"{"update_id":1,"callback_query":{}}"#, me));
         assert!(!ignorable(b"not json", me));
+        // Odd values are not chatter, and the update is still readable.
+        let odd = br#"{"update_id":1,"message":{"chat":{"id":-5,"type":7},"text":"hi"}}"#;
+        assert!(!ignorable(odd, me));
+        assert!(partition::locate(odd).is_ok());
+        let odd = br#"{"update_id":1,"message":{"chat":{"id":-5,"type":"group"},"text":[1]}}"#;
+        assert!(!ignorable(odd, me));
+        assert!(partition::locate(odd).is_ok());
     }
 }

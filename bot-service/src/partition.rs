@@ -7,7 +7,10 @@
 //! else's. Updates that belong to no chat (inline queries, polls) get their
 //! own partition and run in parallel.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 #[derive(Deserialize)]
 struct Id {
@@ -47,11 +50,58 @@ struct MemberUpdate {
     new_chat_member: HasUser,
 }
 
+/// A new message, read a little further than its chat's id: its chat's
+/// type and its text tell group chatter (see [`crate::chatter`]). Both are
+/// kept raw, so an odd value only means "not chatter", never an update
+/// refused.
+#[derive(Deserialize)]
+pub struct MessageHead<'a> {
+    #[serde(borrow)]
+    chat: ChatHead<'a>,
+    #[serde(borrow, default)]
+    text: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ChatHead<'a> {
+    id: i64,
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a RawValue>,
+}
+
+impl MessageHead<'_> {
+    /// Whether the chat is a private one (`None`: its type is unreadable).
+    pub fn private(&self) -> Option<bool> {
+        let kind: Cow<'_, str> = serde_json::from_str(self.chat.kind?.get()).ok()?;
+        Some(kind == "private")
+    }
+
+    /// The message's text: `Some(None)` when it has none, `None` when it is
+    /// not a string.
+    pub fn text(&self) -> Option<Option<Cow<'_, str>>> {
+        match self.text {
+            None => Some(None),
+            Some(raw) => serde_json::from_str(raw.get()).ok().map(Some),
+        }
+    }
+}
+
+/// Where an update goes, read in one pass over its JSON.
+pub struct Location<'a> {
+    /// Its `update_id`.
+    pub update_id: i64,
+    /// The queue partition it belongs to.
+    pub partition: String,
+    /// Its new message, when it is one.
+    pub message: Option<MessageHead<'a>>,
+}
+
 /// Only the fields that locate a chat; serde skips the rest.
 #[derive(Deserialize)]
-struct Peek {
+struct Peek<'a> {
     update_id: i64,
-    message: Option<HasChat>,
+    #[serde(borrow)]
+    message: Option<MessageHead<'a>>,
     edited_message: Option<HasChat>,
     channel_post: Option<HasChat>,
     edited_channel_post: Option<HasChat>,
@@ -72,7 +122,17 @@ struct Peek {
 
 /// Reads the update's id and its partition key.
 pub fn locate(update: &[u8]) -> Result<(i64, String), serde_json::Error> {
-    let p: Peek = serde_json::from_slice(update)?;
+    read(update).map(|l| (l.update_id, l.partition))
+}
+
+/// Reads where `update` goes, and its message for the chatter check.
+pub fn read(update: &[u8]) -> Result<Location<'_>, serde_json::Error> {
+    let p: Peek<'_> = serde_json::from_slice(update)?;
+    let located = |partition| Location {
+        update_id: p.update_id,
+        partition,
+        message: None,
+    };
     let member = p
         .chat_join_request
         .as_ref()
@@ -83,28 +143,32 @@ pub fn locate(update: &[u8]) -> Result<(i64, String), serde_json::Error> {
                 .map(|m| (m.chat.id, m.new_chat_member.user.id))
         });
     if let Some((chat, user)) = member {
-        return Ok((p.update_id, format!("chat:{chat}:member:{user}")));
+        return Ok(located(format!("chat:{chat}:member:{user}")));
     }
-    let chat = [
-        p.message,
-        p.edited_message,
-        p.channel_post,
-        p.edited_channel_post,
-        p.business_message,
-        p.edited_business_message,
-        p.message_reaction,
-        p.my_chat_member,
-        p.chat_boost,
-    ]
-    .into_iter()
-    .flatten()
-    .map(|m| m.chat.id)
-    .next()
-    .or_else(|| {
-        p.callback_query
-            .as_ref()
-            .map(|c| c.message.as_ref().map_or(c.from.id, |m| m.chat.id))
-    });
+    let message_chat = p.message.as_ref().map(|m| m.chat.id);
+    let chat = message_chat
+        .into_iter()
+        .chain(
+            [
+                p.edited_message,
+                p.channel_post,
+                p.edited_channel_post,
+                p.business_message,
+                p.edited_business_message,
+                p.message_reaction,
+                p.my_chat_member,
+                p.chat_boost,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|m| m.chat.id),
+        )
+        .next()
+        .or_else(|| {
+            p.callback_query
+                .as_ref()
+                .map(|c| c.message.as_ref().map_or(c.from.id, |m| m.chat.id))
+        });
     let user = [
         p.inline_query,
         p.chosen_inline_result,
@@ -121,7 +185,11 @@ pub fn locate(update: &[u8]) -> Result<(i64, String), serde_json::Error> {
         (None, Some(user)) => format!("user:{user}"),
         (None, None) => format!("update:{}", p.update_id),
     };
-    Ok((p.update_id, key))
+    Ok(Location {
+        update_id: p.update_id,
+        partition: key,
+        message: p.message,
+    })
 }
 
 #[cfg(test)]

@@ -95,24 +95,29 @@ pub async fn accept_updates(
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(updates.len());
     let mut located = Vec::with_capacity(updates.len());
     for (index, update) in updates.iter().enumerate() {
-        match partition::locate(update.json) {
+        match partition::read(update.json) {
             Err(_) => outcomes.push(Err("update_json is not a Telegram update".into())),
-            Ok((id, _)) if update.claimed_id.is_some_and(|claimed| claimed != id) => {
+            Ok(l)
+                if update
+                    .claimed_id
+                    .is_some_and(|claimed| claimed != l.update_id) =>
+            {
                 outcomes.push(Err("update_id does not match update_json".into()));
             }
-            Ok((update_id, partition)) => {
-                let chatter = chatter::ignorable(update.json, username);
+            Ok(location) => {
+                let chatter = chatter::is_chatter(&location, username);
                 let item = if chatter {
                     Vec::new()
                 } else {
                     let traceparent = update.span.in_scope(mesh_telemetry::current_traceparent);
                     envelope::seal(Kind::Update, &traceparent, update.json)
                 };
+                let update_id = location.update_id;
                 located.push(Located {
                     index,
                     update_id,
                     id: update_id.to_string(),
-                    partition,
+                    partition: location.partition,
                     item,
                     chatter,
                 });

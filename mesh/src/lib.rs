@@ -232,13 +232,14 @@ impl Mesh {
     /// under TLS, which pipes inside one process would only slow down.
     /// Returns the URLs bound.
     fn bind_in_process(&self, listeners: &Listeners) -> Vec<String> {
-        let (Some(gateway), Some(bot), Some(billing)) = (&self.gateway, &self.bot, &self.billing)
-        else {
+        let Some(gateway) = self.gateway.as_ref().filter(|g| g.grpc_tls.is_none()) else {
             return Vec::new();
         };
-        if self.target != Target::All || gateway.grpc_tls.is_some() {
+        if self.target != Target::All {
             return Vec::new();
         }
+        // Billing and the bot dial each other at these same URLs, so they
+        // take the pipes too; a URL bound nowhere stays TCP.
         let mut bound = Vec::new();
         for (url, listener) in [
             (&gateway.bot_url, &listeners.bot),
@@ -248,11 +249,6 @@ impl Mesh {
                 mesh_proto::inproc::bind(url, addr);
                 bound.push(url.clone());
             }
-        }
-        // Billing and the bot dial each other at the same URLs in this mode.
-        let same = bot.billing_url == gateway.billing_url && billing.bot_url == gateway.bot_url;
-        if !same {
-            tracing::debug!("services dial other URLs than the gateway's: those stay TCP");
         }
         bound
     }

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
@@ -64,7 +64,6 @@ pub(crate) fn incoming(addr: SocketAddr) -> Option<mpsc::UnboundedReceiver<Duple
 /// A channel to `url` over pipes, if `url` was bound.
 pub(crate) fn channel(url: &str) -> Option<tonic::transport::Channel> {
     let pipes = registry().dial.get(url)?.clone();
-    let pipes = Arc::new(pipes);
     let connector = tower::service_fn(move |_: http::Uri| {
         let pipes = pipes.clone();
         async move {

@@ -755,7 +755,11 @@ impl Store {
     }
 
     /// Whether entries of the log `key` after `cursor` were trimmed away
-    /// (a reader resuming from it would silently miss them).
+    /// (a reader resuming from it would silently miss them). On Redis the
+    /// cursor of the very last trimmed entry counts too: a trimmed stream
+    /// keeps no record of where trimming stopped (`max-deleted-entry-id`
+    /// follows only `XDEL`), so that reader resynchronises once rather
+    /// than risk a silent gap.
     pub async fn log_gap_after(&self, key: &str, cursor: &str) -> Result<bool, StoreError> {
         match &self.inner {
             Inner::Memory(m) => m.log_gap_after(key, cursor),

@@ -91,25 +91,37 @@ async fn seed(
     Ok(())
 }
 
-async fn wipe(conn: &mut redis::aio::MultiplexedConnection, prefix: &str) -> anyhow::Result<()> {
-    let mut cursor = 0u64;
+/// Every key matching `pattern`, by SCAN (the server keeps serving).
+async fn keys_matching(
+    conn: &mut redis::aio::MultiplexedConnection,
+    pattern: &str,
+) -> anyhow::Result<Vec<String>> {
+    let (mut cursor, mut all) = (0u64, Vec::new());
     loop {
         let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
-            .arg(format!("{prefix}*"))
+            .arg(pattern)
             .arg("COUNT")
             .arg(10_000)
             .query_async(conn)
             .await?;
-        if !keys.is_empty() {
-            let _: () = redis::cmd("UNLINK").arg(&keys).query_async(conn).await?;
-        }
+        all.extend(keys);
         if next == 0 {
-            return Ok(());
+            return Ok(all);
         }
         cursor = next;
     }
+}
+
+async fn wipe(conn: &mut redis::aio::MultiplexedConnection, prefix: &str) -> anyhow::Result<()> {
+    for keys in keys_matching(conn, &format!("{prefix}*"))
+        .await?
+        .chunks(10_000)
+    {
+        let _: () = redis::cmd("UNLINK").arg(keys).query_async(conn).await?;
+    }
+    Ok(())
 }
 
 /// One size's measurements: (send µs, stats ms, broadcast µs per recipient, bytes per user).
@@ -269,28 +281,13 @@ async fn dedup_memory(redis: &str) -> anyhow::Result<(f64, f64)> {
     };
     enqueue(bits_config, 500_000_000, 1_000_000).await?;
     let mut bits = 0i64;
-    let mut cursor = 0u64;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}*:bits:*"))
-            .arg("COUNT")
-            .arg(1000)
+    for key in keys_matching(&mut conn, &format!("{prefix}*:bits:*")).await? {
+        let usage: Option<i64> = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(&key)
             .query_async(&mut conn)
             .await?;
-        for key in keys {
-            let usage: Option<i64> = redis::cmd("MEMORY")
-                .arg("USAGE")
-                .arg(&key)
-                .query_async(&mut conn)
-                .await?;
-            bits += usage.unwrap_or(0);
-        }
-        if next == 0 {
-            break;
-        }
-        cursor = next;
+        bits += usage.unwrap_or(0);
     }
     let key_config = QueueConfig::default();
     enqueue(key_config, 0, 100_000).await?;
