@@ -779,6 +779,7 @@ async fn sequence_dedup(store: Store) {
         sequence_ids: true,
         ..CFG
     };
+    use Enqueued::{Duplicate, New};
     let span = tracing::Span::none();
     let item = |id: &'static str| NewItem {
         id,
@@ -795,15 +796,7 @@ async fn sequence_dedup(store: Store) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        got,
-        [
-            Enqueued::New,
-            Enqueued::New,
-            Enqueued::Duplicate,
-            Enqueued::New
-        ]
-    );
+    assert_eq!(got, [New, New, Duplicate, New]);
     let got = store
         .enqueue_many(
             "q",
@@ -812,15 +805,7 @@ async fn sequence_dedup(store: Store) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        got,
-        [
-            Enqueued::New,
-            Enqueued::New,
-            Enqueued::Duplicate,
-            Enqueued::Duplicate
-        ]
-    );
+    assert_eq!(got, [New, New, Duplicate, Duplicate]);
     // Telegram restarts the sequence at a random far value.
     let got = store
         .enqueue_many(
@@ -830,7 +815,7 @@ async fn sequence_dedup(store: Store) {
         )
         .await
         .unwrap();
-    assert_eq!(got, [Enqueued::New, Enqueued::Duplicate, Enqueued::New]);
+    assert_eq!(got, [New, Duplicate, New]);
     assert_eq!(store.pending("q").await.unwrap(), 7);
     // Marks live a TTL past their segment's last write.
     let short = QueueConfig {
@@ -839,16 +824,16 @@ async fn sequence_dedup(store: Store) {
     };
     assert_eq!(
         store.enqueue_many("s", &short, &[item("7")]).await.unwrap(),
-        [Enqueued::New]
+        [New]
     );
     assert_eq!(
         store.enqueue_many("s", &short, &[item("7")]).await.unwrap(),
-        [Enqueued::Duplicate]
+        [Duplicate]
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
         store.enqueue_many("s", &short, &[item("7")]).await.unwrap(),
-        [Enqueued::New]
+        [New]
     );
 }
 
