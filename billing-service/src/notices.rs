@@ -34,6 +34,7 @@ pub const CONFIG: QueueConfig = QueueConfig {
     dedup_ttl: Duration::from_secs(7 * 24 * 3600),
     lease: Duration::from_secs(4),
     sequence_ids: false,
+    lanes: 0,
 };
 
 /// One notice for one user.

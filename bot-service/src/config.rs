@@ -26,8 +26,11 @@ pub struct BotConfig {
     pub workers: usize,
     /// `BOT_UPDATE_LEASE_MS`: how long a chat stays with a worker that
     /// stopped renewing its lease, i.e. how soon a crashed worker's chats
-    /// move on (default 4000; live workers renew every quarter of it), and
-    /// `BOT_DEDUP_TTL_SECS` (default 86400).
+    /// move on (default 4000; live workers renew every quarter of it),
+    /// `BOT_DEDUP_TTL_SECS` (default 86400), and `BOT_QUEUE_LANES`: the
+    /// lanes updates are spread over by chat (default 16; more lanes keep a
+    /// slow chat's neighbours apart, fewer share each store command among
+    /// more updates).
     pub queue: QueueConfig,
     /// The outbox's timing: the same lease, and call ids remembered a day.
     pub outbox_queue: QueueConfig,
@@ -97,6 +100,10 @@ impl BotConfig {
             return Err(ConfigError::new("BOT_WORKERS", "must be at least 1"));
         }
         let lease = env.millis_or("BOT_UPDATE_LEASE_MS", Duration::from_secs(4))?;
+        let lanes = env.parse_or("BOT_QUEUE_LANES", 16u16)?;
+        if lanes == 0 {
+            return Err(ConfigError::new("BOT_QUEUE_LANES", "must be at least 1"));
+        }
         if lease < Duration::from_millis(200) {
             return Err(ConfigError::new(
                 "BOT_UPDATE_LEASE_MS",
@@ -115,11 +122,15 @@ impl BotConfig {
                 lease,
                 // Telegram's update_ids: a bit each.
                 sequence_ids: true,
+                lanes,
             },
+            // Sends wait out Telegram's retry_after per chat, so each chat
+            // keeps a list of its own.
             outbox_queue: QueueConfig {
                 dedup_ttl: Duration::from_secs(24 * 3600),
                 lease,
                 sequence_ids: false,
+                lanes: 0,
             },
             max_attempts: env.parse_or("BOT_MAX_ATTEMPTS", 5u32)?.max(1),
             dependency_attempts: crate::worker::dependency_attempts(Duration::from_secs(

@@ -3,7 +3,7 @@
 //! `ReplayDeadLetters` RPCs).
 
 use mesh_proto::bot::v1::{DeadLetter, NotifyEntitlementRequest};
-use mesh_state::{Store, StoreError};
+use mesh_state::{QueueConfig, Store, StoreError};
 use prost::Message;
 
 use crate::envelope::{self, Kind};
@@ -71,9 +71,14 @@ pub fn describe(queue: &str, letter: mesh_state::DeadLetter) -> DeadLetter {
     }
 }
 
-/// Replays `ids` of `queue` (every dead letter when empty); returns how
-/// many were put back.
-pub async fn replay(store: &Store, queue: &str, ids: &[String]) -> Result<u32, StoreError> {
+/// Replays `ids` of `queue` (every dead letter when empty), configured as
+/// `config`; returns how many were put back.
+pub async fn replay(
+    store: &Store,
+    queue: &str,
+    config: &QueueConfig,
+    ids: &[String],
+) -> Result<u32, StoreError> {
     let ids: Vec<String> = if ids.is_empty() {
         store
             .dead_letters(queue, 10_000)
@@ -86,7 +91,7 @@ pub async fn replay(store: &Store, queue: &str, ids: &[String]) -> Result<u32, S
     };
     let mut replayed = 0;
     for id in &ids {
-        if store.replay_dead_letter(queue, id).await? {
+        if store.replay_dead_letter(queue, config, id).await? {
             replayed += 1;
         }
     }

@@ -343,7 +343,14 @@ impl BotService for Bot {
     ) -> Result<Response<ReplayDeadLettersResponse>, Status> {
         let r = request.into_inner();
         let queue = dead_letters::queue_key(&r.queue)?;
-        let replayed = dead_letters::replay(&self.store, queue, &r.ids)
+        // The outbox keeps a list per chat (no lanes); updates go back to
+        // their lanes.
+        let config = if queue == keys::UPDATES {
+            self.queue
+        } else {
+            QueueConfig::default()
+        };
+        let replayed = dead_letters::replay(&self.store, queue, &config, &r.ids)
             .await
             .map_err(BotError::from)?;
         if replayed > 0 {

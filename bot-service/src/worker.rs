@@ -1,16 +1,18 @@
 //! Workers that drain the update queue.
 //!
-//! Each worker leases up to [`BATCH`] chats' next items, handles them side
-//! by side, and settles each with one commit: its effects (replies,
+//! Each worker leases up to [`BATCH`] items (runs of the queue's lanes, each
+//! many chats' items in arrival order, and the head items of chats parked
+//! after a retry), handles different chats side by side and one chat's in
+//! order, and settles each item with one commit: its effects (replies,
 //! dialogue state, registry changes, next job steps) together with its
-//! acknowledgement, guarded by its lease. While it works it renews its
-//! leases, so a slow handler keeps its chats and is never run twice; a
-//! worker that dies stops renewing, and its chats move to another worker
-//! within one lease. Idle workers sleep until the gRPC service wakes one (a
+//! acknowledgement, guarded by its lease and its place in the run. While it
+//! works it renews its leases, so a slow handler keeps its chats and is
+//! never run twice; a worker that dies stops renewing, and its lanes and
+//! chats move to another worker within one lease. Idle workers sleep until the gRPC service wakes one (a
 //! local accept), a peer that found work wakes the next, or, for work
 //! accepted by another replica or left by a crashed one, worker 0 polls.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,10 +35,10 @@ use crate::keys;
 /// How long an idle worker other than worker 0 sleeps when nobody wakes it.
 const IDLE: Duration = Duration::from_secs(5);
 
-/// Most items one worker claims at once. Each is a different chat, handled
-/// side by side; claiming and settling them together costs one store round
+/// Most items one worker claims at once: lanes' runs and parked chats'
+/// head items. Claiming and settling them together costs one store round
 /// trip per batch instead of two per update.
-const BATCH: usize = 16;
+const BATCH: usize = 32;
 
 /// Starts `config.workers` workers.
 pub fn spawn_pool(
@@ -80,6 +82,41 @@ enum Outcome {
     Retry(Duration),
     /// Given up on, with why.
     Dead(String),
+    /// Not handled: an earlier item of its chat in the same lane run was
+    /// handed back for later, and this one goes behind it.
+    Follow,
+}
+
+impl Outcome {
+    /// True when the item is handed out again later rather than finished:
+    /// its chat's later items must not overtake it.
+    fn hands_back(&self) -> bool {
+        match self {
+            Self::Retry(_) => true,
+            Self::Commit(effects) => effects.again.is_some(),
+            Self::Dead(_) | Self::Follow => false,
+        }
+    }
+}
+
+/// Where a lease's run stands: the next position to settle, and the items
+/// finished after it, waiting for it.
+#[derive(Default)]
+struct Run {
+    next: u32,
+    waiting: BTreeMap<u32, Handled>,
+}
+
+/// Files `handled` under its lease's run and moves what is now next in
+/// line (in run order) to `ready`. A partition's own claim is a run of one.
+fn place(order: &mut HashMap<String, Run>, ready: &mut Vec<Handled>, handled: Handled) {
+    let pos = handled.claim.lane.as_ref().map_or(0, |l| l.pos);
+    let run = order.entry(handled.claim.lease().to_owned()).or_default();
+    run.waiting.insert(pos, handled);
+    while let Some(next) = run.waiting.remove(&run.next) {
+        run.next += 1;
+        ready.push(next);
+    }
 }
 
 /// One handled item, waiting to be settled.
@@ -148,18 +185,34 @@ impl Worker {
         }
     }
 
-    /// Handles claimed items side by side and settles them in groups as
-    /// they finish: a quick item is committed with whatever else is done by
-    /// then, never held back by a slow one. Leases are renewed until each
-    /// item is settled. Not cancelled by shutdown: items in hand finish so
-    /// a drain loses nothing.
+    /// Handles claimed items and settles them as they finish. Items of
+    /// different chats run side by side; a chat's items of one lane run
+    /// one after the other, and once one of them is handed back for later
+    /// the rest follow it unhandled. A run is settled in its order (the
+    /// store refuses anything else), so finished items wait for those
+    /// before them; one settle is in flight at a time, and whatever
+    /// finishes meanwhile goes into the next. Leases are renewed until
+    /// each is given back. Not cancelled by shutdown: items in hand finish
+    /// so a drain loses nothing.
     pub async fn process(&self, claims: Vec<Claim>) {
-        let mut held: HashMap<String, Claim> = claims
-            .iter()
-            .map(|c| (c.partition.clone(), c.clone()))
+        let mut held: HashMap<String, Claim> = HashMap::new();
+        let mut chains: HashMap<(String, String), VecDeque<Claim>> = HashMap::new();
+        let mut order: HashMap<String, Run> = HashMap::new();
+        for claim in claims {
+            let lease = claim.lease().to_owned();
+            held.entry(lease.clone()).or_insert_with(|| claim.clone());
+            order.entry(lease.clone()).or_default();
+            chains
+                .entry((lease, claim.partition.clone()))
+                .or_default()
+                .push_back(claim);
+        }
+        let mut running: FuturesUnordered<_> = chains
+            .values_mut()
+            .filter_map(VecDeque::pop_front)
+            .map(|claim| self.handle(claim))
             .collect();
-        let mut running: FuturesUnordered<_> =
-            claims.into_iter().map(|claim| self.handle(claim)).collect();
+        let mut ready: Vec<Handled> = Vec::new();
         let mut settling = FuturesUnordered::new();
         let lease = self.config.queue.lease;
         let mut renewal = tokio::time::interval(lease / 4);
@@ -167,15 +220,34 @@ impl Worker {
         loop {
             tokio::select! {
                 Some(first) = running.next() => {
-                    let mut group = vec![first];
+                    let mut done = vec![first];
                     while let Some(Some(more)) = running.next().now_or_never() {
-                        group.push(more);
+                        done.push(more);
                     }
-                    settling.push(self.settle(group));
+                    for handled in done {
+                        let key = (handled.claim.lease().to_owned(), handled.claim.partition.clone());
+                        if let Some(chain) = chains.get_mut(&key) {
+                            if handled.outcome.hands_back() {
+                                for claim in chain.drain(..) {
+                                    let follower = Handled { claim, outcome: Outcome::Follow, span: tracing::Span::none() };
+                                    place(&mut order, &mut ready, follower);
+                                }
+                            } else if let Some(next) = chain.pop_front() {
+                                running.push(self.handle(next));
+                            }
+                        }
+                        place(&mut order, &mut ready, handled);
+                    }
+                    if settling.is_empty() && !ready.is_empty() {
+                        settling.push(self.settle(std::mem::take(&mut ready)));
+                    }
                 }
-                Some(settled) = settling.next() => {
-                    for partition in settled {
-                        held.remove(&partition);
+                Some(ended) = settling.next() => {
+                    for lease in ended {
+                        held.remove(&lease);
+                    }
+                    if !ready.is_empty() {
+                        settling.push(self.settle(std::mem::take(&mut ready)));
                     }
                 }
                 _ = renewal.tick(), if !held.is_empty() => {
@@ -274,8 +346,8 @@ impl Worker {
 
     /// Settles handled items while their leases are held, in one store
     /// write, retried through a store outage (a commit whose reply was lost
-    /// and is tried again finds its lease settled and changes nothing).
-    /// Returns the settled partitions.
+    /// and is tried again finds its lease settled, or its run moved past
+    /// it, and changes nothing). Returns the leases given back.
     async fn settle(&self, group: Vec<Handled>) -> Vec<String> {
         let mut calls = 0;
         let mut txs = Vec::with_capacity(group.len());
@@ -288,6 +360,9 @@ impl Worker {
                 }
                 Outcome::Dead(reason) => {
                     tx.ack(keys::UPDATES, &h.claim, Some(&reason));
+                }
+                Outcome::Follow => {
+                    tx.follow(keys::UPDATES, &h.claim);
                 }
                 Outcome::Commit(effects) => {
                     calls += effects.sent();
@@ -303,7 +378,8 @@ impl Worker {
                 }
             }
             txs.push(tx);
-            settled.push((h.claim.partition, h.span));
+            let ended = h.claim.ends_lease().then(|| h.claim.lease().to_owned());
+            settled.push((ended, h.span));
         }
         let within = self.config.queue.lease.mul_f64(0.9);
         match mesh_state::retry_within(within, || self.store.commit_all(&txs)).await {
@@ -324,10 +400,7 @@ impl Worker {
                 tracing::warn!(error = %e, items = settled.len(), "cannot settle items; they will be handled again")
             }
         }
-        settled
-            .into_iter()
-            .map(|(partition, _)| partition)
-            .collect()
+        settled.into_iter().filter_map(|(ended, _)| ended).collect()
     }
 }
 

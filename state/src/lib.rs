@@ -26,7 +26,8 @@ mod tx;
 
 pub use error::StoreError;
 pub use queue::{
-    Claim, ClaimResult, Claims, DeadLetter, Enqueued, NewItem, QueueConfig, QueueStats,
+    Claim, ClaimResult, Claims, DeadLetter, Enqueued, LaneSlot, NewItem, QueueConfig, QueueStats,
+    lane_of,
 };
 pub use store::{Backend, RateDecision, Store, retry_within};
 pub use tx::{Tx, TxOutcome};

@@ -14,10 +14,11 @@ use tokio::time::Instant;
 
 use crate::error::StoreError;
 use crate::queue::{
-    Claim, Claims, DeadLetter, Enqueued, NewItem, QueueConfig, QueueStats, SEGMENT_IDS, sequence,
+    Claim, Claims, DeadLetter, Enqueued, LANE_PREFIX, LaneSlot, NewItem, QueueConfig, QueueStats,
+    SEGMENT_IDS, lane_entry, lane_name, lane_of, sequence, split_lane_entry,
 };
 use crate::store::RateDecision;
-use crate::tx::{Guard, Op, Tx, TxOutcome};
+use crate::tx::{Guard, Op, Settle, Tx, TxOutcome};
 
 /// How many dead letters a queue keeps (the oldest go first).
 pub(crate) const DEAD_LETTER_CAP: usize = 10_000;
@@ -80,8 +81,10 @@ struct Queue {
     ready: BTreeSet<(i64, Arc<str>)>,
     score: HashMap<Arc<str>, i64>,
     attempts: HashMap<Arc<str>, u32>,
-    /// The token of each partition's current lease.
+    /// The token of each partition's (or lane's) current lease.
     held: HashMap<Arc<str>, i64>,
+    /// For each held lane, how many items of its run are settled.
+    settled: HashMap<Arc<str>, u32>,
     pending: u64,
     dead: VecDeque<(u64, DeadLetter)>,
     next_dead: u64,
@@ -208,6 +211,17 @@ impl Queue {
         self.held.get(partition) == Some(&token)
     }
 
+    /// Appends an item to its partition, or in a queue of `lanes` lanes to
+    /// its partition's lane (no de-duplication).
+    fn push_item(&mut self, lanes: u16, partition: &str, item: &[u8], now_ms: i64) {
+        if lanes > 0 {
+            let lane = lane_name(lane_of(partition, lanes));
+            self.push(&lane, lane_entry(partition, item), now_ms);
+        } else {
+            self.push(partition, item.to_vec(), now_ms);
+        }
+    }
+
     /// Appends an item to its partition (no de-duplication).
     fn push(&mut self, partition: &str, item: Vec<u8>, now_ms: i64) {
         match self.lists.get_mut(partition) {
@@ -239,19 +253,8 @@ impl Queue {
             }
             self.pending = self.pending.saturating_sub(1);
             if let Some(reason) = dead {
-                self.next_dead += 1;
-                let letter = DeadLetter {
-                    id: self.next_dead.to_string(),
-                    partition: partition.to_owned(),
-                    item,
-                    reason: reason.to_owned(),
-                    attempts: self.attempts.get(partition).copied().unwrap_or(0),
-                    at_ms: unix_ms(),
-                };
-                self.dead.push_back((self.next_dead, letter));
-                if self.dead.len() > DEAD_LETTER_CAP {
-                    self.dead.pop_front();
-                }
+                let attempts = self.attempts.get(partition).copied().unwrap_or(0);
+                self.bury(partition, item, reason, attempts);
             }
         }
         self.attempts.remove(partition);
@@ -262,6 +265,147 @@ impl Queue {
         } else {
             self.lists.remove(partition);
             self.remove_partition(partition);
+        }
+    }
+
+    /// Appends `item` (queued since `at`) to `partition`, of a lane queue,
+    /// behind the items of `partition` parked before it (no count: it was
+    /// queued already).
+    fn park(&mut self, partition: &str, at: i64, item: Vec<u8>) {
+        match self.lists.get_mut(partition) {
+            Some(list) => list.push_back((at, item)),
+            None => {
+                let name = self.name(partition);
+                self.since.insert((at, name.clone()));
+                self.lists.insert(name, VecDeque::from([(at, item)]));
+            }
+        }
+    }
+
+    /// The since entry of `name` after its head changed from `old`.
+    fn head_changed(&mut self, name: &Arc<str>, old: Option<i64>) {
+        if let Some(old) = old {
+            self.since.remove(&(old, name.clone()));
+        }
+        match self.lists.get(name).and_then(|l| l.front()) {
+            Some((at, _)) => {
+                self.since.insert((*at, name.clone()));
+            }
+            None => {
+                self.lists.remove(name);
+            }
+        }
+    }
+
+    /// Up to `cap` items of `lane` with their partitions, after moving
+    /// those of parked partitions behind their partitions' items (as
+    /// claim.lua does). `None`: the lane is empty.
+    fn take_run(&mut self, lane: &Arc<str>, cap: usize) -> Option<Vec<(String, Vec<u8>)>> {
+        let list = self.lists.get(lane).filter(|l| !l.is_empty())?;
+        let n = cap.min(list.len());
+        let parked: HashSet<String> = list
+            .iter()
+            .take(n)
+            .filter_map(|(_, e)| split_lane_entry(e))
+            .filter(|(p, _)| self.score.contains_key(*p))
+            .map(|(p, _)| p.to_owned())
+            .collect();
+        let entry = |e: &[u8]| match split_lane_entry(e) {
+            Some((p, item)) => (p.to_owned(), item.to_vec()),
+            None => (String::new(), e.to_vec()),
+        };
+        if parked.is_empty() {
+            return Some(list.iter().take(n).map(|(_, e)| entry(e)).collect());
+        }
+        let old = list.front().map(|(at, _)| *at);
+        let list = self.lists.get_mut(lane)?;
+        let taken: Vec<(i64, Vec<u8>)> = list.drain(..n).collect();
+        let (moved, keep): (Vec<_>, Vec<_>) = taken
+            .into_iter()
+            .partition(|(_, e)| split_lane_entry(e).is_some_and(|(p, _)| parked.contains(p)));
+        for kept in keep.iter().rev() {
+            list.push_front(kept.clone());
+        }
+        for (at, e) in moved {
+            if let Some((p, item)) = split_lane_entry(&e) {
+                self.park(p, at, item.to_vec());
+            }
+        }
+        self.head_changed(lane, old);
+        if !self.lists.contains_key(lane) {
+            self.remove_partition(lane);
+            return None;
+        }
+        Some(keep.iter().map(|(_, e)| entry(e)).collect())
+    }
+
+    fn holds_lane(&self, lane: &str, token: i64, pos: u32) -> bool {
+        self.holds(lane, token) && self.settled.get(lane).copied().unwrap_or(0) == pos
+    }
+
+    /// Settles the next item of `lane`'s run (see [`Settle`]); `last` gives
+    /// the lane back.
+    fn settle_lane(
+        &mut self,
+        lane: &str,
+        partition: &str,
+        last: bool,
+        settle: &Settle,
+        now_ms: i64,
+    ) {
+        let name = self.name(lane);
+        let list = self.lists.get_mut(lane);
+        let old = list.as_ref().and_then(|l| l.front()).map(|(at, _)| *at);
+        if let Some((at, entry)) = list.and_then(VecDeque::pop_front) {
+            let item = split_lane_entry(&entry).map_or(entry.clone(), |(_, i)| i.to_vec());
+            match settle {
+                Settle::Ack => self.pending = self.pending.saturating_sub(1),
+                Settle::Dead { reason, attempts } => {
+                    self.pending = self.pending.saturating_sub(1);
+                    self.bury(partition, item, reason, *attempts);
+                }
+                Settle::Park { delay, attempts } => {
+                    self.park(partition, at, item);
+                    let p = self.name(partition);
+                    self.set_score(&p, now_ms.saturating_add(millis(*delay)));
+                    self.attempts.insert(p, *attempts);
+                }
+                Settle::Follow => {
+                    self.park(partition, at, item);
+                    if !self.score.contains_key(partition) {
+                        let p = self.name(partition);
+                        self.set_score(&p, now_ms);
+                    }
+                }
+            }
+            self.head_changed(&name, old);
+        }
+        *self.settled.entry(name.clone()).or_default() += 1;
+        if last {
+            self.held.remove(lane);
+            self.attempts.remove(lane);
+            self.settled.remove(lane);
+            if self.lists.contains_key(lane) {
+                self.set_score(&name, now_ms);
+            } else {
+                self.remove_partition(lane);
+            }
+        }
+    }
+
+    fn bury(&mut self, partition: &str, item: Vec<u8>, reason: &str, attempts: u32) {
+        self.next_dead += 1;
+        let letter = DeadLetter {
+            id: self.next_dead.to_string(),
+            partition: partition.to_owned(),
+            item,
+            reason: reason.to_owned(),
+            attempts,
+            at_ms: unix_ms(),
+        };
+        self.dead.push_back((self.next_dead, letter));
+        if self.dead.len() > DEAD_LETTER_CAP {
+            self.dead.pop_front();
         }
     }
 
@@ -382,6 +526,15 @@ impl State {
                 .queues
                 .get(queue)
                 .is_some_and(|q| q.holds(partition, *token)),
+            Guard::Lane {
+                queue,
+                lane,
+                token,
+                pos,
+            } => self
+                .queues
+                .get(queue)
+                .is_some_and(|q| q.holds_lane(lane, *token, *pos)),
         }
     }
 
@@ -420,6 +573,7 @@ impl State {
                 Op::Enqueue {
                     queue,
                     dedup_ttl,
+                    lanes,
                     id,
                     partition,
                     item,
@@ -427,7 +581,18 @@ impl State {
                     let mark = backend.mark(id);
                     let q = self.queues.entry(queue.clone()).or_default();
                     if q.dedup.insert(mark, now.ms, millis(*dedup_ttl)) {
-                        q.push(partition, item.clone(), now.ms);
+                        q.push_item(*lanes, partition, item, now.ms);
+                    }
+                }
+                Op::Lane {
+                    queue,
+                    lane,
+                    partition,
+                    last,
+                    settle,
+                } => {
+                    if let Some(q) = self.queues.get_mut(queue) {
+                        q.settle_lane(lane, partition, *last, settle, now.ms);
                     }
                 }
                 Op::Ack {
@@ -515,7 +680,7 @@ impl MemoryBackend {
                 if new.remember_only {
                     return Enqueued::New;
                 }
-                q.push(new.partition, new.item.to_vec(), now.ms);
+                q.push_item(config.lanes, new.partition, new.item, now.ms);
                 Enqueued::New
             })
             .collect()
@@ -535,6 +700,39 @@ impl MemoryBackend {
             };
             if score > now {
                 break;
+            }
+            if partition.starts_with(LANE_PREFIX) {
+                let Some(run) = q.take_run(&partition, most.max(1) - claims.len()) else {
+                    q.remove_partition(&partition);
+                    q.held.remove(&partition);
+                    continue;
+                };
+                if run.is_empty() {
+                    // Every item went behind a parked partition; the lane
+                    // still has more: look again.
+                    continue;
+                }
+                q.set_score(&partition, deadline);
+                q.held.insert(partition.clone(), deadline);
+                q.settled.insert(partition.clone(), 0);
+                let attempts = q.attempts.entry(partition.clone()).or_default();
+                *attempts += 1;
+                let attempts = *attempts;
+                let len = u32::try_from(run.len()).unwrap_or(u32::MAX);
+                for (pos, (p, item)) in (0..).zip(run) {
+                    claims.push(Claim {
+                        partition: p,
+                        item,
+                        token: deadline,
+                        attempts,
+                        lane: Some(LaneSlot {
+                            name: partition.to_string(),
+                            pos,
+                            run: len,
+                        }),
+                    });
+                }
+                continue;
             }
             let Some(item) = q
                 .lists
@@ -556,6 +754,7 @@ impl MemoryBackend {
                 item,
                 token: deadline,
                 attempts: *attempts,
+                lane: None,
             });
         }
         if !claims.is_empty() {
@@ -577,10 +776,10 @@ impl MemoryBackend {
         claims
             .iter()
             .map(|c| {
-                if !q.holds(&c.partition, c.token) {
+                if !q.holds(c.lease(), c.token) {
                     return false;
                 }
-                let name = q.name(&c.partition);
+                let name = q.name(c.lease());
                 q.set_score(&name, now.saturating_add(millis(lease)));
                 true
             })
@@ -639,7 +838,7 @@ impl MemoryBackend {
             .map_or(0, |q| q.dead.len() as u64)
     }
 
-    pub(crate) fn replay_dead_letter(&self, queue: &str, id: &str) -> bool {
+    pub(crate) fn replay_dead_letter(&self, queue: &str, config: &QueueConfig, id: &str) -> bool {
         let now = self.now().ms;
         let mut state = self.lock();
         let Some(q) = state.queues.get_mut(queue) else {
@@ -651,7 +850,7 @@ impl MemoryBackend {
         let Some((_, letter)) = q.dead.remove(at) else {
             return false;
         };
-        q.push(&letter.partition, letter.item, now);
+        q.push_item(config.lanes, &letter.partition, &letter.item, now);
         true
     }
 

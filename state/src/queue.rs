@@ -21,6 +21,15 @@ pub struct QueueConfig {
     /// segment (about 8 KiB per 65,536 ids) instead of a key of its own.
     /// Other ids are remembered as keys whatever this says.
     pub sequence_ids: bool,
+    /// 0: every partition is a list of its own and each hand-out leases one
+    /// partition's head item. N: items are appended to N lanes, a partition
+    /// always to the same one ([`lane_of`]), and a hand-out leases a run of
+    /// a lane's items (several chats', several of one chat's, in order), so
+    /// accepting, claiming and acknowledging cost a few store commands per
+    /// batch rather than several per item. A partition that has to wait
+    /// (a retry after a delay) moves, with its later items, to a list of
+    /// its own until it is drained, so it never holds up its lane.
+    pub lanes: u16,
 }
 
 impl Default for QueueConfig {
@@ -29,8 +38,60 @@ impl Default for QueueConfig {
             dedup_ttl: Duration::from_secs(24 * 3600),
             lease: Duration::from_secs(5),
             sequence_ids: false,
+            lanes: 0,
         }
     }
+}
+
+/// Lane names start with a byte no partition name may hold, so lanes and
+/// parked partitions share the queue's ready, held and attempts indexes
+/// without colliding.
+pub(crate) const LANE_PREFIX: &str = "\u{1}lane:";
+
+/// The lane `partition` goes to in a queue of `lanes` lanes. A polynomial
+/// hash small enough for Lua's doubles (every step stays below 2^53), so
+/// the replay script computes the same lane as Rust does; std's hashers
+/// are seeded per process and would not.
+pub fn lane_of(partition: &str, lanes: u16) -> u16 {
+    let h = partition
+        .bytes()
+        .fold(0u64, |h, b| (h * 31 + u64::from(b)) % 1_000_003);
+    u16::try_from(h % u64::from(lanes.max(1))).unwrap_or(0)
+}
+
+/// The name of lane `lane` (its list and its index entries).
+pub(crate) fn lane_name(lane: u16) -> String {
+    format!("{LANE_PREFIX}{lane}")
+}
+
+/// A lane entry: the partition travels with the item (`\2` on both sides;
+/// partitions hold no control bytes, see [`check_partition`]).
+pub(crate) fn lane_entry(partition: &str, item: &[u8]) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(partition.len() + item.len() + 2);
+    entry.push(2);
+    entry.extend_from_slice(partition.as_bytes());
+    entry.push(2);
+    entry.extend_from_slice(item);
+    entry
+}
+
+/// The partition and item of a lane entry.
+pub(crate) fn split_lane_entry(entry: &[u8]) -> Option<(&str, &[u8])> {
+    let rest = entry.strip_prefix(&[2])?;
+    let end = rest.iter().position(|&b| b == 2)?;
+    let partition = std::str::from_utf8(&rest[..end]).ok()?;
+    Some((partition, &rest[end + 1..]))
+}
+
+/// Partition names are chat ids and the like: control bytes are refused,
+/// so a name can neither pass for a lane nor break a lane entry apart.
+pub(crate) fn check_partition(partition: &str) -> Result<(), crate::StoreError> {
+    if partition.bytes().any(|b| b < 0x20) {
+        return Err(crate::StoreError::Protocol(format!(
+            "partition names hold no control bytes: {partition:?}"
+        )));
+    }
+    Ok(())
 }
 
 /// Ids per bitmap segment of a sequence-id queue (8 KiB of bits).
@@ -108,13 +169,43 @@ pub struct Claim {
     /// settling with a token another worker's claim replaced does nothing.
     pub token: i64,
     /// How many times this head item has been handed out (1 on first delivery).
+    /// For a lane's run, how many times the run's first item has been.
     pub attempts: u32,
+    /// Set when the item came in a lane's run (see [`QueueConfig::lanes`]).
+    pub lane: Option<LaneSlot>,
+}
+
+/// Where a claimed item sits in its lane's run. The run's items are
+/// settled in order (a settle out of order is refused), items of one
+/// partition one after the other; the last settle gives the lane back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaneSlot {
+    /// The lane's name: the lease the run shares.
+    pub name: String,
+    /// The item's place in the run, from 0.
+    pub pos: u32,
+    /// How many items the run holds.
+    pub run: u32,
+}
+
+impl Claim {
+    /// What the lease is on: the lane for a lane's item, else the partition.
+    pub fn lease(&self) -> &str {
+        self.lane.as_ref().map_or(&self.partition, |l| &l.name)
+    }
+
+    /// True for the last item of a lane's run, or any partition's item:
+    /// settling it gives the lease back.
+    pub fn ends_lease(&self) -> bool {
+        self.lane.as_ref().is_none_or(|l| l.pos + 1 >= l.run)
+    }
 }
 
 /// What [`crate::Store::claim_many`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claims {
-    /// Leased items, each the head of a different partition (never empty).
+    /// Leased items (never empty): partitions' head items, and lanes' runs
+    /// in run order.
     Claimed(Vec<Claim>),
     /// Nothing ready; the earliest partition becomes ready in this long
     /// (`None`: the queue is empty).

@@ -24,10 +24,11 @@ use redis::{AsyncCommands, Cmd, RedisFuture, Script, Value};
 
 use crate::error::StoreError;
 use crate::queue::{
-    Claim, Claims, DeadLetter, Enqueued, NewItem, QueueConfig, QueueStats, SEGMENT_IDS, sequence,
+    Claim, Claims, DeadLetter, Enqueued, LaneSlot, NewItem, QueueConfig, QueueStats, SEGMENT_IDS,
+    lane_entry, lane_name, lane_of, sequence,
 };
 use crate::store::RateDecision;
-use crate::tx::{Guard, Op, Tx, TxOutcome};
+use crate::tx::{Guard, Op, Settle, Tx, TxOutcome};
 
 static ENQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/enqueue.lua")));
 static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/claim.lua")));
@@ -233,20 +234,23 @@ impl RedisBackend {
             };
             // A remembered-only item names no list of its own; the key
             // slot still holds one of the queue's keys for Cluster routing.
-            let list = if new.remember_only {
-                self.queue_key(queue, "list:")
+            // In a queue with lanes the item goes to its partition's lane,
+            // the partition travelling with it.
+            let (name, entry) = if new.remember_only {
+                (String::new(), Vec::new())
+            } else if config.lanes > 0 {
+                (
+                    lane_name(lane_of(new.partition, config.lanes)),
+                    lane_entry(new.partition, new.item),
+                )
             } else {
-                self.queue_key(queue, &format!("list:{}", new.partition))
+                (new.partition.to_owned(), new.item.to_vec())
             };
             invocation
                 .key(mark)
-                .key(list)
-                .arg(if new.remember_only { "" } else { new.partition })
-                .arg(if new.remember_only {
-                    &b""[..]
-                } else {
-                    new.item
-                })
+                .key(self.queue_key(queue, &format!("list:{name}")))
+                .arg(name)
+                .arg(entry)
                 .arg(offset)
                 .arg(u8::from(new.remember_only));
         }
@@ -274,6 +278,7 @@ impl RedisBackend {
             .key(self.queue_key(queue, "ready"))
             .key(self.queue_key(queue, "attempts"))
             .key(self.queue_key(queue, "held"))
+            .key(self.queue_key(queue, "since"))
             .arg(ms(config.lease))
             .arg(self.queue_key(queue, "list:"))
             .arg(most.max(1))
@@ -291,7 +296,7 @@ impl RedisBackend {
         let mut invocation = RENEW.key(self.queue_key(queue, "ready"));
         invocation.key(self.queue_key(queue, "held")).arg(ms(lease));
         for claim in claims {
-            invocation.arg(&claim.partition).arg(claim.token);
+            invocation.arg(claim.lease()).arg(claim.token);
         }
         let renewed = self.per_item(&invocation, claims.len(), "renew").await?;
         Ok(renewed.into_iter().map(|r| r == 1).collect())
@@ -360,6 +365,18 @@ impl RedisBackend {
                 args.push(partition.clone().into_bytes());
                 args.push(token.to_string().into_bytes());
             }
+            Guard::Lane {
+                queue,
+                lane,
+                token,
+                pos,
+            } => {
+                args.push(b"laneheld".to_vec());
+                keys.push(self.queue_key(queue, "held"));
+                args.push(lane.clone().into_bytes());
+                args.push(token.to_string().into_bytes());
+                args.push(pos.to_string().into_bytes());
+            }
         }
     }
 
@@ -424,19 +441,54 @@ impl RedisBackend {
             Op::Enqueue {
                 queue,
                 dedup_ttl,
+                lanes,
                 id,
                 partition,
                 item,
             } => {
                 name("enq");
+                let (list, entry) = if *lanes > 0 {
+                    (
+                        lane_name(lane_of(partition, *lanes)),
+                        lane_entry(partition, item),
+                    )
+                } else {
+                    (partition.clone(), item.clone())
+                };
                 keys.push(self.queue_key(queue, "ready"));
                 keys.push(self.queue_key(queue, "pending"));
                 keys.push(self.queue_key(queue, "since"));
                 keys.push(self.queue_key(queue, &format!("seen:{id}")));
-                keys.push(self.queue_key(queue, &format!("list:{partition}")));
+                keys.push(self.queue_key(queue, &format!("list:{list}")));
                 args.push(ms(*dedup_ttl).to_string().into_bytes());
+                args.push(list.into_bytes());
+                args.push(entry);
+            }
+            Op::Lane {
+                queue,
+                lane,
+                partition,
+                last,
+                settle,
+            } => {
+                name("lane");
+                for part in ["ready", "held", "attempts", "pending", "dead", "since"] {
+                    keys.push(self.queue_key(queue, part));
+                }
+                keys.push(self.queue_key(queue, &format!("list:{lane}")));
+                keys.push(self.queue_key(queue, &format!("list:{partition}")));
+                args.push(lane.clone().into_bytes());
                 args.push(partition.clone().into_bytes());
-                args.push(item.clone());
+                args.push(if *last { b"1".to_vec() } else { b"0".to_vec() });
+                let (mode, text, n): (&str, String, u32) = match settle {
+                    Settle::Ack => ("ack", String::new(), 0),
+                    Settle::Dead { reason, attempts } => ("dead", reason.clone(), *attempts),
+                    Settle::Park { delay, attempts } => ("park", ms(*delay).to_string(), *attempts),
+                    Settle::Follow => ("follow", String::new(), 0),
+                };
+                args.push(mode.as_bytes().to_vec());
+                args.push(text.into_bytes());
+                args.push(n.to_string().into_bytes());
             }
             Op::Ack {
                 queue,
@@ -580,6 +632,7 @@ impl RedisBackend {
     pub(crate) async fn replay_dead_letter(
         &self,
         queue: &str,
+        config: &QueueConfig,
         id: &str,
     ) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
@@ -590,6 +643,7 @@ impl RedisBackend {
             .key(self.queue_key(queue, "since"))
             .arg(id)
             .arg(self.queue_key(queue, "list:"))
+            .arg(config.lanes)
             .invoke_async(&mut c)
             .await?;
         Ok(done == 1)
@@ -987,13 +1041,33 @@ fn parse_claims(reply: Vec<Value>) -> Result<Claims, StoreError> {
         1 => {
             let token: i64 = read(it.next(), "token")?;
             let mut claims = Vec::new();
-            while let Some(partition) = it.next() {
+            while let Some(lease) = it.next() {
+                let lease: String = read(Some(lease), "lease")?;
+                let partition: String = read(it.next(), "partition")?;
+                let item: Vec<u8> = read(it.next(), "item")?;
+                let attempts =
+                    u32::try_from(read::<i64>(it.next(), "attempts")?).unwrap_or(u32::MAX);
+                let pos: i64 = read(it.next(), "position")?;
+                let run: i64 = read(it.next(), "run")?;
+                // A lane's item comes without its stamp (claim.lua took the
+                // entry apart); a partition's item with it.
+                let (item, lane) = match u32::try_from(pos) {
+                    Ok(pos) => (
+                        item,
+                        Some(LaneSlot {
+                            name: lease,
+                            pos,
+                            run: u32::try_from(run).unwrap_or(1),
+                        }),
+                    ),
+                    Err(_) => (unstamp(item), None),
+                };
                 claims.push(Claim {
-                    partition: read(Some(partition), "partition")?,
-                    item: unstamp(read(it.next(), "item")?),
+                    partition,
+                    item,
                     token,
-                    attempts: u32::try_from(read::<i64>(it.next(), "attempts")?)
-                        .unwrap_or(u32::MAX),
+                    attempts,
+                    lane,
                 });
             }
             Ok(Claims::Claimed(claims))

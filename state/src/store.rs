@@ -171,6 +171,9 @@ impl Store {
         config: &QueueConfig,
         items: &[NewItem<'_>],
     ) -> Result<Vec<Enqueued>, StoreError> {
+        for new in items.iter().filter(|new| !new.remember_only) {
+            crate::queue::check_partition(new.partition)?;
+        }
         match &self.inner {
             Inner::Memory(m) => Ok(m.enqueue_many(queue, config, items)),
             Inner::Redis(_) if items.is_empty() => Ok(Vec::new()),
@@ -296,6 +299,7 @@ impl Store {
     /// order.
     pub async fn commit_all(&self, txs: &[Tx]) -> Result<Vec<TxOutcome>, StoreError> {
         crate::tx::check_one_slot(txs)?;
+        crate::tx::check_partitions(txs)?;
         match &self.inner {
             _ if txs.is_empty() => Ok(Vec::new()),
             Inner::Memory(m) => Ok(m.commit_all(txs)),
@@ -391,11 +395,16 @@ impl Store {
 
     /// Puts dead letter `id` back at the end of its partition, to be
     /// handled again; false when there is no such dead letter.
-    pub async fn replay_dead_letter(&self, queue: &str, id: &str) -> Result<bool, StoreError> {
+    pub async fn replay_dead_letter(
+        &self,
+        queue: &str,
+        config: &QueueConfig,
+        id: &str,
+    ) -> Result<bool, StoreError> {
         match &self.inner {
-            Inner::Memory(m) => Ok(m.replay_dead_letter(queue, id)),
+            Inner::Memory(m) => Ok(m.replay_dead_letter(queue, config, id)),
             Inner::Redis(r) => {
-                r.replay_dead_letter(queue, id)
+                r.replay_dead_letter(queue, config, id)
                     .instrument(redis_span("state.replay_dead_letter", "EVALSHA"))
                     .await
             }

@@ -61,6 +61,30 @@ pub(crate) enum Guard {
         partition: String,
         token: i64,
     },
+    /// The lease on a lane is still held under this token, and the run's
+    /// items before `pos` are settled and no more (so a retried commit
+    /// whose first try landed is refused, as a settled lease refuses it).
+    Lane {
+        queue: String,
+        lane: String,
+        token: i64,
+        pos: u32,
+    },
+}
+
+/// How a lane item is settled.
+#[derive(Debug, Clone)]
+pub(crate) enum Settle {
+    /// Done: dropped from the lane.
+    Ack,
+    /// Kept aside as a dead letter with this reason, handed out this often.
+    Dead { reason: String, attempts: u32 },
+    /// Handed out again after `delay`: the item moves to its partition's
+    /// own list (the partition is parked there) with this attempt count.
+    Park { delay: Duration, attempts: u32 },
+    /// Not handled because an earlier item of its partition was parked:
+    /// moves behind it, unhandled.
+    Follow,
 }
 
 #[derive(Debug, Clone)]
@@ -113,9 +137,19 @@ pub(crate) enum Op {
     Enqueue {
         queue: String,
         dedup_ttl: Duration,
+        /// The queue's [`QueueConfig::lanes`].
+        lanes: u16,
         id: String,
         partition: String,
         item: Vec<u8>,
+    },
+    /// Settles a lane item (see [`Settle`]); `last` gives the lane back.
+    Lane {
+        queue: String,
+        lane: String,
+        partition: String,
+        last: bool,
+        settle: Settle,
     },
     Ack {
         queue: String,
@@ -160,13 +194,23 @@ impl Tx {
         })
     }
 
-    /// Guard: `claim`'s lease on its partition of `queue` is still held
-    /// (nobody took the partition over). Returns the guard's index.
+    /// Guard: `claim`'s lease on its partition (or lane) of `queue` is
+    /// still held (nobody took it over), and for a lane's item, the items
+    /// before it in the run are settled and it is not. Returns the guard's
+    /// index.
     pub fn expect_lease(&mut self, queue: &str, claim: &Claim) -> usize {
-        self.guard(Guard::Lease {
-            queue: queue.to_owned(),
-            partition: claim.partition.clone(),
-            token: claim.token,
+        self.guard(match &claim.lane {
+            Some(slot) => Guard::Lane {
+                queue: queue.to_owned(),
+                lane: slot.name.clone(),
+                token: claim.token,
+                pos: slot.pos,
+            },
+            None => Guard::Lease {
+                queue: queue.to_owned(),
+                partition: claim.partition.clone(),
+                token: claim.token,
+            },
         })
     }
 
@@ -283,6 +327,7 @@ impl Tx {
         self.op(Op::Enqueue {
             queue: queue.to_owned(),
             dedup_ttl: config.dedup_ttl,
+            lanes: config.lanes,
             id: id.to_owned(),
             partition: partition.to_owned(),
             item,
@@ -294,24 +339,64 @@ impl Tx {
     /// item is kept aside with that reason instead of dropped.
     pub fn ack(&mut self, queue: &str, claim: &Claim, dead_letter: Option<&str>) -> usize {
         let guard = self.expect_lease(queue, claim);
+        let dead = dead_letter.map(str::to_owned);
+        if claim.lane.is_some() {
+            let settle = dead.map_or(Settle::Ack, |reason| Settle::Dead {
+                reason,
+                attempts: claim.attempts,
+            });
+            return self.lane_op(queue, claim, guard, settle);
+        }
         self.op(Op::Ack {
             queue: queue.to_owned(),
             partition: claim.partition.clone(),
-            dead: dead_letter.map(str::to_owned),
+            dead,
         });
         guard
     }
 
     /// Gives `claim`'s lease back: the same item is handed out again after
     /// `delay`. `counts` false means this hand-out does not count as an
-    /// attempt. Adds the lease guard.
+    /// attempt. Adds the lease guard. A lane's item is parked: it moves to
+    /// a list of its partition's own, which later items of the partition
+    /// join, so the lane goes on meanwhile.
     pub fn release(&mut self, queue: &str, claim: &Claim, delay: Duration, counts: bool) -> usize {
         let guard = self.expect_lease(queue, claim);
+        if claim.lane.is_some() {
+            let attempts = if counts {
+                claim.attempts
+            } else {
+                claim.attempts.saturating_sub(1)
+            };
+            return self.lane_op(queue, claim, guard, Settle::Park { delay, attempts });
+        }
         self.op(Op::Release {
             queue: queue.to_owned(),
             partition: claim.partition.clone(),
             delay,
             counts,
+        });
+        guard
+    }
+
+    /// Moves a lane's item, unhandled, behind its partition's item that was
+    /// parked earlier in the run ([`Tx::release`]). For a partition's own
+    /// claim it is a release without delay that does not count.
+    pub fn follow(&mut self, queue: &str, claim: &Claim) -> usize {
+        if claim.lane.is_none() {
+            return self.release(queue, claim, Duration::ZERO, false);
+        }
+        let guard = self.expect_lease(queue, claim);
+        self.lane_op(queue, claim, guard, Settle::Follow)
+    }
+
+    fn lane_op(&mut self, queue: &str, claim: &Claim, guard: usize, settle: Settle) -> usize {
+        self.op(Op::Lane {
+            queue: queue.to_owned(),
+            lane: claim.lease().to_owned(),
+            partition: claim.partition.clone(),
+            last: claim.ends_lease(),
+            settle,
         });
         guard
     }
@@ -345,7 +430,7 @@ impl Tx {
         let guards = self.guards.iter().map(|g| match g {
             Guard::Rev { key, .. } => slot("r", key),
             Guard::Absent { key } => slot("v", key),
-            Guard::Lease { queue, .. } => slot("q", queue),
+            Guard::Lease { queue, .. } | Guard::Lane { queue, .. } => slot("q", queue),
         });
         let ops = self.ops.iter().map(|op| match op {
             Op::Put { key, .. } => slot("r", key),
@@ -354,9 +439,10 @@ impl Tx {
             Op::ListPush { key, .. } => slot("l", key),
             Op::LogAppend { key, .. } => slot("x", key),
             Op::Schedule { key, .. } | Op::Unschedule { key, .. } => slot("z", key),
-            Op::Enqueue { queue, .. } | Op::Ack { queue, .. } | Op::Release { queue, .. } => {
-                slot("q", queue)
-            }
+            Op::Enqueue { queue, .. }
+            | Op::Ack { queue, .. }
+            | Op::Release { queue, .. }
+            | Op::Lane { queue, .. } => slot("q", queue),
         });
         guards.chain(ops)
     }
@@ -376,4 +462,15 @@ pub(crate) fn check_one_slot(txs: &[Tx]) -> Result<(), crate::StoreError> {
             "keys of one commit must share a {{scope}}: {first:?} and {other:?} do not"
         ))),
     }
+}
+
+/// Refuses an enqueue to a partition whose name could pass for a lane or
+/// break a lane entry apart (see [`crate::queue::check_partition`]).
+pub(crate) fn check_partitions(txs: &[Tx]) -> Result<(), crate::StoreError> {
+    txs.iter()
+        .flat_map(|tx| &tx.ops)
+        .try_for_each(|op| match op {
+            Op::Enqueue { partition, .. } => crate::queue::check_partition(partition),
+            _ => Ok(()),
+        })
 }

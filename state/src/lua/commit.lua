@@ -22,6 +22,7 @@ local ARITY = {
   sadd = {1, 1}, srem = {1, 1}, push = {1, 2}, xadd = {1, 2},
   zadd = {1, 2}, zrem = {1, 1},
   enq = {5, 3}, ack = {7, 2}, rel = {3, 3},
+  laneheld = {1, 3}, lane = {8, 6},
 }
 -- Queue items carry their enqueue time in front ("\1MS\1", see
 -- enqueue.lua); an item stored by an older version has none.
@@ -77,6 +78,76 @@ local function touch(partition)
   if deferred.touched[partition] then flush() end
 end
 
+-- Lanes (see claim.lua): a lane's held entry is "token:settled". Each
+-- lane's entry is read once per call and kept here, with the items
+-- settled in this call; the LTRIM of acknowledged items and the new held
+-- entry are written once per lane at the end (or before an item has to be
+-- taken out on its own), so a run of k items settles in a few commands.
+local lanes = {}
+local function lane_state(held, lane)
+  local st = lanes[lane]
+  if not st then
+    local v = redis.call('HGET', held, lane)
+    local token, settled = false, 0
+    if v then
+      local c = string.find(v, ':', 1, true)
+      if c then
+        token = tonumber(string.sub(v, 1, c - 1))
+        settled = tonumber(string.sub(v, c + 1)) or 0
+      else
+        token = tonumber(v)
+      end
+    end
+    st = {held = held, token = token, settled = settled, trim = 0, dirty = false}
+    lanes[lane] = st
+  end
+  return st
+end
+local function trim_lane(st)
+  if st.trim > 0 then
+    redis.call('LTRIM', st.list, st.trim, -1)
+    st.trim = 0
+  end
+end
+-- A lane entry's partition and item ("\2partition\2item").
+local function split(bare)
+  if string.byte(bare, 1) == 2 then
+    local e = string.find(bare, '\2', 2, true)
+    if e then return string.sub(bare, 2, e - 1), string.sub(bare, e + 1) end
+  end
+  return nil, bare
+end
+-- The run's last item is settled: the lane goes back, ready at once. Its
+-- list is not read to see whether anything is left: the next claim reads
+-- it anyway, drops the lane when it is empty and sets its head time.
+local function release_lane(st, lane, ready, attempts)
+  trim_lane(st)
+  defer('zadd', ready, now, lane)
+  defer('hdel', st.held, lane)
+  defer('hdel', attempts, lane)
+  -- An enqueue to this lane later in the call flushes these first.
+  deferred.touched[lane] = true
+  st.token = false
+  st.dirty = false
+end
+local function flush_lanes()
+  local held = {}
+  for lane, st in pairs(lanes) do
+    if st.dirty and st.token then
+      trim_lane(st)
+      local h = held[st.held]
+      if not h then
+        h = {}
+        held[st.held] = h
+      end
+      h[#h + 1] = lane
+      h[#h + 1] = string.format('%d', st.token) .. ':' .. st.settled
+    end
+    st.dirty = false
+  end
+  for key, fields in pairs(held) do redis.call('HSET', key, unpack(fields)) end
+end
+
 local function guard(name)
   if name == 'rev' then
     local key = K()
@@ -90,6 +161,13 @@ local function guard(name)
     local token = A()
     touch(partition)
     return tonumber(redis.call('HGET', held, partition) or '-1') == tonumber(token)
+  elseif name == 'laneheld' then
+    local held = K()
+    local lane = A()
+    local token = tonumber(A())
+    local pos = tonumber(A())
+    local st = lane_state(held, lane)
+    return st.token == token and st.settled == pos
   end
   error('unknown guard ' .. name)
 end
@@ -199,6 +277,55 @@ local function write(name)
     if counts == '0' and tonumber(redis.call('HGET', attempts, partition) or '0') > 0 then
       redis.call('HINCRBY', attempts, partition, -1)
     end
+  elseif name == 'lane' then
+    local ready = K()
+    local held = K()
+    local attempts = K()
+    local pending = K()
+    local dead = K()
+    local since = K()
+    local list = K()
+    local plist = K()
+    local lane = A()
+    local partition = A()
+    local last = A()
+    local mode = A()
+    local text = A()
+    local n = A()
+    local st = lane_state(held, lane)
+    st.list = list
+    if mode == 'ack' then
+      st.trim = st.trim + 1
+      defer('decr', pending, 1)
+    else
+      trim_lane(st)
+      local entry = redis.call('LPOP', list)
+      if entry then
+        local at, bare = unstamp(entry)
+        local _, item = split(bare)
+        if mode == 'dead' then
+          defer('decr', pending, 1)
+          redis.call('XADD', dead, 'MAXLEN', '~', 10000, '*',
+            'p', partition, 'i', item, 'r', text, 'a', n)
+        else
+          -- Parked: the partition gets a list of its own (stamp kept),
+          -- which the claim sends its later lane items to until drained.
+          touch(partition)
+          if redis.call('RPUSH', plist, '\1' .. string.format('%d', at) .. '\1' .. item) == 1 then
+            redis.call('ZADD', since, at, partition)
+          end
+          if mode == 'park' then
+            redis.call('ZADD', ready, now + tonumber(text), partition)
+            redis.call('HSET', attempts, partition, n)
+          else
+            redis.call('ZADD', ready, 'NX', now, partition)
+          end
+        end
+      end
+    end
+    st.settled = st.settled + 1
+    st.dirty = true
+    if last == '1' then release_lane(st, lane, ready, attempts) end
   else
     error('unknown write ' .. name)
   end
@@ -224,5 +351,6 @@ for tx = 1, count do
   end
   out[tx] = failed
 end
+flush_lanes()
 flush()
 return out
