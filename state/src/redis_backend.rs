@@ -25,7 +25,7 @@ use redis::{AsyncCommands, Cmd, RedisFuture, Script, Value};
 use crate::error::StoreError;
 use crate::queue::{
     Claim, Claims, DeadLetter, Enqueued, LaneSlot, NewItem, QueueConfig, QueueStats, SEGMENT_IDS,
-    lane_entry, lane_name, lane_of, sequence,
+    lane_entry, lane_name, lane_of, sequence, split_lane_entry,
 };
 use crate::store::RateDecision;
 use crate::tx::{Guard, Op, Settle, Tx, TxOutcome};
@@ -1049,18 +1049,19 @@ fn parse_claims(reply: Vec<Value>) -> Result<Claims, StoreError> {
                     u32::try_from(read::<i64>(it.next(), "attempts")?).unwrap_or(u32::MAX);
                 let pos: i64 = read(it.next(), "position")?;
                 let run: i64 = read(it.next(), "run")?;
-                // A lane's item comes without its stamp (claim.lua took the
-                // entry apart); a partition's item with it.
+                // Both come stamped; a lane's entry also carries its
+                // partition in front of the item.
+                let item = unstamp(item);
                 let (item, lane) = match u32::try_from(pos) {
                     Ok(pos) => (
-                        item,
+                        split_lane_entry(&item).map_or_else(|| item.clone(), |(_, i)| i.to_vec()),
                         Some(LaneSlot {
                             name: lease,
                             pos,
                             run: u32::try_from(run).unwrap_or(1),
                         }),
                     ),
-                    Err(_) => (unstamp(item), None),
+                    Err(_) => (item, None),
                 };
                 claims.push(Claim {
                     partition,

@@ -13,8 +13,9 @@
 -- keep their order whichever way they go.
 -- KEYS: 1 ready zset, 2 attempts hash, 3 held hash, 4 since zset
 -- ARGV: 1 lease ms, 2 list key prefix (same hash tag as KEYS), 3 most items
--- Returns {1, token, then per item: lease, partition, item, attempts,
--- position in its lane's run (-1: a partition's item), run length}
+-- Returns {1, token, then per item: lease, partition, stamped item (a
+-- lane's whole entry), attempts, position in its lane's run (-1: a
+-- partition's item), run length}
 -- or {0, ms until the next partition is ready (-1: queue empty)}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -31,54 +32,51 @@ local function unstamp(entry)
   end
   return now, entry
 end
--- A lane entry's partition and item ("\2partition\2item").
-local function split(bare)
-  if string.byte(bare, 1) == 2 then
-    local e = string.find(bare, '\2', 2, true)
-    if e then return string.sub(bare, 2, e - 1), string.sub(bare, e + 1) end
-  end
-  return nil, bare
+-- The partition of a stamped lane entry ("\1ms\1\2partition\2item"),
+-- read without copying the item: the entry goes back whole and Rust takes
+-- it apart.
+local function partition_of(entry)
+  local e = string.find(entry, '\1', 2, true)
+  if not e or string.byte(entry, e + 1) ~= 2 then return nil end
+  local f = string.find(entry, '\2', e + 2, true)
+  if not f then return nil end
+  return string.sub(entry, e + 2, f - 1)
 end
 
--- Up to `cap` items of a lane, after moving those of parked partitions
--- behind them. nil: the lane is empty.
-local function take_run(name, list, cap)
+-- Up to `cap` entries of a lane with their partitions. nil: it is empty.
+local function read_run(list, cap)
   local entries = redis.call('LRANGE', list, 0, cap - 1)
   if #entries == 0 then return nil end
-  local run, names, seen = {}, {}, {}
+  local run = {}
   for i, e in ipairs(entries) do
-    local at, bare = unstamp(e)
-    local p, item = split(bare)
-    run[i] = {entry = e, partition = p or '', item = item, at = at}
-    if p and not seen[p] then
-      seen[p] = true
-      names[#names + 1] = p
-    end
+    run[i] = {entry = e, partition = partition_of(e) or ''}
   end
-  if #names == 0 then return run end
-  local scores = redis.call('ZMSCORE', KEYS[1], unpack(names))
-  local parked = {}
+  return run
+end
+
+-- Moves a lane's entries of parked partitions behind those partitions'
+-- items (rare): the run is taken out, the parked partitions' items are
+-- appended to their lists (stamps kept: they have waited since), the rest
+-- goes back. Returns what is left to hand out; nil when the lane is empty.
+local function divert(name, list, run, parked)
   local any = false
-  for i, p in ipairs(names) do
-    if scores[i] then
-      parked[p] = true
-      any = true
-    end
+  for _, e in ipairs(run) do
+    if parked[e.partition] then any = true end
   end
   if not any then return run end
-  -- Rare: take the run out, append the parked partitions' items to their
-  -- lists (stamps kept: they have waited since), put the rest back.
-  redis.call('LTRIM', list, #entries, -1)
+  redis.call('LTRIM', list, #run, -1)
   local keep, moves, order = {}, {}, {}
   for _, e in ipairs(run) do
     if parked[e.partition] then
+      local at, bare = unstamp(e.entry)
+      local item = string.sub(bare, #e.partition + 3)
       local m = moves[e.partition]
       if not m then
-        m = {at = e.at, items = {}}
+        m = {at = at, items = {}}
         moves[e.partition] = m
         order[#order + 1] = e.partition
       end
-      m.items[#m.items + 1] = '\1' .. string.format('%d', e.at) .. '\1' .. e.item
+      m.items[#m.items + 1] = '\1' .. string.format('%d', at) .. '\1' .. item
     else
       keep[#keep + 1] = e
     end
@@ -110,22 +108,53 @@ for _ = 1, 8 do
   local r = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, want - count)
   if #r == 0 then break end
   local leased, empty = {}, {}
+  -- The round's lane runs are read first, so that one ZMSCORE tells which
+  -- of all their partitions are parked.
+  local runs, names, seen = {}, {}, {}
+  local planned = count
+  for _, name in ipairs(r) do
+    if planned >= want then break end
+    if string.sub(name, 1, #LANE) == LANE then
+      local run = read_run(ARGV[2] .. name, want - planned)
+      if run == nil then
+        empty[#empty + 1] = name
+      else
+        runs[name] = run
+        planned = planned + #run
+        for _, e in ipairs(run) do
+          if e.partition ~= '' and not seen[e.partition] then
+            seen[e.partition] = true
+            names[#names + 1] = e.partition
+          end
+        end
+      end
+    else
+      planned = planned + 1
+    end
+  end
+  local parked = {}
+  if #names > 0 then
+    local scores = redis.call('ZMSCORE', KEYS[1], unpack(names))
+    for i, p in ipairs(names) do
+      if scores[i] then parked[p] = true end
+    end
+  end
   for _, name in ipairs(r) do
     if count >= want then break end
     local list = ARGV[2] .. name
     local lease = {name = name, at = {}}
-    if string.sub(name, 1, #LANE) == LANE then
-      local run = take_run(name, list, want - count)
+    if runs[name] then
+      local run = divert(name, list, runs[name], parked)
       if run == nil then
         empty[#empty + 1] = name
       elseif #run > 0 then
         lease.lane = true
-        heads[#heads + 1] = run[1].at
+        heads[#heads + 1] = (unstamp(run[1].entry))
         heads[#heads + 1] = name
         for pos, e in ipairs(run) do
           out[#out + 1] = name
           out[#out + 1] = e.partition
-          out[#out + 1] = e.item
+          out[#out + 1] = e.entry
           out[#out + 1] = 0
           lease.at[#lease.at + 1] = #out
           out[#out + 1] = pos - 1
@@ -133,7 +162,7 @@ for _ = 1, 8 do
         end
         count = count + #run
       end
-    else
+    elseif string.sub(name, 1, #LANE) ~= LANE then
       local item = redis.call('LINDEX', list, 0)
       if item then
         out[#out + 1] = name

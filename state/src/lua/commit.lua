@@ -84,22 +84,25 @@ end
 -- entry are written once per lane at the end (or before an item has to be
 -- taken out on its own), so a run of k items settles in a few commands.
 local lanes = {}
-local function lane_state(held, lane)
-  local st = lanes[lane]
-  if not st then
-    local v = redis.call('HGET', held, lane)
-    local token, settled = false, 0
-    if v then
-      local c = string.find(v, ':', 1, true)
-      if c then
-        token = tonumber(string.sub(v, 1, c - 1))
-        settled = tonumber(string.sub(v, c + 1)) or 0
-      else
-        token = tonumber(v)
-      end
+-- Keyed by held hash and lane: two queues' lanes never share an entry.
+local function parse_held(held, lane, v)
+  local token, settled = false, 0
+  if v then
+    local c = string.find(v, ':', 1, true)
+    if c then
+      token = tonumber(string.sub(v, 1, c - 1))
+      settled = tonumber(string.sub(v, c + 1)) or 0
+    else
+      token = tonumber(v)
     end
-    st = {held = held, token = token, settled = settled, trim = 0, dirty = false}
-    lanes[lane] = st
+  end
+  return {held = held, lane = lane, token = token, settled = settled, trim = 0, dirty = false}
+end
+local function lane_state(held, lane)
+  local st = lanes[held .. '\0' .. lane]
+  if not st then
+    st = parse_held(held, lane, redis.call('HGET', held, lane))
+    lanes[held .. '\0' .. lane] = st
   end
   return st
 end
@@ -132,7 +135,7 @@ local function release_lane(st, lane, ready, attempts)
 end
 local function flush_lanes()
   local held = {}
-  for lane, st in pairs(lanes) do
+  for _, st in pairs(lanes) do
     if st.dirty and st.token then
       trim_lane(st)
       local h = held[st.held]
@@ -140,7 +143,7 @@ local function flush_lanes()
         h = {}
         held[st.held] = h
       end
-      h[#h + 1] = lane
+      h[#h + 1] = st.lane
       h[#h + 1] = string.format('%d', st.token) .. ':' .. st.settled
     end
     st.dirty = false
@@ -330,6 +333,42 @@ local function write(name)
     error('unknown write ' .. name)
   end
 end
+
+-- Every lane guard's held entry in one HMGET per held hash: a first pass
+-- over the encoding reads only the guards' names and skips the rest.
+local function prefetch()
+  local want, order = {}, {}
+  for _ = 1, tonumber(A()) do
+    for _ = 1, tonumber(A()) do
+      local name = A()
+      if name == 'laneheld' then
+        local held, lane = K(), A()
+        A()
+        A()
+        local w = want[held]
+        if not w then
+          w = {seen = {}, names = {}}
+          want[held] = w
+          order[#order + 1] = held
+        end
+        if not w.seen[lane] then
+          w.seen[lane] = true
+          w.names[#w.names + 1] = lane
+        end
+      else
+        skip(name)
+      end
+    end
+    for _ = 1, tonumber(A()) do skip(A()) end
+  end
+  for _, held in ipairs(order) do
+    local names = want[held].names
+    local values = redis.call('HMGET', held, unpack(names))
+    for i, lane in ipairs(names) do lanes[held .. '\0' .. lane] = parse_held(held, lane, values[i]) end
+  end
+  ki, ai = 0, 0
+end
+prefetch()
 
 local out = {}
 local count = tonumber(A())
