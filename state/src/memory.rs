@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::error::StoreError;
 use crate::queue::{
     Claim, Claims, DeadLetter, Enqueued, LANE_PREFIX, LaneSlot, NewItem, QueueConfig, QueueStats,
-    SEGMENT_IDS, lane_entry, lane_name, lane_of, sequence, split_lane_entry,
+    SEGMENT_IDS, placement, sequence, split_lane_entry,
 };
 use crate::store::RateDecision;
 use crate::tx::{Guard, Op, Settle, Tx, TxOutcome};
@@ -214,12 +214,8 @@ impl Queue {
     /// Appends an item to its partition, or in a queue of `lanes` lanes to
     /// its partition's lane (no de-duplication).
     fn push_item(&mut self, lanes: u16, partition: &str, item: &[u8], now_ms: i64) {
-        if lanes > 0 {
-            let lane = lane_name(lane_of(partition, lanes));
-            self.push(&lane, lane_entry(partition, item), now_ms);
-        } else {
-            self.push(partition, item.to_vec(), now_ms);
-        }
+        let (list, entry) = placement(lanes, partition, item);
+        self.push(&list, entry, now_ms);
     }
 
     /// Appends an item to its partition (no de-duplication).

@@ -75,6 +75,20 @@ pub(crate) fn lane_entry(partition: &str, item: &[u8]) -> Vec<u8> {
     entry
 }
 
+/// Where an item of `partition` is stored in a queue of `lanes` lanes: the
+/// list's name (its lane's, or the partition's own without lanes) and what
+/// is stored (with lanes, the partition travels with the item).
+pub(crate) fn placement(lanes: u16, partition: &str, item: &[u8]) -> (String, Vec<u8>) {
+    if lanes > 0 {
+        (
+            lane_name(lane_of(partition, lanes)),
+            lane_entry(partition, item),
+        )
+    } else {
+        (partition.to_owned(), item.to_vec())
+    }
+}
+
 /// The partition and item of a lane entry.
 pub(crate) fn split_lane_entry(entry: &[u8]) -> Option<(&str, &[u8])> {
     let rest = entry.strip_prefix(&[2])?;

@@ -25,7 +25,7 @@ use redis::{AsyncCommands, Cmd, RedisFuture, Script, Value};
 use crate::error::StoreError;
 use crate::queue::{
     Claim, Claims, DeadLetter, Enqueued, LaneSlot, NewItem, QueueConfig, QueueStats, SEGMENT_IDS,
-    lane_entry, lane_name, lane_of, sequence, split_lane_entry,
+    placement, sequence, split_lane_entry,
 };
 use crate::store::RateDecision;
 use crate::tx::{Guard, Op, Settle, Tx, TxOutcome};
@@ -238,13 +238,8 @@ impl RedisBackend {
             // the partition travelling with it.
             let (name, entry) = if new.remember_only {
                 (String::new(), Vec::new())
-            } else if config.lanes > 0 {
-                (
-                    lane_name(lane_of(new.partition, config.lanes)),
-                    lane_entry(new.partition, new.item),
-                )
             } else {
-                (new.partition.to_owned(), new.item.to_vec())
+                placement(config.lanes, new.partition, new.item)
             };
             invocation
                 .key(mark)
@@ -447,14 +442,7 @@ impl RedisBackend {
                 item,
             } => {
                 name("enq");
-                let (list, entry) = if *lanes > 0 {
-                    (
-                        lane_name(lane_of(partition, *lanes)),
-                        lane_entry(partition, item),
-                    )
-                } else {
-                    (partition.clone(), item.clone())
-                };
+                let (list, entry) = placement(*lanes, partition, item);
                 keys.push(self.queue_key(queue, "ready"));
                 keys.push(self.queue_key(queue, "pending"));
                 keys.push(self.queue_key(queue, "since"));
