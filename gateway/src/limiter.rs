@@ -90,6 +90,11 @@ impl Limiter {
         }
     }
 
+    /// False when no budget is configured (both rates 0).
+    fn enabled(&self) -> bool {
+        self.unauthenticated.is_some() || self.authenticated.is_some()
+    }
+
     /// How long `address` is still refused, if it is.
     async fn refused(&self, address: &str) -> Option<Duration> {
         let until = self.store.get(&format!("refused:{address}")).await.ok()??;
@@ -127,8 +132,20 @@ impl Limiter {
     }
 }
 
-/// The middleware: refuse an address over budget, run the route, spend.
-pub async fn guard(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
+/// The middleware of the general routes: [`guarded`].
+pub async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    guarded(&app, request, |request| next.run(request)).await
+}
+
+/// Refuses an address over budget, runs `route` with the request's
+/// [`ClientIp`] and [`Authenticated`] in its extensions, then spends the
+/// budget the outcome calls for. With no budget configured there is
+/// nothing to refuse or spend, and no per-request lookup is made.
+pub async fn guarded<F, Fut>(app: &AppState, mut request: Request, route: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -138,6 +155,11 @@ pub async fn guard(State(app): State<AppState>, mut request: Request, next: Next
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
     let client = source::client_ip(peer, forwarded, &app.config.trusted_proxies);
+    request.extensions_mut().insert(ClientIp(client));
+    if !app.limiter.enabled() {
+        request.extensions_mut().insert(Authenticated::default());
+        return route(request).await;
+    }
     let address = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     if let Some(wait) = app.limiter.refused(&address).await {
         let route = request
@@ -148,9 +170,8 @@ pub async fn guard(State(app): State<AppState>, mut request: Request, next: Next
         return ApiError::RateLimited(wait).into_response();
     }
     let authenticated = Authenticated::default();
-    request.extensions_mut().insert(ClientIp(client));
     request.extensions_mut().insert(authenticated.clone());
-    let response = next.run(request).await;
+    let response = route(request).await;
     app.limiter.spend(&address, authenticated.get()).await;
     response
 }

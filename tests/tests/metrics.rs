@@ -112,18 +112,20 @@ async fn gauges_grpc_and_process_metrics_with_help() {
         .expect_err("not an event");
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
 
-    // Gauges are sampled every few seconds.
+    // Gauges are sampled every few seconds, one family after another, so a
+    // scrape may fall between two of them: wait for all that are asserted.
     let bot = mesh_tests::eventually(
         Duration::from_secs(20),
-        "the outbox gauges to show the paused chat",
+        "the outbox gauges to show the paused chat, the registry its user",
         || async {
             let s = Scrape::of(&bot_metrics).await;
             let outbox = |name: &str| s.value(name, &[("queue", "outbox")]).unwrap_or(0.0);
             (outbox("mesh_queue_paused_partitions") >= 1.0
                 && outbox("mesh_queue_items") >= 1.0
                 && outbox("mesh_queue_oldest_age_seconds") > 0.0
-                && outbox("mesh_queue_longest_pause_seconds") > 30.0)
-                .then_some(s)
+                && outbox("mesh_queue_longest_pause_seconds") > 30.0
+                && s.value("bot_known_users", &[]).is_some_and(|n| n >= 1.0))
+            .then_some(s)
         },
     )
     .await;
@@ -159,7 +161,9 @@ async fn gauges_grpc_and_process_metrics_with_help() {
         "billing's gauges to count the paying user",
         || async {
             let s = Scrape::of(&billing_metrics).await;
-            (s.value("billing_entitlements", &[("state", "active")]) == Some(1.0)).then_some(s)
+            (s.value("billing_entitlements", &[("state", "active")]) == Some(1.0)
+                && s.value("billing_entitlements_with_access", &[("plan", "monthly")]) == Some(1.0))
+            .then_some(s)
         },
     )
     .await;

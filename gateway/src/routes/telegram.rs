@@ -1,13 +1,16 @@
 //! `POST /telegram-webhook`: verify, check shape, hand to bot-service.
 
+use std::time::Instant;
+
 use axum::extract::{Request, State};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tonic::Status;
+use tracing::Instrument;
 
 use crate::app::AppState;
 use crate::error::{ApiError, from_upstream};
-use crate::limiter::{Authenticated, ClientIp};
+use crate::limiter::{self, Authenticated, ClientIp};
 use crate::routes::{body, status};
 use crate::source;
 
@@ -71,6 +74,25 @@ pub fn parse_update_id(bytes: &[u8]) -> Result<i64, ApiError> {
             }
             _ => ApiError::BadRequest("body is not valid JSON"),
         })
+}
+
+/// `POST /telegram-webhook` on its own path (see `app::router`): the
+/// request's span, the limiter, and the request metrics around
+/// [`webhook`], as the general stack gives every other route.
+pub async fn fast_webhook(State(app): State<AppState>, request: Request) -> Response {
+    let span = mesh_telemetry::http_server_span(&request);
+    let started = Instant::now();
+    let response = limiter::guarded(&app, request, |request| async {
+        match webhook(State(app.clone()), request).await {
+            Ok(answer) => answer.into_response(),
+            Err(e) => e.into_response(),
+        }
+    })
+    .instrument(span.clone())
+    .await;
+    span.in_scope(|| crate::app::on_response(&response, started.elapsed(), &span));
+    crate::app::record_request("/telegram-webhook", &response, started);
+    response
 }
 
 /// Handles one delivery from Telegram.
