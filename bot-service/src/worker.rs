@@ -201,7 +201,6 @@ impl Worker {
         for claim in claims {
             let lease = claim.lease().to_owned();
             held.entry(lease.clone()).or_insert_with(|| claim.clone());
-            order.entry(lease.clone()).or_default();
             chains
                 .entry((lease, claim.partition.clone()))
                 .or_default()
@@ -226,15 +225,14 @@ impl Worker {
                     }
                     for handled in done {
                         let key = (handled.claim.lease().to_owned(), handled.claim.partition.clone());
-                        if let Some(chain) = chains.get_mut(&key) {
-                            if handled.outcome.hands_back() {
-                                for claim in chain.drain(..) {
-                                    let follower = Handled { claim, outcome: Outcome::Follow, span: tracing::Span::none() };
-                                    place(&mut order, &mut ready, follower);
-                                }
-                            } else if let Some(next) = chain.pop_front() {
-                                running.push(self.handle(next));
+                        let chain = chains.entry(key).or_default();
+                        if handled.outcome.hands_back() {
+                            for claim in chain.drain(..) {
+                                let follower = Handled { claim, outcome: Outcome::Follow, span: tracing::Span::none() };
+                                place(&mut order, &mut ready, follower);
                             }
+                        } else if let Some(next) = chain.pop_front() {
+                            running.push(self.handle(next));
                         }
                         place(&mut order, &mut ready, handled);
                     }

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::error::StoreError;
 use crate::queue::{
     Claim, Claims, DeadLetter, Enqueued, LANE_PREFIX, LaneSlot, NewItem, QueueConfig, QueueStats,
-    SEGMENT_IDS, placement, sequence, split_lane_entry,
+    SEGMENT_IDS, lane_item, placement, sequence, split_lane_entry,
 };
 use crate::store::RateDecision;
 use crate::tx::{Guard, Op, Settle, Tx, TxOutcome};
@@ -220,14 +220,7 @@ impl Queue {
 
     /// Appends an item to its partition (no de-duplication).
     fn push(&mut self, partition: &str, item: Vec<u8>, now_ms: i64) {
-        match self.lists.get_mut(partition) {
-            Some(list) => list.push_back((now_ms, item)),
-            None => {
-                let name = self.name(partition);
-                self.since.insert((now_ms, name.clone()));
-                self.lists.insert(name, VecDeque::from([(now_ms, item)]));
-            }
-        }
+        self.append(partition, now_ms, item);
         if !self.score.contains_key(partition) {
             let name = self.name(partition);
             self.set_score(&name, now_ms);
@@ -264,10 +257,10 @@ impl Queue {
         }
     }
 
-    /// Appends `item` (queued since `at`) to `partition`, of a lane queue,
-    /// behind the items of `partition` parked before it (no count: it was
-    /// queued already).
-    fn park(&mut self, partition: &str, at: i64, item: Vec<u8>) {
+    /// Appends `item`, queued since `at`, to the list `partition`, keeping
+    /// the head-time index (nothing else: no count, no ready entry). A
+    /// lane's item parked with its partition keeps its first enqueue time.
+    fn append(&mut self, partition: &str, at: i64, item: Vec<u8>) {
         match self.lists.get_mut(partition) {
             Some(list) => list.push_back((at, item)),
             None => {
@@ -306,9 +299,9 @@ impl Queue {
             .filter(|(p, _)| self.score.contains_key(*p))
             .map(|(p, _)| p.to_owned())
             .collect();
-        let entry = |e: &[u8]| match split_lane_entry(e) {
-            Some((p, item)) => (p.to_owned(), item.to_vec()),
-            None => (String::new(), e.to_vec()),
+        let entry = |e: &[u8]| {
+            let partition = split_lane_entry(e).map_or_else(String::new, |(p, _)| p.to_owned());
+            (partition, lane_item(e.to_vec()))
         };
         if parked.is_empty() {
             return Some(list.iter().take(n).map(|(_, e)| entry(e)).collect());
@@ -324,7 +317,7 @@ impl Queue {
         }
         for (at, e) in moved {
             if let Some((p, item)) = split_lane_entry(&e) {
-                self.park(p, at, item.to_vec());
+                self.append(p, at, item.to_vec());
             }
         }
         self.head_changed(lane, old);
@@ -353,21 +346,20 @@ impl Queue {
         let list = self.lists.get_mut(lane);
         let old = list.as_ref().and_then(|l| l.front()).map(|(at, _)| *at);
         if let Some((at, entry)) = list.and_then(VecDeque::pop_front) {
-            let item = split_lane_entry(&entry).map_or(entry.clone(), |(_, i)| i.to_vec());
             match settle {
                 Settle::Ack => self.pending = self.pending.saturating_sub(1),
                 Settle::Dead { reason, attempts } => {
                     self.pending = self.pending.saturating_sub(1);
-                    self.bury(partition, item, reason, *attempts);
+                    self.bury(partition, lane_item(entry), reason, *attempts);
                 }
                 Settle::Park { delay, attempts } => {
-                    self.park(partition, at, item);
+                    self.append(partition, at, lane_item(entry));
                     let p = self.name(partition);
                     self.set_score(&p, now_ms.saturating_add(millis(*delay)));
                     self.attempts.insert(p, *attempts);
                 }
                 Settle::Follow => {
-                    self.park(partition, at, item);
+                    self.append(partition, at, lane_item(entry));
                     if !self.score.contains_key(partition) {
                         let p = self.name(partition);
                         self.set_score(&p, now_ms);

@@ -97,6 +97,16 @@ pub(crate) fn split_lane_entry(entry: &[u8]) -> Option<(&str, &[u8])> {
     Some((partition, &rest[end + 1..]))
 }
 
+/// The item of a lane entry, its partition prefix cut off in place (an
+/// entry that is not a lane entry comes back whole).
+pub(crate) fn lane_item(mut entry: Vec<u8>) -> Vec<u8> {
+    if let Some((partition, _)) = split_lane_entry(&entry) {
+        let prefix = partition.len() + 2;
+        entry.drain(..prefix);
+    }
+    entry
+}
+
 /// Partition names are chat ids and the like: control bytes are refused,
 /// so a name can neither pass for a lane nor break a lane entry apart.
 pub(crate) fn check_partition(partition: &str) -> Result<(), crate::StoreError> {

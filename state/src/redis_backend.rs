@@ -25,7 +25,7 @@ use redis::{AsyncCommands, Cmd, RedisFuture, Script, Value};
 use crate::error::StoreError;
 use crate::queue::{
     Claim, Claims, DeadLetter, Enqueued, LaneSlot, NewItem, QueueConfig, QueueStats, SEGMENT_IDS,
-    placement, sequence, split_lane_entry,
+    lane_item, placement, sequence,
 };
 use crate::store::RateDecision;
 use crate::tx::{Guard, Op, Settle, Tx, TxOutcome};
@@ -1042,7 +1042,7 @@ fn parse_claims(reply: Vec<Value>) -> Result<Claims, StoreError> {
                 let item = unstamp(item);
                 let (item, lane) = match u32::try_from(pos) {
                     Ok(pos) => (
-                        split_lane_entry(&item).map_or_else(|| item.clone(), |(_, i)| i.to_vec()),
+                        lane_item(item),
                         Some(LaneSlot {
                             name: lease,
                             pos,

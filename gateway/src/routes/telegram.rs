@@ -83,10 +83,7 @@ pub async fn fast_webhook(State(app): State<AppState>, request: Request) -> Resp
     let span = mesh_telemetry::http_server_span(&request);
     let started = Instant::now();
     let response = limiter::guarded(&app, request, |request| async {
-        match webhook(State(app.clone()), request).await {
-            Ok(answer) => answer.into_response(),
-            Err(e) => e.into_response(),
-        }
+        webhook(State(app.clone()), request).await.into_response()
     })
     .instrument(span.clone())
     .await;
