@@ -10,7 +10,7 @@ use mesh_state::Tx;
 use serde::{Deserialize, Serialize};
 
 use crate::counters::{self, Daily};
-use crate::entitlement::{Record, now, now_ms, timestamp};
+use crate::entitlement::{Record, now, timestamp};
 use crate::error::{BillingError, Refusal};
 use crate::ledger::{Cause, Outcome, keys};
 use crate::plans::Mode;
@@ -39,19 +39,10 @@ pub(crate) fn token(raw: &str) -> String {
         .collect()
 }
 
-/// Whether a one-time purchase gives access at `at`.
-fn purchase_running(record: &Record, at: i64) -> bool {
-    record
-        .purchase
-        .as_ref()
-        .is_some_and(|p| !p.revoked && p.until.is_none_or(|u| u > at))
-}
-
+/// The subscription a user's renewal request is about: the live one that
+/// speaks for them.
 fn live_sub(record: &Record) -> Option<&crate::entitlement::Sub> {
-    record
-        .subscription
-        .as_ref()
-        .filter(|s| !s.revoked && matches!(s.status.as_str(), "active" | "trialing" | "past_due"))
+    record.current_sub().filter(|s| s.is_live())
 }
 
 impl Billing {
@@ -85,16 +76,18 @@ impl Billing {
         let view = record.view(at, terms.grace, &terms.plans);
         // Access for life needs nothing more; a running one-time plan may be
         // bought again (it extends), a subscription on top of it may not.
-        if view.lifetime || (plan.mode == Mode::Subscription && purchase_running(&record, at)) {
+        if view.lifetime || (plan.mode == Mode::Subscription && record.purchase_running(at)) {
             return Err(BillingError::refused(
                 Refusal::AlreadySubscribed,
                 "the user already has access",
             ));
         }
-        if let Some(sub) = live_sub(&record)
-            && view.has_access
-        {
-            return Err(if sub.cancel_at_period_end {
+        // One subscription per user: while any is not over at Stripe
+        // (active, trialing, past due, unpaid, paused), with access or
+        // not, the user fixes it in the portal; a second would charge twice
+        // once Stripe's retry of the first succeeds.
+        if let Some(sub) = record.open_subs().max_by_key(|s| s.created) {
+            return Err(if sub.cancel_at_period_end && view.has_access {
                 BillingError::refused(
                     Refusal::Resumable,
                     "the subscription is set to cancel; resume it",
@@ -107,8 +100,7 @@ impl Billing {
             });
         }
         let generation = record
-            .subscription
-            .as_ref()
+            .current_sub()
             .map_or_else(|| "none".to_owned(), |s| s.id.clone());
         let stored_key = keys::checkout(user, &plan.id);
         if let Some(raw) = self.ledger.store().get(&stored_key).await?
@@ -254,7 +246,7 @@ impl Billing {
         // One key per request: the record's revision changes with every
         // transition, so a later cancel after a resume is a new request.
         let what = if cancel { "cancel" } else { "resume" };
-        let seen = now_ms();
+        let seen = self.ledger.clock_ms().await?;
         let view = stripe
             .set_cancel_at_period_end(&sub.id, cancel, &format!("{what}-{}-r{rev}", sub.id))
             .await?;

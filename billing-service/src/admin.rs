@@ -5,10 +5,11 @@ use std::collections::HashMap;
 
 use mesh_proto::billing::v1::*;
 
-use crate::entitlement::{Record, now_ms};
+use crate::entitlement::Record;
 use crate::error::{BillingError, Refusal};
 use crate::ledger::{Cause, Outcome, StoredChange, keys};
 use crate::notices::AccessReason;
+use crate::purchase::Paid;
 use crate::service::{Billing, user_id};
 use crate::stripe_api::SubscriptionView;
 
@@ -17,7 +18,7 @@ use crate::stripe_api::SubscriptionView;
 fn changed(before: &Record, after: &Record) -> bool {
     let unstamped = |r: &Record| {
         let mut r = r.clone();
-        if let Some(sub) = &mut r.subscription {
+        for sub in &mut r.subscriptions {
             sub.seen_ms = 0;
         }
         r.updated_at = 0;
@@ -77,23 +78,24 @@ impl Billing {
         let cause = admin_cause(ChangeCause::AdminRevoke, &r.actor, &r.reason)?
             .ending(AccessReason::Revoked);
         let (_, record) = self.ledger.read(user).await?;
-        // Billing stops too: a live subscription is cancelled at Stripe.
-        let cancelled = match (&self.stripe, &record.subscription) {
-            (Some(stripe), Some(sub))
-                if !r.grant_only
-                    && !sub.revoked
-                    && matches!(sub.status.as_str(), "active" | "trialing" | "past_due") =>
-            {
-                let seen = now_ms();
-                Some((stripe.cancel_now(&sub.id).await?, seen))
+        // Billing stops too: every subscription not over is cancelled at
+        // Stripe.
+        let mut cancelled = Vec::new();
+        if let (Some(stripe), false) = (&self.stripe, r.grant_only) {
+            for sub in record.open_subs() {
+                let seen = self.ledger.clock_ms().await?;
+                match stripe.cancel_now(&sub.id).await {
+                    Ok(view) => cancelled.push((view, seen)),
+                    Err(BillingError::NotFound(_)) => cancelled.push((sub.ended(&record), seen)),
+                    Err(e) => return Err(e),
+                }
             }
-            _ => None,
-        };
+        }
         let plans = &self.ledger.terms().plans;
         let outcome = self
             .ledger
             .transition(user, &cause, None, |rec, now| {
-                if let Some((view, seen)) = &cancelled {
+                for (view, seen) in &cancelled {
                     rec.observe(view, plans, *seen, false, now);
                 }
                 rec.revoke(r.grant_only, now);
@@ -134,42 +136,73 @@ impl Billing {
         Ok(ListAuditLogResponse { entries })
     }
 
-    /// Counts kept by every transition: a few reads, however many users.
+    /// Rebuilds from Stripe everything that grants access: every
+    /// subscription of each user (trial use included: any that had a
+    /// trial), and every paid one-time Checkout session. Grants live only
+    /// in the ledger and are kept (back the store up: see the operating
+    /// docs). Reads are stamped with the store's clock before the listing
+    /// began, so a newer read an event made meanwhile is never overwritten.
     pub(crate) async fn reconcile(&self) -> Result<ReconcileResponse, BillingError> {
         let stripe = self.stripe()?;
+        let seen = self.ledger.clock_ms().await?;
         let subs = stripe.all_subscriptions().await?;
-        // The subscription that speaks for each user: a live one over an
-        // ended one, the newest among equals.
-        let mut best: HashMap<i64, &(SubscriptionView, i64)> = HashMap::new();
+        let sessions = stripe.paid_one_time_sessions().await?;
+        let mut by_user: HashMap<i64, (Vec<&SubscriptionView>, Vec<Paid>)> = HashMap::new();
         let mut unmatched = 0;
-        for entry in &subs {
-            let sub = &entry.0;
+        for sub in &subs {
             let user = match sub.telegram_user_id {
                 Some(u) => Some(u),
                 None => self.ledger.user_of_customer(&sub.customer).await?,
             };
-            let Some(user) = user else {
-                unmatched += 1;
-                continue;
-            };
-            let better = best
-                .get(&user)
-                .is_none_or(|cur| (sub.is_live(), sub.created) > (cur.0.is_live(), cur.0.created));
-            if better {
-                best.insert(user, entry);
+            match user {
+                Some(user) => by_user.entry(user).or_default().0.push(sub),
+                None => unmatched += 1,
             }
         }
         let plans = &self.ledger.terms().plans;
+        for (session, created) in &sessions {
+            let user = crate::payload::telegram_id(
+                session.metadata.get("telegram_user_id").map(String::as_str),
+            );
+            let plan_id = session.metadata.get("plan_id").cloned().unwrap_or_default();
+            let (Some(user), Some(plan)) = (user, plans.get(&plan_id)) else {
+                unmatched += 1;
+                continue;
+            };
+            let days = match session
+                .metadata
+                .get("duration_days")
+                .map(|d| d.parse::<u32>())
+            {
+                Some(Ok(0)) => None,
+                Some(Ok(d)) => Some(d),
+                Some(Err(_)) => {
+                    unmatched += 1;
+                    continue;
+                }
+                None => plan.duration_days,
+            };
+            by_user.entry(user).or_default().1.push(Paid {
+                plan_id,
+                days,
+                session: session.id.clone(),
+                payment_intent: session.payment_intent.clone(),
+                paid_at: *created,
+            });
+        }
         let mut updated = 0;
-        for (user, (sub, seen)) in best {
+        for (user, (subs, paid)) in by_user {
             let cause = Cause::system(ChangeCause::Reconcile, "reconcile");
             let before = self.ledger.read(user).await?.1;
-            // Each read is versioned by when its page came back: a newer
-            // write from an event (read later) is never overwritten.
             let outcome = self
                 .ledger
                 .transition(user, &cause, None, |r, now| {
-                    r.observe(sub, plans, *seen, false, now);
+                    for sub in &subs {
+                        r.observe(sub, plans, seen, false, now);
+                    }
+                    for p in &paid {
+                        r.purchase(p);
+                    }
                     Ok(Vec::new())
                 })
                 .await?;
@@ -179,6 +212,7 @@ impl Billing {
         }
         tracing::info!(
             subscriptions = subs.len(),
+            one_time_sessions = sessions.len(),
             updated,
             unmatched,
             "reconciled with Stripe"

@@ -1,29 +1,45 @@
-//! The entitlement: where one Telegram user stands, and every way it changes.
+//! The entitlement: a ledger of what each payment bought, and where one
+//! Telegram user stands because of it.
 //!
-//! A [`Record`] keeps each source of access apart, each with its own rules:
+//! # The ledger's model
 //!
-//! - the Stripe subscription that speaks for the user (Stripe's own state,
-//!   with the time it was read: an older read never replaces a newer one);
+//! A [`Record`] keeps every source of access apart, each tied to what
+//! bought it:
+//!
+//! - each Stripe subscription under its own id ([`crate::subscription`]):
+//!   Stripe's state as last read (an older read never replaces a newer
+//!   one); its invoices paid its periods;
+//! - each one-time Checkout payment as a period of its own
+//!   ([`crate::purchase`]: some days, or for life; a plan's purchases add up);
 //! - an admin grant (it only ever extends access);
-//! - a one-time purchase ([`crate::purchase`]: for some days, or for life);
-//! - a hold while a payment dispute is open (it suspends everything).
+//! - a hold per open dispute, holding back only what the disputed payment
+//!   bought ([`Paying`]).
 //!
-//! What the user may do right now is derived from them: [`Record::view`]
-//! gives the state, whether there is access, until when, and which chats.
+//! The entitlement a caller sees is what the open sources add up to at a
+//! moment: [`Record::view`] gives the state (the newest renewing source
+//! speaks), whether there is access, until when (the latest end; none for
+//! life), and the chats (every open source's plan's chats).
+//!
+//! A refund or a lost dispute names a payment; [`Record::end_paid`] ends
+//! only the source that payment bought ([`Paying`]), never another
+//! subscription, a later purchase or a grant. A new payment rail is one
+//! more kind of source and one more [`Paying`] variant, not a second path.
+//!
 //! Time alone can end access (a period or grant running out), so the view
 //! is computed at a given moment; [`Record::shown`] keeps the view as of
 //! the last commit, which is what bot-service and watchers were told. A
-//! transition is a method below plus a commit of the new view; the ledger
-//! derives the notices from the difference.
+//! transition is a method below plus a commit of the new view, in one
+//! atomic step with everything that follows ([`crate::ledger`]); the
+//! ledger derives the notices from the difference.
 
 use mesh_proto::Timestamp;
 use mesh_proto::billing::v1::{Entitlement, EntitlementState};
 use serde::{Deserialize, Serialize};
 
-use crate::money::PriceTerms;
 use crate::plans::Plans;
-use crate::purchase::Purchase;
+use crate::purchase::{Purchase, Term};
 use crate::stripe_api::SubscriptionView;
+pub use crate::subscription::Sub;
 
 /// The state of a user's access, as the API shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -84,46 +100,6 @@ impl State {
     }
 }
 
-/// The Stripe subscription that speaks for a user, as last read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Sub {
-    /// `sub_...`.
-    pub id: String,
-    /// Stripe's status (`active`, `trialing`, `past_due`, `canceled`, ...).
-    pub status: String,
-    /// Set to end at the period's end.
-    #[serde(default)]
-    pub cancel_at_period_end: bool,
-    /// End of the current period (unix seconds).
-    #[serde(default)]
-    pub period_end: Option<i64>,
-    /// The plan it sells.
-    #[serde(default)]
-    pub plan_id: Option<String>,
-    /// When it became past due (the grace period runs from here).
-    #[serde(default)]
-    pub past_due_since: Option<i64>,
-    /// When this view was read (unix milliseconds): Stripe's answer time,
-    /// or the event's time for a dry run. Older reads never replace it.
-    #[serde(default)]
-    pub seen_ms: i64,
-    /// When Stripe created it (unix seconds).
-    #[serde(default)]
-    pub created: i64,
-    /// An admin revoked access: this subscription opens nothing any more.
-    #[serde(default)]
-    pub revoked: bool,
-    /// What it charges each period, when known.
-    #[serde(default)]
-    pub price: Option<PriceTerms>,
-}
-
-impl Sub {
-    fn live(status: &str) -> bool {
-        matches!(status, "active" | "trialing" | "past_due")
-    }
-}
-
 /// Access an admin granted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
@@ -135,13 +111,34 @@ pub struct Grant {
     pub by: String,
 }
 
-/// Access held back while a dispute is open.
+/// What one payment (or grant) paid for: the key a refund, a dispute or a
+/// revocation ends access by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "id")]
+pub enum Paying {
+    /// A Stripe subscription (`sub_...`): its invoices paid its periods.
+    Subscription(String),
+    /// A one-time Checkout payment (`pi_...`).
+    Purchase(String),
+    /// Whatever the user pays for (a hold recorded before holds named
+    /// their payment).
+    Everything,
+}
+
+/// Access held back while a dispute of one payment is open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hold {
     /// The dispute (`dp_...`).
     pub dispute_id: String,
     /// Since when (unix seconds).
     pub since: i64,
+    /// What the disputed payment bought: only that is held back.
+    #[serde(default = "everything")]
+    pub holds: Paying,
+}
+
+fn everything() -> Paying {
+    Paying::Everything
 }
 
 /// What a user may do right now: derived from a [`Record`] at a moment.
@@ -168,26 +165,28 @@ pub struct View {
     pub lifetime: bool,
 }
 
-/// One user's entitlement as stored (JSON) in the shared store.
+/// One user's ledger as stored (JSON) in the shared store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(from = "Stored")]
 pub struct Record {
     /// Telegram user id.
     pub user_id: i64,
     /// Stripe customer.
     #[serde(default)]
     pub customer_id: Option<String>,
-    /// The subscription that speaks for the user.
+    /// Every subscription of the user's, each a source of its own (oldest
+    /// first).
     #[serde(default)]
-    pub subscription: Option<Sub>,
+    pub subscriptions: Vec<Sub>,
     /// An admin grant.
     #[serde(default)]
     pub grant: Option<Grant>,
-    /// A one-time purchase.
+    /// Every one-time payment, each a period of its own (oldest first).
     #[serde(default)]
-    pub purchase: Option<Purchase>,
-    /// A dispute hold.
+    pub purchases: Vec<Purchase>,
+    /// Open disputes, each holding back what its payment bought.
     #[serde(default)]
-    pub hold: Option<Hold>,
+    pub holds: Vec<Hold>,
     /// The user paid something once (a subscription's payment or a
     /// purchase): not in the "never paid" segment.
     #[serde(default)]
@@ -203,13 +202,93 @@ pub struct Record {
     pub updated_at: i64,
 }
 
-/// Access from one source.
-struct Source<'a> {
-    state: State,
-    until: Option<i64>,
-    renews: bool,
-    plan: Option<&'a str>,
+/// A record as stored by this version or an earlier one (one subscription,
+/// one aggregated purchase and one hold per user): read into the ledger.
+#[derive(Deserialize)]
+struct Stored {
+    user_id: i64,
+    #[serde(default)]
+    customer_id: Option<String>,
+    #[serde(default)]
+    subscriptions: Vec<Sub>,
+    #[serde(default)]
+    subscription: Option<Sub>,
+    #[serde(default)]
+    grant: Option<Grant>,
+    #[serde(default)]
+    purchases: Vec<Purchase>,
+    #[serde(default)]
+    purchase: Option<serde_json::Value>,
+    #[serde(default)]
+    holds: Vec<Hold>,
+    #[serde(default)]
+    hold: Option<Hold>,
+    #[serde(default)]
+    ever_paid: bool,
+    #[serde(default)]
+    trial_used: bool,
+    #[serde(default)]
+    shown: View,
+    #[serde(default)]
+    updated_at: i64,
 }
+
+impl From<Stored> for Record {
+    fn from(s: Stored) -> Self {
+        let mut subscriptions = s.subscriptions;
+        subscriptions.extend(s.subscription);
+        let mut purchases = s.purchases;
+        // The aggregated purchase of earlier versions: its end is all that
+        // is known of what its payments bought.
+        if let Some(old) = s.purchase {
+            let str_of = |k: &str| old.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+            let list = |k: &str| {
+                old.get(k)
+                    .and_then(|v| v.as_array())
+                    .and_then(|a| a.last())
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            };
+            let until = old.get("until").and_then(serde_json::Value::as_i64);
+            purchases.push(Purchase {
+                plan_id: str_of("plan_id").unwrap_or_default(),
+                session: list("sessions").unwrap_or_default(),
+                payment_intent: list("payment_intents"),
+                paid_at: 0,
+                term: until.map_or(Term::Lifetime, Term::Until),
+                ended: old.get("revoked").and_then(serde_json::Value::as_bool) == Some(true),
+            });
+        }
+        let mut holds = s.holds;
+        holds.extend(s.hold);
+        Self {
+            user_id: s.user_id,
+            customer_id: s.customer_id,
+            subscriptions,
+            grant: s.grant,
+            purchases,
+            holds,
+            ever_paid: s.ever_paid,
+            trial_used: s.trial_used,
+            shown: s.shown,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// Access from one source.
+pub(crate) struct Source<'a> {
+    pub(crate) state: State,
+    pub(crate) until: Option<i64>,
+    pub(crate) renews: bool,
+    pub(crate) plan: Option<&'a str>,
+    /// When the source began (a subscription's creation), to rank sources
+    /// of one kind: the newest speaks.
+    pub(crate) created: i64,
+}
+
+/// How many subscriptions a record keeps (ended ones go first).
+const SUBSCRIPTIONS_KEPT: usize = 20;
 
 impl Record {
     /// A user with no entitlement.
@@ -220,80 +299,83 @@ impl Record {
         }
     }
 
-    fn sub_source(&self, now: i64, grace: i64) -> Option<Source<'_>> {
-        let sub = self.subscription.as_ref().filter(|s| !s.revoked)?;
-        let plan = sub.plan_id.as_deref();
-        let (state, renews) = match sub.status.as_str() {
-            "trialing" | "active" if sub.cancel_at_period_end => (State::Canceled, false),
-            "trialing" => (State::Trialing, true),
-            "active" => (State::Active, true),
-            "past_due" => (State::PastDue, true),
-            _ => return None,
-        };
-        let open = match state {
-            State::Canceled => sub.period_end.is_none_or(|end| now < end),
-            State::PastDue => sub.past_due_since.is_none_or(|s| now < s + grace),
-            // A renewing subscription past its period end is still paid
-            // for until Stripe says otherwise (the sweeper asks).
-            _ => true,
-        };
-        open.then_some(Source {
-            state,
-            until: sub.period_end,
-            renews,
-            plan,
-        })
+    /// Whether a hold keeps back what `paying` bought.
+    fn held(&self, paying: &Paying) -> bool {
+        self.holds
+            .iter()
+            .any(|h| h.holds == Paying::Everything || h.holds == *paying)
     }
 
-    fn grant_source(&self, now: i64) -> Option<Source<'_>> {
-        let grant = self.grant.as_ref().filter(|g| now < g.until)?;
-        Some(Source {
-            state: State::Active,
-            until: Some(grant.until),
-            renews: false,
-            plan: Some(&grant.plan_id),
-        })
+    /// The subscription that speaks for the user: a live one over any
+    /// other, then an open one (unpaid, paused), then the newest.
+    pub fn current_sub(&self) -> Option<&Sub> {
+        self.subscriptions
+            .iter()
+            .max_by_key(|s| (s.is_live(), s.is_open(), s.created, s.seen_ms))
     }
 
-    fn purchase_source(&self, now: i64) -> Option<Source<'_>> {
-        let p = self
-            .purchase
+    /// The subscription with `id`.
+    pub fn sub(&self, id: &str) -> Option<&Sub> {
+        self.subscriptions.iter().find(|s| s.id == id)
+    }
+
+    /// Subscriptions not over at Stripe (live, past due, unpaid, paused).
+    pub fn open_subs(&self) -> impl Iterator<Item = &Sub> {
+        self.subscriptions.iter().filter(|s| s.is_open())
+    }
+
+    /// Every source open at `now`, not held back: renewing subscriptions
+    /// first (newest first), then other subscriptions, purchases, the grant.
+    fn sources(&self, now: i64, grace: i64) -> Vec<Source<'_>> {
+        let mut subs: Vec<Source<'_>> = self
+            .subscriptions
+            .iter()
+            .filter(|s| !self.held(&Paying::Subscription(s.id.clone())))
+            .filter_map(|s| s.source(now, grace))
+            .collect();
+        subs.sort_by_key(|s| std::cmp::Reverse((s.renews, s.created)));
+        let purchases = self.purchase_sources(now).into_iter().filter(|p| {
+            // A purchase is held back when a dispute names any payment of
+            // its plan (its days chain with the others').
+            !self.purchases.iter().any(|q| {
+                Some(q.plan_id.as_str()) == p.plan
+                    && q.payment_intent
+                        .as_ref()
+                        .is_some_and(|pi| self.held(&Paying::Purchase(pi.clone())))
+            }) && !self.held(&Paying::Everything)
+        });
+        let grant = self
+            .grant
             .as_ref()
-            .filter(|p| !p.revoked && p.until.is_none_or(|u| now < u))?;
-        Some(Source {
-            state: State::Active,
-            until: p.until,
-            renews: false,
-            plan: Some(&p.plan_id),
-        })
+            .filter(|g| now < g.until)
+            .map(|g| Source {
+                state: State::Active,
+                until: Some(g.until),
+                renews: false,
+                plan: Some(&g.plan_id),
+                created: 0,
+            });
+        subs.into_iter().chain(purchases).chain(grant).collect()
     }
 
     /// Where the user stands at `now` (unix seconds).
     pub fn view(&self, now: i64, grace: i64, plans: &Plans) -> View {
-        let sources: Vec<Source<'_>> = [
-            self.sub_source(now, grace),
-            self.purchase_source(now),
-            self.grant_source(now),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let paid_until = self
-            .subscription
-            .as_ref()
+        let sources = self.sources(now, grace);
+        let current = self.current_sub();
+        let purchase_end = self.purchase_ends().into_iter().map(|(_, e)| e).max();
+        let paid_until = current
             .and_then(|s| s.period_end)
-            .or_else(|| self.purchase.as_ref().and_then(|p| p.until));
+            .or_else(|| purchase_end.flatten());
         let granted_until = self.grant.as_ref().map(|g| g.until);
-        let known_plan = self
-            .subscription
-            .as_ref()
+        let known_plan = current
             .and_then(|s| s.plan_id.clone())
-            .or_else(|| self.purchase.as_ref().map(|p| p.plan_id.clone()))
+            .or_else(|| self.purchases.last().map(|p| p.plan_id.clone()))
             .or_else(|| self.grant.as_ref().map(|g| g.plan_id.clone()));
-        let ever = self.subscription.is_some() || self.grant.is_some() || self.purchase.is_some();
-        if self.hold.is_some() || sources.is_empty() {
+        let ever =
+            !self.subscriptions.is_empty() || self.grant.is_some() || !self.purchases.is_empty();
+        if sources.is_empty() {
             let state = match () {
-                () if self.hold.is_some() => State::Suspended,
+                () if !self.holds.is_empty() => State::Suspended,
                 () if ever => State::Expired,
                 () => State::None,
             };
@@ -338,27 +420,22 @@ impl Record {
     /// When access may change without any event (unix seconds): the
     /// moment the sweeper should look again.
     pub fn lapses_at(&self, now: i64, grace: i64, renewal_slack: i64) -> Option<i64> {
-        let sub = self.sub_source(now, grace).and_then(|s| match s.state {
-            State::PastDue => self
-                .subscription
-                .as_ref()
-                .and_then(|sub| sub.past_due_since)
-                .map(|since| since + grace),
-            // Look again a little after a renewal, in case its webhook
-            // never came.
-            _ if s.renews => s.until.map(|end| end + renewal_slack),
-            _ => s.until,
-        });
-        let grant = self.grant_source(now).and_then(|g| g.until);
-        let purchase = self.purchase_source(now).and_then(|p| p.until);
-        [sub, grant, purchase].into_iter().flatten().min()
+        let subs = self
+            .subscriptions
+            .iter()
+            .filter_map(|s| s.lapses_at(now, grace, renewal_slack));
+        let grant = self.grant.as_ref().map(|g| g.until).filter(|u| now < *u);
+        let purchases = self
+            .purchase_sources(now)
+            .into_iter()
+            .filter_map(|p| p.until);
+        subs.chain(grant).chain(purchases).min()
     }
 
-    /// Takes Stripe's view of a subscription, read at `seen_ms`. Returns
-    /// false when it changes nothing: a read no newer than the one kept
-    /// (`allow_equal` for payload-only dry runs, whose times are whole
-    /// seconds), or another subscription that does not speak for the user
-    /// (an ended one while a live one exists, an older one).
+    /// Takes Stripe's view of one of the user's subscriptions, read at
+    /// `seen_ms`. Each subscription is kept apart; returns false when the
+    /// read is no newer than the one kept (`allow_equal` for payload-only
+    /// dry runs, whose times are whole seconds).
     pub fn observe(
         &mut self,
         view: &SubscriptionView,
@@ -367,62 +444,41 @@ impl Record {
         allow_equal: bool,
         now: i64,
     ) -> bool {
-        let plan = plans.plan_of_price(view.price_id.as_deref(), view.plan_id.as_deref());
-        if let Some(cur) = &self.subscription {
-            if cur.id == view.id {
-                let newer = seen_ms > cur.seen_ms || (allow_equal && seen_ms == cur.seen_ms);
-                if !newer {
-                    return false;
-                }
-            } else {
-                let (live, cur_live) = (Sub::live(&view.status), Sub::live(&cur.status));
-                let speaks = match (live, cur_live) {
-                    (true, false) => true,
-                    (false, true) => false,
-                    _ => view.created > cur.created,
-                };
-                if !speaks {
-                    return false;
-                }
+        let prev = self.sub(&view.id);
+        if let Some(cur) = prev {
+            let newer = seen_ms > cur.seen_ms || (allow_equal && seen_ms == cur.seen_ms);
+            if !newer {
+                return false;
             }
         }
-        let same = self.subscription.as_ref().filter(|cur| cur.id == view.id);
-        let past_due_since = match (view.status.as_str(), same) {
-            ("past_due", Some(cur)) if cur.status == "past_due" => cur.past_due_since.or(Some(now)),
-            ("past_due", _) => Some(now),
-            _ => None,
-        };
-        let next = Sub {
-            id: view.id.clone(),
-            status: view.status.clone(),
-            cancel_at_period_end: view.cancel_at_period_end,
-            period_end: view
-                .current_period_end
-                .or(same.and_then(|cur| cur.period_end)),
-            plan_id: plan.or(same.and_then(|cur| cur.plan_id.clone())),
-            past_due_since,
-            seen_ms,
-            created: view.created,
-            revoked: same.is_some_and(|cur| cur.revoked),
-            price: view
-                .price
-                .clone()
-                .or_else(|| same.and_then(|cur| cur.price.clone())),
-        };
-        if matches!(view.status.as_str(), "trialing" | "active" | "past_due") {
+        let next = Sub::next(view, prev, plans, seen_ms, now);
+        let was_active = prev.is_some_and(|c| c.status == "active");
+        if view.had_trial || matches!(view.status.as_str(), "trialing" | "active" | "past_due") {
             self.trial_used = true;
         }
         // Active or past due means a payment went through (a trial that
         // ends unpaid goes to past_due only after a first payment).
-        if view.status == "active"
-            || (view.status == "past_due" && same.is_some_and(|c| c.status == "active"))
-        {
+        if view.status == "active" || (view.status == "past_due" && was_active) {
             self.ever_paid = true;
         }
-        if !view.customer.is_empty() {
+        if !view.customer.is_empty() && self.customer_id.is_none() {
             self.customer_id = Some(view.customer.clone());
         }
-        self.subscription = Some(next);
+        match self.subscriptions.iter_mut().find(|s| s.id == view.id) {
+            Some(cur) => *cur = next,
+            None => {
+                self.subscriptions.push(next);
+                self.subscriptions.sort_by_key(|s| s.created);
+                while self.subscriptions.len() > SUBSCRIPTIONS_KEPT {
+                    let drop = self
+                        .subscriptions
+                        .iter()
+                        .position(|s| !s.is_open())
+                        .unwrap_or(0);
+                    self.subscriptions.remove(drop);
+                }
+            }
+        }
         true
     }
 
@@ -438,9 +494,9 @@ impl Record {
         });
     }
 
-    /// An admin revocation: the grant ends now; unless `grant_only`, whatever
-    /// the user pays for stops opening anything too (the caller cancels it
-    /// at Stripe).
+    /// An admin revocation: the grant ends now; unless `grant_only`, every
+    /// subscription and purchase stops opening anything too (the caller
+    /// cancels at Stripe).
     pub fn revoke(&mut self, grant_only: bool, now: i64) {
         // The grant is ended rather than forgotten: the record still shows
         // the user had access (EXPIRED, not NONE).
@@ -448,57 +504,73 @@ impl Record {
             grant.until = grant.until.min(now);
         }
         if !grant_only {
-            self.end_paid();
+            for sub in &mut self.subscriptions {
+                sub.revoked = true;
+            }
+            for p in &mut self.purchases {
+                p.ended = true;
+            }
         }
     }
 
-    /// Paid access ends now (a full refund, a lost dispute, a revocation):
-    /// the subscription and any purchase open nothing any more, whatever
-    /// Stripe says of them later; a new one would. A grant stays.
-    pub fn end_paid(&mut self) {
-        if let Some(sub) = &mut self.subscription {
-            sub.revoked = true;
+    /// What `paying` bought ends now (its payment was refunded in full, or
+    /// a dispute of it was lost): only that source, never another
+    /// subscription, a purchase of another payment or a grant. True when
+    /// the ledger had it.
+    pub fn end_paid(&mut self, paying: &Paying) -> bool {
+        match paying {
+            Paying::Subscription(id) => match self.subscriptions.iter_mut().find(|s| s.id == *id) {
+                Some(sub) => {
+                    sub.revoked = true;
+                    true
+                }
+                None => false,
+            },
+            Paying::Purchase(intent) => self.end_purchase(intent),
+            // A grant is nobody's payment: it stays.
+            Paying::Everything => {
+                self.revoke(false, i64::MAX);
+                true
+            }
         }
-        self.end_purchase();
     }
 
     /// What the user's subscription brings in a year, per currency (the
     /// smallest unit), given the view it produced: paying subscriptions
     /// only (active, past due, or cancelled but running), not trials.
     pub fn yearly_revenue(&self, view: &View) -> Option<(String, i64)> {
-        let sub = self.subscription.as_ref().filter(|s| !s.revoked)?;
+        let sub = self.current_sub().filter(|s| !s.revoked)?;
         let paying = matches!(view.state, State::Active | State::PastDue | State::Canceled)
             && matches!(sub.status.as_str(), "active" | "past_due");
         let price = sub.price.as_ref().filter(|_| paying)?;
         Some((price.currency.clone(), price.yearly()?))
     }
 
-    /// A payment dispute opened: access is held back until it closes.
-    pub fn suspend(&mut self, dispute_id: &str, now: i64) {
-        self.hold = Some(Hold {
+    /// A dispute of the payment for `paying` opened: that access is held
+    /// back until it closes.
+    pub fn suspend(&mut self, dispute_id: &str, paying: Paying, now: i64) {
+        if self.holds.iter().any(|h| h.dispute_id == dispute_id) {
+            return;
+        }
+        self.holds.push(Hold {
             dispute_id: dispute_id.to_owned(),
             since: now,
+            holds: paying,
         });
     }
 
     /// A dispute closed: its hold is lifted (whatever the outcome; a lost
-    /// dispute also ends the subscription, which the caller does at Stripe).
-    pub fn release(&mut self, dispute_id: &str) -> bool {
-        if self
-            .hold
-            .as_ref()
-            .is_some_and(|h| h.dispute_id == dispute_id)
-        {
-            self.hold = None;
-            return true;
-        }
-        false
+    /// dispute also ends what it paid for, which the caller does); returns
+    /// what the hold kept back, when there was one.
+    pub fn release(&mut self, dispute_id: &str) -> Option<Paying> {
+        let i = self.holds.iter().position(|h| h.dispute_id == dispute_id)?;
+        Some(self.holds.remove(i).holds)
     }
 
     /// The record as the API shows it at `now`.
     pub fn to_proto(&self, now: i64, grace: i64, plans: &Plans) -> Entitlement {
         let view = self.view(now, grace, plans);
-        let sub = self.subscription.as_ref();
+        let sub = self.current_sub();
         Entitlement {
             telegram_user_id: self.user_id,
             state: view.state.to_proto().into(),
@@ -577,6 +649,7 @@ mod tests {
             plan_id: None,
             created,
             price: None,
+            had_trial: false,
         }
     }
 
@@ -617,8 +690,9 @@ mod tests {
             !r.observe(&sub("sub_new", "canceled", 10), &p, 5_000, false, 1),
             "equal versions don't overwrite"
         );
-        assert!(!r.observe(&sub("sub_old", "canceled", 5), &p, 9_000, false, 1));
-        assert_eq!(r.view(1, 0, &p).state, State::Active);
+        assert!(r.observe(&sub("sub_old", "canceled", 5), &p, 9_000, false, 1));
+        assert_eq!(r.view(1, 0, &p).state, State::Active, "kept apart");
+        assert_eq!(r.current_sub().map(|s| s.id.as_str()), Some("sub_new"));
     }
 
     /// A grant extends access past the paid end and never shortens it;
@@ -651,14 +725,65 @@ mod tests {
         let p = plans();
         let mut r = Record::none(1);
         assert!(r.observe(&sub("sub_1", "active", 1), &p, 1, false, 0));
-        r.suspend("dp_1", 5);
+        r.suspend("dp_1", Paying::Subscription("sub_1".into()), 5);
         let v = r.view(6, 0, &p);
         assert_eq!(
             (v.state, v.has_access, v.chats.len()),
             (State::Suspended, false, 0)
         );
-        assert!(!r.release("dp_other"));
-        assert!(r.release("dp_1"));
+        assert_eq!(r.release("dp_other"), None);
+        assert_eq!(
+            r.release("dp_1"),
+            Some(Paying::Subscription("sub_1".into()))
+        );
         assert!(r.view(6, 0, &p).has_access);
+    }
+
+    /// A refund or a lost dispute ends what its own payment bought: an old
+    /// subscription's refund leaves a later lifetime pass and a newer
+    /// subscription alone; a hold on one payment leaves the others open.
+    #[test]
+    fn refunds_end_only_what_they_paid_for() {
+        let p = plans();
+        let mut r = Record::none(1);
+        assert!(r.observe(&sub("sub_old", "canceled", 1), &p, 1, false, 0));
+        r.purchase(&crate::purchase::Paid {
+            plan_id: "monthly".into(),
+            days: None,
+            session: "cs_1".into(),
+            payment_intent: Some("pi_1".into()),
+            paid_at: 10,
+        });
+        assert!(r.observe(&sub("sub_new", "active", 20), &p, 2, false, 0));
+        assert!(r.end_paid(&Paying::Subscription("sub_old".into())));
+        let v = r.view(30, 0, &p);
+        assert_eq!((v.state, v.has_access), (State::Active, true));
+        assert!(r.end_paid(&Paying::Subscription("sub_new".into())));
+        let v = r.view(30, 0, &p);
+        assert!(v.has_access && v.lifetime, "the pass stays: {v:?}");
+        assert!(!r.end_paid(&Paying::Subscription("sub_unknown".into())));
+        r.suspend("dp_9", Paying::Purchase("pi_1".into()), 40);
+        assert_eq!(r.view(41, 0, &p).state, State::Suspended);
+        r.release("dp_9");
+        assert!(r.end_paid(&Paying::Purchase("pi_1".into())));
+        assert_eq!(r.view(41, 0, &p).state, State::Expired);
+    }
+
+    /// A record stored by the previous version (one subscription, one
+    /// aggregated purchase, one hold) reads into the ledger.
+    #[test]
+    fn earlier_records_read_into_the_ledger() {
+        let old = serde_json::json!({
+            "user_id": 7,
+            "subscription": {"id": "sub_1", "status": "active", "created": 1},
+            "purchase": {"plan_id": "monthly", "until": 5000, "sessions": ["cs_1"], "payment_intents": ["pi_1"]},
+            "hold": {"dispute_id": "dp_1", "since": 3},
+        });
+        let r: Record = serde_json::from_value(old).unwrap();
+        assert_eq!(r.subscriptions.len(), 1);
+        assert_eq!(r.purchases[0].term, Term::Until(5000));
+        assert_eq!(r.holds[0].holds, Paying::Everything);
+        let again: Record = serde_json::from_slice(&serde_json::to_vec(&r).unwrap()).unwrap();
+        assert_eq!(again, r, "the new shape round-trips");
     }
 }

@@ -21,14 +21,14 @@
 use serde_json::Value;
 
 use crate::counters::Daily;
-use crate::entitlement::{Record, now_ms};
+use crate::entitlement::{Paying, Record};
 use crate::error::BillingError;
 use crate::ledger::{Cause, Ledger, Outcome};
 use crate::notices::{AccessReason, Notice, NoticeKind};
 use crate::payload::{self, Event, id_of, int, str_at, telegram_id};
 use crate::plans::Plans;
 use crate::purchase::Paid;
-use crate::stripe_api::{StripeApi, SubscriptionView};
+use crate::stripe_api::{ChargeView, StripeApi, SubscriptionView};
 
 /// What applying an event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,20 +116,28 @@ enum Change {
         url: String,
         invoice: String,
     },
-    /// A refund or a lost dispute ends paid access now.
-    EndPaid { observed: Option<Observed> },
-    /// A dispute opened: suspend (or only tell the admins).
+    /// A refund ends what its payment bought, now.
+    EndPaid {
+        observed: Option<Observed>,
+        paying: Paying,
+    },
+    /// A dispute opened: hold back what its payment bought (or only tell
+    /// the admins).
     Hold {
         dispute: String,
-        suspend: bool,
+        suspend: Option<Paying>,
         detail: String,
     },
-    /// A dispute closed.
+    /// A dispute closed; lost (under the suspend policy), what its payment
+    /// bought ends.
     Unhold {
         dispute: String,
-        end: Option<Option<Observed>>,
+        end: Option<(Paying, Option<Observed>)>,
         detail: String,
     },
+    /// Nothing changes; the admins are told (a payment the ledger can't
+    /// place, a customer claimed by another user).
+    Alert { detail: String },
     /// Only the customer link.
     Link { customer: String },
     /// A one-time plan was paid.
@@ -137,8 +145,6 @@ enum Change {
         paid: Paid,
         customer: Option<String>,
     },
-    /// A one-time payment was refunded in full: its access ends.
-    EndPurchase,
 }
 
 /// A subscription as read, with when and how strictly it is versioned.
@@ -179,12 +185,13 @@ impl Change {
                 Vec::new()
             }
             Self::Invoice { paid, sub, seen_ms } => {
-                let Some(cur) = r.subscription.clone() else {
+                let cur = match sub {
+                    Some(id) => r.sub(id).cloned(),
+                    None => r.current_sub().cloned(),
+                };
+                let Some(cur) = cur else {
                     return Vec::new();
                 };
-                if sub.as_ref().is_some_and(|s| *s != cur.id) {
-                    return Vec::new();
-                }
                 let status = match (paid, cur.status.as_str()) {
                     (true, "past_due" | "incomplete" | "trialing") => "active",
                     (false, "active" | "trialing") => "past_due",
@@ -201,6 +208,7 @@ impl Change {
                     plan_id: cur.plan_id.clone(),
                     created: cur.created,
                     price: cur.price.clone(),
+                    had_trial: false,
                 };
                 r.observe(&view, plans, *seen_ms, true, now);
                 Vec::new()
@@ -227,9 +235,9 @@ impl Change {
                 n.url = url.clone();
                 vec![n]
             }
-            Self::EndPaid { observed } => {
+            Self::EndPaid { observed, paying } => {
                 observe(observed, r);
-                r.end_paid();
+                r.end_paid(paying);
                 Vec::new()
             }
             Self::Hold {
@@ -237,8 +245,8 @@ impl Change {
                 suspend,
                 detail,
             } => {
-                if *suspend {
-                    r.suspend(dispute, now);
+                if let Some(paying) = suspend {
+                    r.suspend(dispute, paying.clone(), now);
                 }
                 let mut n = note(NoticeKind::AdminAlert, event);
                 n.detail = detail.clone();
@@ -249,11 +257,16 @@ impl Change {
                 end,
                 detail,
             } => {
-                r.release(dispute);
-                if let Some(observed) = end {
+                let held = r.release(dispute);
+                if let Some((paying, observed)) = end {
                     observe(observed, r);
-                    r.end_paid();
+                    r.end_paid(&held.unwrap_or_else(|| paying.clone()));
                 }
+                let mut n = note(NoticeKind::AdminAlert, event);
+                n.detail = detail.clone();
+                vec![n]
+            }
+            Self::Alert { detail } => {
                 let mut n = note(NoticeKind::AdminAlert, event);
                 n.detail = detail.clone();
                 vec![n]
@@ -264,13 +277,9 @@ impl Change {
             }
             Self::Purchase { paid, customer } => {
                 r.purchase(paid);
-                if let Some(c) = customer {
+                if let (Some(c), None) = (customer, &r.customer_id) {
                     r.customer_id = Some(c.clone());
                 }
-                Vec::new()
-            }
-            Self::EndPurchase => {
-                r.end_purchase();
                 Vec::new()
             }
         }
@@ -380,8 +389,14 @@ impl EventApplier {
                     return Ok(Step::Ignore("other_product"));
                 };
                 let customer = id_of(obj.get("customer"));
+                if let Some(step) = self
+                    .claimed_by_another(user, customer.as_deref(), event)
+                    .await?
+                {
+                    return Ok(step);
+                }
                 match str_at(obj, &["mode"]) {
-                    Some("payment") => return Ok(self.one_time(event, user, customer)),
+                    Some("payment") => return self.one_time(event, user, customer).await,
                     Some("subscription") | None => {}
                     Some(_) => return Ok(Step::Ignore("not_a_subscription")),
                 }
@@ -395,9 +410,10 @@ impl EventApplier {
                     change: Box::new(change),
                 };
                 match (&self.stripe, &subscription) {
-                    (Some(stripe), Some(sub)) => {
-                        completed(Change::Observe(fresh(stripe, sub).await?))
-                    }
+                    (Some(stripe), Some(sub)) => match self.fresh(stripe, sub).await? {
+                        Some(o) => completed(Change::Observe(o)),
+                        None => return Ok(Step::Ignore("unknown_to_stripe")),
+                    },
                     _ => match dry_checkout(obj, event, user, subscription) {
                         Some(o) => completed(Change::Observe(o)),
                         None => match customer {
@@ -416,10 +432,18 @@ impl EventApplier {
                 if !self.ours(&shown) {
                     return Ok(Step::Ignore("other_product"));
                 }
-                let observed = self.truth(shown, event.created).await?;
-                let Some(user) = self.user_of(&observed.view).await? else {
+                let Some(user) = self.user_of(&shown).await? else {
                     tracing::warn!(event_id = %event.id, "subscription of an unknown user; reconcile will pick it up");
                     return Ok(Step::Ignore("unknown_user"));
+                };
+                if let Some(step) = self
+                    .claimed_by_another(user, Some(&shown.customer), event)
+                    .await?
+                {
+                    return Ok(step);
+                }
+                let Some(observed) = self.truth(user, shown, event.created).await? else {
+                    return Ok(Step::Ignore("unknown_to_stripe"));
                 };
                 if kind == "customer.subscription.trial_will_end" {
                     let until = obj
@@ -448,7 +472,11 @@ impl EventApplier {
                 let sub = payload::invoice_subscription(obj);
                 let observed = match (&self.stripe, &sub) {
                     (Some(stripe), Some(sub)) => {
-                        let o = fresh(stripe, sub).await?;
+                        // An invoice of a subscription Stripe doesn't know
+                        // grants nothing, whoever delivered it.
+                        let Some(o) = self.fresh(stripe, sub).await? else {
+                            return Ok(Step::Ignore("unknown_to_stripe"));
+                        };
                         if !self.ours(&o.view) {
                             return Ok(Step::Ignore("other_product"));
                         }
@@ -484,41 +512,42 @@ impl EventApplier {
                 }
             }
             "charge.refunded" => {
-                let Some(user) = self.user_for_customer(id_of(obj.get("customer"))).await? else {
+                let charge = self.charge(obj).await?;
+                let Some(user) = self.user_for_customer(charge.customer.clone()).await? else {
                     return Ok(Step::Ignore("unknown_customer"));
                 };
-                let (amount, refunded) = (int(obj, "amount"), int(obj, "amount_refunded"));
-                if refunded < amount || amount <= 0 {
+                if charge.amount_refunded < charge.amount || charge.amount <= 0 {
                     return Ok(Step::Ignore("partial_refund"));
                 }
                 if self.refunds == RefundPolicy::Keep {
                     return Ok(Step::Ignore("refund_kept"));
                 }
-                // A refunded one-time payment ends that purchase only.
-                if let Some(intent) = id_of(obj.get("payment_intent"))
-                    && self.ledger.read(user).await?.1.paid_purchase_with(&intent)
-                {
-                    return Ok(Step::Change {
-                        user,
-                        cause: cause.clone().ending(AccessReason::Refunded),
-                        change: Box::new(Change::EndPurchase),
-                    });
-                }
-                let observed = self.cancel_now(user).await?;
+                let Some(paying) = self.paying_for(user, &charge).await? else {
+                    let detail = format!(
+                        "refund of {} ({} {}): it paid for nothing this user's access rests on; access unchanged",
+                        charge.id, charge.amount, charge.currency
+                    );
+                    return Ok(change(user, Change::Alert { detail }));
+                };
+                let observed = self.cancel_now(user, &paying).await?;
                 Step::Change {
                     user,
                     cause: cause.clone().ending(AccessReason::Refunded),
-                    change: Box::new(Change::EndPaid { observed }),
+                    change: Box::new(Change::EndPaid { observed, paying }),
                 }
             }
             "charge.dispute.created" | "charge.dispute.closed" => {
                 let dispute = id_of(obj.get("id")).unwrap_or_default();
-                let Some(user) = self.user_of_dispute(obj).await? else {
+                let Some(charge) = self.disputed_charge(obj).await? else {
                     return Ok(Step::Ignore("unknown_customer"));
                 };
+                let Some(user) = self.user_for_customer(charge.customer.clone()).await? else {
+                    return Ok(Step::Ignore("unknown_customer"));
+                };
+                let paying = self.paying_for(user, &charge).await?;
                 let status = str_at(obj, &["status"]).unwrap_or_default();
                 let detail = format!(
-                    "dispute {dispute} ({}) of {} {}: {status}, reason {}",
+                    "dispute {dispute} ({}) of {} {}: {status}, reason {}{}",
                     if event.kind.ends_with("created") {
                         "opened"
                     } else {
@@ -527,6 +556,11 @@ impl EventApplier {
                     int(obj, "amount"),
                     str_at(obj, &["currency"]).unwrap_or_default(),
                     str_at(obj, &["reason"]).unwrap_or("unknown"),
+                    if paying.is_none() {
+                        "; the charge paid for nothing this user's access rests on"
+                    } else {
+                        ""
+                    },
                 );
                 let suspend = self.disputes == DisputePolicy::Suspend;
                 if event.kind == "charge.dispute.created" {
@@ -534,15 +568,17 @@ impl EventApplier {
                         user,
                         Change::Hold {
                             dispute,
-                            suspend,
+                            suspend: paying.filter(|_| suspend),
                             detail,
                         },
                     )
                 } else {
-                    let end = if suspend && status == "lost" {
-                        Some(self.cancel_now(user).await?)
-                    } else {
-                        None
+                    let end = match paying {
+                        Some(paying) if suspend && status == "lost" => {
+                            let observed = self.cancel_now(user, &paying).await?;
+                            Some((paying, observed))
+                        }
+                        _ => None,
                     };
                     Step::Change {
                         user,
@@ -560,39 +596,79 @@ impl EventApplier {
     }
 
     /// A one-time plan's session: paid now (card), or later (a bank
-    /// payment: `async_payment_succeeded`). Access starts at the event's
-    /// time (Stripe's clock), so a late or repeated delivery grants the
-    /// same period.
-    fn one_time(&self, event: &Event, user: i64, customer: Option<String>) -> Step {
+    /// payment: `async_payment_succeeded`). With Stripe configured the
+    /// session is read from Stripe, and only what Stripe says was paid,
+    /// with the metadata billing gave it, grants anything. Access starts
+    /// at the event's time (Stripe's clock), so a late or repeated
+    /// delivery grants the same period.
+    async fn one_time(
+        &self,
+        event: &Event,
+        user: i64,
+        customer: Option<String>,
+    ) -> Result<Step, BillingError> {
+        if event.kind == "checkout.session.async_payment_failed" {
+            return Ok(Step::Ignore("payment_failed"));
+        }
         let obj = &event.data.object;
-        let paid = match event.kind.as_str() {
-            "checkout.session.async_payment_failed" => return Step::Ignore("payment_failed"),
-            "checkout.session.async_payment_succeeded" => true,
-            _ => str_at(obj, &["payment_status"]) == Some("paid"),
+        let Some(session) = id_of(obj.get("id")) else {
+            return Ok(Step::Ignore("unpaid"));
+        };
+        let (paid, plan_id, days_meta, intent) = match &self.stripe {
+            Some(stripe) => {
+                let s = match stripe.checkout_session(&session).await {
+                    Ok(s) => s,
+                    Err(BillingError::NotFound(_)) => return Ok(Step::Ignore("unknown_to_stripe")),
+                    Err(e) => return Err(e),
+                };
+                let owner = telegram_id(s.metadata.get("telegram_user_id").map(String::as_str));
+                if s.mode != "payment" || owner != Some(user) {
+                    return Ok(Step::Ignore("unknown_to_stripe"));
+                }
+                (
+                    s.payment_status == "paid",
+                    s.metadata.get("plan_id").cloned().unwrap_or_default(),
+                    s.metadata.get("duration_days").cloned(),
+                    s.payment_intent,
+                )
+            }
+            None => (
+                event.kind == "checkout.session.async_payment_succeeded"
+                    || str_at(obj, &["payment_status"]) == Some("paid"),
+                str_at(obj, &["metadata", "plan_id"])
+                    .unwrap_or_default()
+                    .to_owned(),
+                str_at(obj, &["metadata", "duration_days"]).map(str::to_owned),
+                id_of(obj.get("payment_intent")),
+            ),
         };
         let cause = Cause::stripe(&event.id);
-        let (Some(session), true) = (id_of(obj.get("id")), paid) else {
+        if !paid {
             // Paid later, if at all: only the customer is known so far.
-            return match customer {
+            return Ok(match customer {
                 Some(customer) => Step::Change {
                     user,
                     cause,
                     change: Box::new(Change::Link { customer }),
                 },
                 None => Step::Ignore("unpaid"),
-            };
-        };
+            });
+        }
         let plans = &self.ledger.terms().plans;
-        let plan_id = str_at(obj, &["metadata", "plan_id"])
-            .unwrap_or_default()
-            .to_owned();
-        // The days bought are the session's (in its metadata), not what
-        // the plans file says today.
-        let days = match str_at(obj, &["metadata", "duration_days"]) {
-            Some(d) => d.parse::<u32>().ok().filter(|d| *d > 0),
-            None => plans.get(&plan_id).and_then(|p| p.duration_days),
+        let Some(plan) = plans.get(&plan_id) else {
+            return Ok(Step::Ignore("unknown_plan"));
         };
-        Step::Change {
+        // The days bought are the session's (billing wrote them into its
+        // metadata), not what the plans file says today; "0" is for life.
+        let days = match days_meta {
+            Some(d) => match d.parse::<u32>() {
+                Ok(0) => None,
+                Ok(d) => Some(d),
+                Err(_) => return Ok(Step::Ignore("unreadable_metadata")),
+            },
+            None => plan.duration_days,
+        };
+        Ok(Step::Change {
             user,
             cause: cause.counting(Daily::CheckoutCompleted),
             change: Box::new(Change::Purchase {
@@ -600,12 +676,12 @@ impl EventApplier {
                     plan_id,
                     days,
                     session,
-                    payment_intent: id_of(obj.get("payment_intent")),
+                    payment_intent: intent,
                     paid_at: event.created,
                 },
                 customer,
             }),
-        }
+        })
     }
 
     /// A subscription is ours when it sells a plan's price or carries the
@@ -620,44 +696,129 @@ impl EventApplier {
     }
 
     /// Stripe's current view of a subscription when configured, else the
-    /// payload (versioned by the event's time).
-    async fn truth(&self, shown: SubscriptionView, created: i64) -> Result<Observed, BillingError> {
+    /// payload (versioned by the event's time). `None`: Stripe doesn't know
+    /// it and the user's ledger never had it (it grants nothing); one the
+    /// ledger had and Stripe no longer knows is gone (ended).
+    async fn truth(
+        &self,
+        user: i64,
+        shown: SubscriptionView,
+        created: i64,
+    ) -> Result<Option<Observed>, BillingError> {
         let Some(stripe) = &self.stripe else {
-            return Ok(Observed {
+            return Ok(Some(Observed {
                 view: shown,
                 seen_ms: created * 1000,
                 allow_equal: true,
-            });
+            }));
         };
-        match fresh(stripe, &shown.id).await {
-            Ok(o) => Ok(o),
-            // Deleted for good: the payload is the last word.
-            Err(BillingError::NotFound(_)) => Ok(Observed {
-                view: shown,
-                seen_ms: now_ms(),
+        match self.fresh(stripe, &shown.id).await? {
+            Some(o) => Ok(Some(o)),
+            None => self.gone(user, &shown.id).await,
+        }
+    }
+
+    /// A subscription the ledger had that Stripe no longer knows: ended.
+    async fn gone(&self, user: i64, id: &str) -> Result<Option<Observed>, BillingError> {
+        let (_, record) = self.ledger.read(user).await?;
+        let Some(kept) = record.sub(id) else {
+            return Ok(None);
+        };
+        Ok(Some(Observed {
+            view: kept.ended(&record),
+            seen_ms: self.ledger.clock_ms().await?,
+            allow_equal: false,
+        }))
+    }
+
+    /// Cancels at Stripe, now, the subscription `paying` names when it is
+    /// not over (a refund or a lost dispute of its payment), returning
+    /// Stripe's view of it after. A cancel done before (this delivery's
+    /// earlier try) counts as done.
+    async fn cancel_now(
+        &self,
+        user: i64,
+        paying: &Paying,
+    ) -> Result<Option<Observed>, BillingError> {
+        let (Some(stripe), Paying::Subscription(id)) = (&self.stripe, paying) else {
+            return Ok(None);
+        };
+        let (_, record) = self.ledger.read(user).await?;
+        if !record.sub(id).is_some_and(|s| s.is_open()) {
+            return Ok(None);
+        }
+        let seen_ms = self.ledger.clock_ms().await?;
+        match stripe.cancel_now(id).await {
+            Ok(view) => Ok(Some(Observed {
+                view,
+                seen_ms,
                 allow_equal: false,
-            }),
+            })),
+            Err(BillingError::NotFound(_)) => self.gone(user, id).await,
             Err(e) => Err(e),
         }
     }
 
-    /// Cancels the user's live subscription at Stripe now (a refund or a
-    /// lost dispute), returning Stripe's view of it after.
-    async fn cancel_now(&self, user: i64) -> Result<Option<Observed>, BillingError> {
+    /// What the payment of `charge` bought in the user's ledger: a one-time
+    /// purchase (by its payment intent) or a subscription (the invoice the
+    /// payment paid, asked of Stripe). `None` when it bought nothing the
+    /// ledger holds (another product's charge, a subscription long gone).
+    async fn paying_for(
+        &self,
+        user: i64,
+        charge: &ChargeView,
+    ) -> Result<Option<Paying>, BillingError> {
         let (_, record) = self.ledger.read(user).await?;
-        let (Some(stripe), Some(sub)) = (&self.stripe, record.subscription.as_ref()) else {
-            return Ok(None);
+        let Some(intent) = &charge.payment_intent else {
+            return Ok(self.dry_paying(&record));
         };
-        if !matches!(sub.status.as_str(), "active" | "trialing" | "past_due") {
-            return Ok(None);
+        if record.purchase_paid_with(intent).is_some() {
+            return Ok(Some(Paying::Purchase(intent.clone())));
         }
-        let seen_ms = now_ms();
-        let view = stripe.cancel_now(&sub.id).await?;
-        Ok(Some(Observed {
-            view,
-            seen_ms,
-            allow_equal: false,
-        }))
+        let Some(stripe) = &self.stripe else {
+            return Ok(self.dry_paying(&record));
+        };
+        Ok(stripe
+            .subscription_of_payment(intent)
+            .await?
+            .filter(|sub| record.sub(sub).is_some())
+            .map(Paying::Subscription))
+    }
+
+    /// A dry run can't ask which invoice a charge paid: the subscription
+    /// that speaks for the user stands for it.
+    fn dry_paying(&self, record: &Record) -> Option<Paying> {
+        if self.stripe.is_some() {
+            return None;
+        }
+        record
+            .current_sub()
+            .map(|s| Paying::Subscription(s.id.clone()))
+    }
+
+    /// A refunded charge: as Stripe has it when configured (a payload's
+    /// amounts are not proof), else as the payload shows it.
+    async fn charge(&self, obj: &Value) -> Result<ChargeView, BillingError> {
+        let payload = charge_of_payload(obj);
+        match (&self.stripe, payload.id.is_empty()) {
+            (Some(stripe), false) => stripe.charge(&payload.id).await,
+            _ => Ok(payload),
+        }
+    }
+
+    /// The charge a dispute is about: read from Stripe (a dispute names
+    /// only the charge), or taken from the payload when it is expanded
+    /// there.
+    async fn disputed_charge(&self, dispute: &Value) -> Result<Option<ChargeView>, BillingError> {
+        Ok(match (dispute.get("charge"), &self.stripe) {
+            (Some(Value::String(id)), Some(stripe)) => Some(stripe.charge(id).await?),
+            (Some(Value::Object(_)), Some(stripe)) => match id_of(dispute.get("charge")) {
+                Some(id) => Some(stripe.charge(&id).await?),
+                None => None,
+            },
+            (Some(charge @ Value::Object(_)), None) => Some(charge_of_payload(charge)),
+            _ => None,
+        })
     }
 
     async fn user_of(&self, view: &SubscriptionView) -> Result<Option<i64>, BillingError> {
@@ -677,31 +838,66 @@ impl EventApplier {
         }
     }
 
-    /// The user a dispute's charge belongs to: the charge is read from
-    /// Stripe (a dispute names only the charge), or taken from the payload
-    /// when it is expanded there.
-    async fn user_of_dispute(&self, dispute: &Value) -> Result<Option<i64>, BillingError> {
-        let customer = match (dispute.get("charge"), &self.stripe) {
-            (Some(Value::Object(charge)), _) => charge.get("customer").and_then(|c| id_of(Some(c))),
-            (Some(Value::String(id)), Some(stripe)) => stripe.charge(id).await?.customer,
-            _ => None,
+    /// A customer belongs to the first Telegram user linked to it: an
+    /// event that would give it to another (a subscription made in the
+    /// dashboard on A's customer with B in its metadata) changes nothing;
+    /// it is counted, logged and reported to the admins on the owner's
+    /// record.
+    async fn claimed_by_another(
+        &self,
+        user: i64,
+        customer: Option<&str>,
+        event: &Event,
+    ) -> Result<Option<Step>, BillingError> {
+        let Some(customer) = customer.filter(|c| !c.is_empty()) else {
+            return Ok(None);
         };
-        self.user_for_customer(customer).await
+        let owner = self.ledger.user_of_customer(customer).await?;
+        let Some(owner) = owner.filter(|o| *o != user) else {
+            return Ok(None);
+        };
+        metrics::counter!("billing_customer_conflicts_total").increment(1);
+        tracing::warn!(event_id = %event.id, customer, owner, claimed_by = user, "Stripe customer claimed by another Telegram user; refused");
+        let detail = format!(
+            "{} names Telegram user {user} for customer {customer}, which belongs to user {owner}: refused, nothing changed",
+            event.kind
+        );
+        Ok(Some(Step::Change {
+            user: owner,
+            cause: Cause::stripe(&event.id),
+            change: Box::new(Change::Alert { detail }),
+        }))
+    }
+
+    /// Reads a subscription from Stripe, stamped with the store's clock
+    /// when the read was sent: what comes back is at least that fresh, so
+    /// a read sent later (an event's, during a long reconcile, on another
+    /// replica) is never overwritten by one sent earlier that happened to
+    /// answer later. `None`: Stripe doesn't know it.
+    async fn fresh(&self, stripe: &StripeApi, id: &str) -> Result<Option<Observed>, BillingError> {
+        let seen_ms = self.ledger.clock_ms().await?;
+        match stripe.subscription(id).await {
+            Ok(view) => Ok(Some(Observed {
+                view,
+                seen_ms,
+                allow_equal: false,
+            })),
+            Err(BillingError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
-/// Reads a subscription from Stripe, stamped with when the read was sent:
-/// what comes back is at least that fresh, so a read sent later (an
-/// event's, during a long reconcile) is never overwritten by one sent
-/// earlier that happened to answer later.
-async fn fresh(stripe: &StripeApi, id: &str) -> Result<Observed, BillingError> {
-    let seen_ms = now_ms();
-    let view = stripe.subscription(id).await?;
-    Ok(Observed {
-        view,
-        seen_ms,
-        allow_equal: false,
-    })
+/// A charge as a payload shows it.
+fn charge_of_payload(obj: &Value) -> ChargeView {
+    ChargeView {
+        id: id_of(obj.get("id")).unwrap_or_default(),
+        customer: id_of(obj.get("customer")),
+        amount: int(obj, "amount"),
+        amount_refunded: int(obj, "amount_refunded"),
+        currency: str_at(obj, &["currency"]).unwrap_or_default().to_owned(),
+        payment_intent: id_of(obj.get("payment_intent")),
+    }
 }
 
 /// A dry run's completed Checkout session as a subscription: active once
@@ -723,6 +919,7 @@ fn dry_checkout(obj: &Value, event: &Event, user: i64, sub: Option<String>) -> O
         plan_id: str_at(obj, &["metadata", "plan_id"]).map(str::to_owned),
         created: event.created,
         price: None,
+        had_trial: status == "trialing",
     };
     Some(Observed {
         view,

@@ -30,6 +30,14 @@ pub fn describe() {
         "Stripe API calls, by operation and outcome."
     );
     metrics::describe_counter!(
+        "billing_customer_conflicts_total",
+        "Stripe events refused because they would give a customer that belongs to one Telegram user to another."
+    );
+    metrics::describe_counter!(
+        "billing_sweep_errors_total",
+        "Users the sweeper could not look at (counted, logged and tried again later; the pass goes on), by step."
+    );
+    metrics::describe_counter!(
         "billing_checkouts_started_total",
         "Stripe Checkout sessions created."
     );

@@ -274,6 +274,13 @@ impl Ledger {
         Ok(())
     }
 
+    /// The store's clock (unix ms), the one every replica stamps its
+    /// Stripe reads with, so reads order the same way on every replica
+    /// whatever each machine's clock says.
+    pub async fn clock_ms(&self) -> Result<i64, BillingError> {
+        Ok(self.store.clock_ms(keys::USERS).await?)
+    }
+
     /// A user's record with its revision (0 and NONE for a user never seen).
     pub async fn read(&self, user: i64) -> Result<(i64, Record), BillingError> {
         let key = keys::record(user);

@@ -28,6 +28,7 @@ pub mod prices;
 pub mod purchase;
 pub mod service;
 pub mod stripe_api;
+pub mod subscription;
 pub mod sweeper;
 
 pub use config::BillingConfig;

@@ -75,7 +75,7 @@ impl Ledger {
         let view = record.view(at, terms.grace, &terms.plans);
         let mut tx = Tx::new();
         tx.unschedule(RENEWALS, &user.to_string());
-        let price = record.subscription.as_ref().and_then(|s| s.price.as_ref());
+        let price = record.current_sub().and_then(|s| s.price.as_ref());
         if let (Some(renews_at), Some(price)) = (view.until, price)
             && view.renews
             && view.state == State::Active

@@ -88,6 +88,7 @@ pub fn subscription(obj: &Value) -> Option<SubscriptionView> {
             .and_then(Value::as_i64)
             .unwrap_or_default(),
         price: item.and_then(|i| i.get("price")).and_then(price),
+        had_trial: obj.get("trial_start").is_some_and(|t| !t.is_null()),
     })
 }
 

@@ -19,6 +19,7 @@ use stripe_billing::subscription::{
 };
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
+    ListCheckoutSession, RetrieveCheckoutSession,
 };
 use stripe_core::charge::RetrieveCharge;
 use stripe_core::customer::CreateCustomer;
@@ -51,6 +52,8 @@ pub struct SubscriptionView {
     pub created: i64,
     /// What the first item charges each period.
     pub price: Option<PriceTerms>,
+    /// It had a free trial (whatever its status now): no trial again.
+    pub had_trial: bool,
 }
 
 impl From<&stripe_shared::Price> for PriceTerms {
@@ -84,6 +87,24 @@ impl From<&Subscription> for SubscriptionView {
             plan_id: s.metadata.get("plan_id").cloned(),
             created: s.created,
             price: item.map(|i| PriceTerms::from(&i.price)),
+            had_trial: s.trial_start.is_some(),
+        }
+    }
+}
+
+impl From<&stripe_shared::CheckoutSession> for SessionView {
+    fn from(s: &stripe_shared::CheckoutSession) -> Self {
+        Self {
+            id: s.id.as_str().to_owned(),
+            mode: s.mode.as_str().to_owned(),
+            payment_status: s.payment_status.as_str().to_owned(),
+            customer: s.customer.as_ref().map(|c| c.id().as_str().to_owned()),
+            payment_intent: s
+                .payment_intent
+                .as_ref()
+                .map(|p| p.id().as_str().to_owned()),
+            subscription: s.subscription.as_ref().map(|p| p.id().as_str().to_owned()),
+            metadata: s.metadata.clone().unwrap_or_default(),
         }
     }
 }
@@ -108,6 +129,27 @@ pub struct ChargeView {
     pub amount_refunded: i64,
     /// The currency (lowercase ISO code).
     pub currency: String,
+    /// The payment it belongs to (`pi_...`), when it has one.
+    pub payment_intent: Option<String>,
+}
+
+/// What billing needs to know of a Checkout session, as Stripe has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionView {
+    /// `cs_...`.
+    pub id: String,
+    /// `payment` or `subscription`.
+    pub mode: String,
+    /// `paid`, `unpaid` or `no_payment_required`.
+    pub payment_status: String,
+    /// `cus_...`.
+    pub customer: Option<String>,
+    /// The payment (`pi_...`), payment mode.
+    pub payment_intent: Option<String>,
+    /// The subscription it started, subscription mode.
+    pub subscription: Option<String>,
+    /// The metadata billing set when it made the session.
+    pub metadata: HashMap<String, String>,
 }
 
 /// A Checkout session to send the user to.
@@ -382,27 +424,77 @@ impl StripeApi {
             amount: charge.amount,
             amount_refunded: charge.amount_refunded,
             currency: charge.currency.to_string(),
+            payment_intent: charge
+                .payment_intent
+                .as_ref()
+                .map(|p| p.id().as_str().to_owned()),
         })
     }
 
+    /// Reads a Checkout session: what Stripe says was paid, whoever
+    /// delivered the event about it.
+    pub async fn checkout_session(&self, id: &str) -> Result<SessionView, BillingError> {
+        let s = self
+            .call(
+                "checkout.sessions.retrieve",
+                &RetrieveCheckoutSession::new(id),
+                None,
+            )
+            .await?;
+        Ok(SessionView::from(&s))
+    }
+
+    /// The subscription whose invoice payment `intent` paid, if any: the
+    /// invoice payments API is the link from a payment to its invoice
+    /// (charges no longer name their invoice).
+    pub async fn subscription_of_payment(
+        &self,
+        intent: &str,
+    ) -> Result<Option<String>, BillingError> {
+        let page = self
+            .call(
+                "invoice_payments.list",
+                &ListInvoicePayments {
+                    payment_intent: intent.to_owned(),
+                },
+                None,
+            )
+            .await?;
+        let page: serde_json::Value = serde_json::from_str(&miniserde::json::to_string(&page))
+            .map_err(|e| BillingError::Internal(format!("invoice payments: {e}")))?;
+        let subscription = page
+            .pointer("/data/0/invoice")
+            .and_then(crate::payload::invoice_subscription);
+        Ok(subscription)
+    }
+
     /// Cancels a subscription now (a terminal action: one key per
-    /// subscription is right, a replay answers the same).
+    /// subscription is right, a replay answers the same). Done once is done:
+    /// when Stripe refuses because it is over already (a retry after the
+    /// stored answer was pruned gets "No such subscription"), a re-read
+    /// that shows it ended counts as the cancel.
     pub async fn cancel_now(&self, id: &str) -> Result<SubscriptionView, BillingError> {
-        let sub = self
+        let refused = match self
             .call(
                 "subscriptions.cancel",
                 &CancelSubscription::new(id),
                 Some(&format!("cancel-now-{id}")),
             )
-            .await?;
-        Ok(SubscriptionView::from(&sub))
+            .await
+        {
+            Ok(sub) => return Ok(SubscriptionView::from(&sub)),
+            Err(e @ (BillingError::NotFound(_) | BillingError::InvalidArgument(_))) => e,
+            Err(e) => return Err(e),
+        };
+        match self.subscription(id).await {
+            Ok(view) if !crate::subscription::not_ended(&view.status) => Ok(view),
+            Ok(_) => Err(refused),
+            Err(e) => Err(e),
+        }
     }
 
-    /// Every subscription, any status, all pages; each with the time its
-    /// page was asked for (unix ms): the information is at least that
-    /// fresh, and no fresher can be assumed (a long listing must not
-    /// overwrite what an event read meanwhile).
-    pub async fn all_subscriptions(&self) -> Result<Vec<(SubscriptionView, i64)>, BillingError> {
+    /// Every subscription, any status, all pages.
+    pub async fn all_subscriptions(&self) -> Result<Vec<SubscriptionView>, BillingError> {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -412,9 +504,35 @@ impl StripeApi {
             if let Some(a) = &after {
                 request = request.starting_after(a.as_str());
             }
-            let seen = crate::entitlement::now_ms();
             let page = self.call("subscriptions.list", &request, None).await?;
-            out.extend(page.data.iter().map(|s| (SubscriptionView::from(s), seen)));
+            out.extend(page.data.iter().map(SubscriptionView::from));
+            match (page.has_more, page.data.last()) {
+                (true, Some(last)) => after = Some(last.id.as_str().to_owned()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Every completed Checkout session of a one-time plan billing made
+    /// (payment mode, paid, with billing's metadata), all pages: the
+    /// purchases reconcile rebuilds.
+    pub async fn paid_one_time_sessions(&self) -> Result<Vec<(SessionView, i64)>, BillingError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut request = ListCheckoutSession::new()
+                .status(stripe_shared::CheckoutSessionStatus::Complete)
+                .limit(100);
+            if let Some(a) = &after {
+                request = request.starting_after(a.as_str());
+            }
+            let page = self.call("checkout.sessions.list", &request, None).await?;
+            for s in &page.data {
+                if s.mode.as_str() != "payment" || s.payment_status.as_str() != "paid" {
+                    continue;
+                }
+                out.push((SessionView::from(s), s.created));
+            }
             match (page.has_more, page.data.last()) {
                 (true, Some(last)) => after = Some(last.id.as_str().to_owned()),
                 _ => return Ok(out),
@@ -469,6 +587,45 @@ impl StripeRequest for RetrievePrice {
             stripe_client_core::StripeMethod::Get,
             format!("/prices/{}", self.id),
         )
+    }
+}
+
+/// `GET /v1/invoice_payments?payment[type]=payment_intent&payment[payment_intent]=..`
+/// with the invoice expanded. Written here because no enabled resource
+/// crate has it; read leniently (a JSON value) since billing needs one path
+/// of it.
+struct ListInvoicePayments {
+    payment_intent: String,
+}
+
+impl StripeRequest for ListInvoicePayments {
+    type Output = miniserde::json::Value;
+
+    fn build(&self) -> stripe_client_core::RequestBuilder {
+        #[derive(serde::Serialize)]
+        struct Payment<'a> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            payment_intent: &'a str,
+        }
+        #[derive(serde::Serialize)]
+        struct Query<'a> {
+            payment: Payment<'a>,
+            expand: [&'a str; 1],
+            limit: u8,
+        }
+        stripe_client_core::RequestBuilder::new(
+            stripe_client_core::StripeMethod::Get,
+            "/invoice_payments",
+        )
+        .query(&Query {
+            payment: Payment {
+                kind: "payment_intent",
+                payment_intent: &self.payment_intent,
+            },
+            expand: ["data.invoice"],
+            limit: 1,
+        })
     }
 }
 

@@ -14,11 +14,11 @@ use std::time::Duration;
 use mesh_proto::billing::v1::ChangeCause;
 use tokio_util::sync::CancellationToken;
 
-use crate::entitlement::{now, now_ms};
+use crate::entitlement::now;
 use crate::error::BillingError;
 use crate::ledger::{Cause, Ledger, RENEWAL_SLACK_SECS, keys};
 use crate::lifecycle;
-use crate::stripe_api::{StripeApi, SubscriptionView};
+use crate::stripe_api::StripeApi;
 
 /// The sweeper.
 #[derive(Clone)]
@@ -32,6 +32,9 @@ pub struct Sweeper {
 /// How long to wait before looking again at a subscription Stripe still
 /// calls paid after its period (the renewal is running late).
 const LATE_RENEWAL_RECHECK_SECS: i64 = 3600;
+
+/// How long until a user whose look failed is looked at again.
+const RETRY_SECS: i64 = 300;
 
 impl Sweeper {
     /// Sweeps every `interval` until `shutdown`.
@@ -47,7 +50,10 @@ impl Sweeper {
         }
     }
 
-    /// One pass over what is due now; returns how many users were looked at.
+    /// One pass over what is due now; returns how many users were looked
+    /// at. One user's error does not stop the pass: it is counted, logged
+    /// and looked at again later, and the others go on. Only an error of
+    /// the store's own listing ends the pass (the next one retries).
     pub async fn sweep_once(&self) -> Result<usize, BillingError> {
         let store = self.ledger.store().clone();
         let at = now();
@@ -58,43 +64,68 @@ impl Sweeper {
                 continue;
             };
             looked += 1;
-            self.look(user, at).await?;
+            if let Err(e) = self.look(user, at).await {
+                self.failed("expiry", &member, &e);
+                // Out of the way of the others until then.
+                let _ = self.ledger.look_again(user, at + RETRY_SECS).await;
+            }
         }
         for member in store.due(keys::REMINDERS, at, 500).await? {
-            match member.parse::<i64>() {
-                Ok(user) => self.ledger.remind(user).await?,
-                Err(_) => store.unschedule(keys::REMINDERS, &member).await?,
+            let done = match member.parse::<i64>() {
+                Ok(user) => self.ledger.remind(user).await,
+                Err(_) => store
+                    .unschedule(keys::REMINDERS, &member)
+                    .await
+                    .map_err(Into::into),
+            };
+            if let Err(e) = done {
+                self.failed("reminder", &member, &e);
             }
         }
         for member in store.due(lifecycle::RENEWALS, at, 500).await? {
-            match member.parse::<i64>() {
-                Ok(user) => self.ledger.remind_renewal(user).await?,
-                Err(_) => store.unschedule(lifecycle::RENEWALS, &member).await?,
+            let done = match member.parse::<i64>() {
+                Ok(user) => self.ledger.remind_renewal(user).await,
+                Err(_) => store
+                    .unschedule(lifecycle::RENEWALS, &member)
+                    .await
+                    .map_err(Into::into),
+            };
+            if let Err(e) = done {
+                self.failed("renewal_reminder", &member, &e);
             }
         }
         for member in store.due(lifecycle::WINBACK, at, 500).await? {
-            self.ledger.win_back(&member).await?;
+            if let Err(e) = self.ledger.win_back(&member).await {
+                self.failed("winback", &member, &e);
+            }
         }
         Ok(looked)
     }
 
+    fn failed(&self, what: &'static str, member: &str, e: &BillingError) {
+        metrics::counter!("billing_sweep_errors_total", "step" => what).increment(1);
+        tracing::warn!(step = what, member, error = %e, "sweep of one user failed; the pass goes on and it is tried again later");
+    }
+
     async fn look(&self, user: i64, at: i64) -> Result<(), BillingError> {
         let (_, record) = self.ledger.read(user).await?;
-        let asked = now_ms();
-        let truth = match (&self.stripe, &record.subscription) {
-            (Some(stripe), Some(sub)) if !sub.revoked => match stripe.subscription(&sub.id).await {
-                Ok(view) => Some((view, asked)),
-                // Gone at Stripe: the record's own view decides.
-                Err(BillingError::NotFound(_)) => None,
-                Err(e) => return Err(e),
-            },
-            _ => None,
-        };
+        // Every subscription not over is re-read: any of them may have
+        // renewed or ended without its webhook.
+        let mut truth = Vec::new();
+        if let Some(stripe) = &self.stripe {
+            for sub in record.open_subs() {
+                let asked = self.ledger.clock_ms().await?;
+                match stripe.subscription(&sub.id).await {
+                    Ok(view) => truth.push((view, asked)),
+                    // It existed, and Stripe no longer knows it: gone.
+                    Err(BillingError::NotFound(_)) => {
+                        truth.push((sub.ended(&record), asked));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         let plans = &self.ledger.terms().plans;
-        let observe =
-            |r: &mut crate::entitlement::Record, now: i64, t: &(SubscriptionView, i64)| {
-                r.observe(&t.0, plans, t.1, false, now);
-            };
         let outcome = self
             .ledger
             .transition(
@@ -102,8 +133,8 @@ impl Sweeper {
                 &Cause::system(ChangeCause::Lapsed, "sweep"),
                 None,
                 |r, now| {
-                    if let Some(t) = &truth {
-                        observe(r, now, t);
+                    for (view, asked) in &truth {
+                        r.observe(view, plans, *asked, false, now);
                     }
                     Ok(Vec::new())
                 },

@@ -15,6 +15,10 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 pub fn describe() {
     mesh_state::gauges::describe();
     metrics::describe_counter!(
+        "bot_invite_refusals_total",
+        "Invite links Telegram refused for one plan chat (the bot lacks a right there); the user's other chats were still invited."
+    );
+    metrics::describe_counter!(
         "bot_updates_accepted_total",
         "Updates and notices accepted over AcceptUpdates, by whether they were duplicates."
     );

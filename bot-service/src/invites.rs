@@ -13,9 +13,8 @@ use std::time::Duration;
 
 use mesh_state::{Store, StoreError, Tx};
 
-use crate::action::Action;
 use crate::keys;
-use crate::telegram::{SendError, Telegram};
+use crate::telegram::Telegram;
 
 /// Kept links, per chat.
 pub type Links = BTreeMap<i64, String>;
@@ -29,25 +28,32 @@ pub async fn kept(store: &Store, user: i64) -> Result<Links, StoreError> {
         .unwrap_or_default())
 }
 
-/// Revokes the links kept for the chats `action` invites to; returns the
-/// kept links (for [`remember`]). Not an invite: nothing to do.
-pub async fn revoke_earlier(
+/// Revokes the links kept for the chats a new link was just made for
+/// (`made`), and returns the kept links (for [`remember`]). A chat whose
+/// new link was refused keeps its earlier link. Best effort: a revocation
+/// that fails is logged (that link still expires on its own) and does not
+/// undo the invite already sent.
+pub async fn revoke_replaced(
     telegram: &Telegram,
     store: &Store,
-    action: &Action,
-) -> Result<Option<Links>, SendError> {
-    let Action::SendInvite { chat_id, chats, .. } = action else {
-        return Ok(None);
+    user: i64,
+    made: &[(i64, String)],
+) -> Links {
+    let links = match kept(store, user).await {
+        Ok(links) => links,
+        Err(e) => {
+            tracing::warn!(user, error = %e, "cannot read the user's earlier invite links; they expire on their own");
+            return Links::new();
+        }
     };
-    let links = kept(store, *chat_id)
-        .await
-        .map_err(|e| SendError::Transient(format!("store: {e}")))?;
-    for chat in chats {
-        if let Some(link) = links.get(chat) {
-            telegram.revoke_invite(*chat, link).await?;
+    for (chat, _) in made {
+        if let Some(link) = links.get(chat)
+            && let Err(e) = telegram.revoke_invite(*chat, link).await
+        {
+            tracing::warn!(user, chat, error = ?e, "cannot revoke an earlier invite link; it expires on its own");
         }
     }
-    Ok(Some(links))
+    links
 }
 
 /// Keeps `made` (over `earlier`) for `user` in `tx`, for as long as the

@@ -274,16 +274,23 @@ impl Sender {
         {
             return skipped;
         }
-        let earlier = match invites::revoke_earlier(&self.telegram, store, &item.action).await {
-            Ok(earlier) => earlier,
-            Err(e) => return self.failed(e, item, claim),
-        };
         match self.telegram.execute(&item.action).await {
-            Ok(sent) => Next::Done {
-                delivered: true,
-                blocked: false,
-                links: earlier.map(|e| (e, sent.links)),
-            },
+            Ok(sent) => {
+                let links = match &item.action {
+                    Action::SendInvite { chat_id, .. } => {
+                        let earlier =
+                            invites::revoke_replaced(&self.telegram, store, *chat_id, &sent.links)
+                                .await;
+                        Some((earlier, sent.links))
+                    }
+                    _ => None,
+                };
+                Next::Done {
+                    delivered: true,
+                    blocked: false,
+                    links,
+                }
+            }
             Err(e) => self.failed(e, item, claim),
         }
     }

@@ -213,16 +213,29 @@ async fn run(bot: &Bot, action: &Action) -> Result<Sent, SendError> {
             let expire = Utc::now() + chrono::Duration::seconds(*expire_secs);
             let mut rows = Vec::with_capacity(chats.len());
             let mut links = Vec::with_capacity(chats.len());
+            let mut refused = Vec::new();
             for (i, chat) in chats.iter().enumerate() {
                 // A retry after a partial failure makes new links; the
                 // unused ones expire with the rest.
-                let link = bot
+                let made = bot
                     .create_chat_invite_link(ChatId(*chat))
                     .name(format!("tg{chat_id}"))
                     .member_limit(1)
                     .expire_date(expire)
                     .await
-                    .map_err(classify)?;
+                    .map_err(classify);
+                // One chat's refusal (the bot lost its rights there) does
+                // not hold back the links to the others.
+                let link = match made {
+                    Ok(link) => link,
+                    Err(SendError::Permanent(reason)) => {
+                        metrics::counter!("bot_invite_refusals_total").increment(1);
+                        tracing::warn!(chat, %reason, "Telegram refused an invite link for this chat (check the bot's rights there); inviting to the others");
+                        refused.push(format!("{chat}: {reason}"));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let label = buttons
                     .get(i)
                     .or(buttons.last())
@@ -233,6 +246,12 @@ async fn run(bot: &Bot, action: &Action) -> Result<Sent, SendError> {
                     text: label,
                     url: link.invite_link,
                 }]);
+            }
+            if links.is_empty() {
+                return Err(SendError::Permanent(format!(
+                    "no invite link could be made: {}",
+                    refused.join("; ")
+                )));
             }
             bot.send_message(ChatId(*chat_id), text.clone())
                 .reply_markup(keyboard(&rows)?)

@@ -38,6 +38,11 @@ static STATS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/
 static REPLAY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/replay.lua")));
 static GCRA: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/gcra.lua")));
 static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/reserve.lua")));
+/// The server's clock, run as a script only so that a cluster routes it
+/// to the node of the key it names (TIME itself takes no key).
+static CLOCK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new("local t = redis.call('TIME') return {tonumber(t[1]), tonumber(t[2])}")
+});
 static PUT_IF_NEWER: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/put_if_newer.lua")));
 
@@ -202,6 +207,13 @@ impl RedisBackend {
 
     fn typed_key(&self, kind: &str, key: &str) -> String {
         format!("{}:{kind}:{key}", self.prefix)
+    }
+
+    pub(crate) async fn clock_ms(&self, key: &str) -> Result<i64, StoreError> {
+        let mut c = self.conn.clone();
+        let (secs, micros): (i64, i64) =
+            CLOCK.key(self.value_key(key)).invoke_async(&mut c).await?;
+        Ok(secs * 1000 + micros / 1000)
     }
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {

@@ -137,6 +137,20 @@ impl Store {
         }
     }
 
+    /// The store's clock in unix milliseconds, read on the node that holds
+    /// `key`: one clock for every replica, so reads stamped with it order
+    /// the same way whichever replica made them.
+    pub async fn clock_ms(&self, key: &str) -> Result<i64, StoreError> {
+        match &self.inner {
+            Inner::Memory(_) => Ok(crate::memory::unix_ms()),
+            Inner::Redis(r) => {
+                r.clock_ms(key)
+                    .instrument(redis_span("state.clock", "EVALSHA"))
+                    .await
+            }
+        }
+    }
+
     /// Appends `item` to `partition` of `queue` unless `id` was enqueued
     /// within the de-duplication window; both in one atomic step.
     pub async fn enqueue_once(

@@ -47,6 +47,9 @@ struct Inner {
     subscriptions: BTreeMap<String, Value>,
     charges: BTreeMap<String, Value>,
     disputes: BTreeMap<String, Value>,
+    /// Invoice payments (`inpay_...`): which invoice each payment paid.
+    invoice_payments: Vec<Value>,
+    invoices: BTreeMap<String, Value>,
     events: Vec<(Value, bool)>,
     idempotency: HashMap<String, (String, u16, Value)>,
     requests: Vec<Recorded>,
@@ -138,7 +141,10 @@ impl StripeDouble {
         };
         let app = axum::Router::new()
             .route("/v1/customers", post(handle))
-            .route("/v1/checkout/sessions", post(handle))
+            .route("/v1/checkout/sessions", post(handle).get(handle))
+            .route("/v1/checkout/sessions/{id}", get(handle))
+            .route("/v1/checkout/sessions/{id}/expire", post(handle))
+            .route("/v1/invoice_payments", get(handle))
             .route("/v1/billing_portal/sessions", post(handle))
             .route("/v1/subscriptions", get(handle))
             .route("/v1/events", get(handle))
@@ -237,11 +243,34 @@ impl StripeDouble {
 
     fn invoice(inner: &mut Inner, sub: &Value, status: &str) -> Value {
         let id = Self::id(inner, "in");
-        json!({
+        let invoice = json!({
             "id": id, "object": "invoice", "customer": sub["customer"], "subscription": sub["id"],
             "status": status, "created": now(),
             "parent": {"type": "subscription_details", "subscription_details": {"subscription": sub["id"]}},
-        })
+        });
+        // A paid invoice was paid by a payment: a charge of its own, and an
+        // invoice payment linking the two (charges don't name invoices).
+        if status == "paid" {
+            let intent = Self::id(inner, "pi");
+            let charge = Self::id(inner, "ch");
+            let amount = sub
+                .pointer("/items/data/0/price/unit_amount")
+                .and_then(Value::as_i64)
+                .unwrap_or(999);
+            let mut c = charge_object(&charge, &sub["customer"], amount);
+            c["payment_intent"] = json!(intent);
+            inner.charges.insert(charge.clone(), c);
+            let inpay = Self::id(inner, "inpay");
+            inner.invoice_payments.push(json!({
+                "id": inpay, "object": "invoice_payment", "amount_paid": amount,
+                "amount_requested": amount, "created": now(), "currency": "usd", "invoice": id,
+                "is_default": true, "livemode": false, "status": "paid",
+                "payment": {"type": "payment_intent", "payment_intent": intent},
+                "status_transitions": {"canceled_at": null, "paid_at": now()},
+            }));
+            inner.invoices.insert(id.clone(), invoice.clone());
+        }
+        invoice
     }
 
     /// The customer pays a one-time plan's session, `ago` seconds before
@@ -264,11 +293,14 @@ impl StripeDouble {
         let amount =
             price_object(s(&session, "/line_items/0/price").unwrap_or_default())["unit_amount"]
                 .clone();
-        inner.charges.insert(
-            charge.clone(),
-            json!({"id": charge, "object": "charge", "customer": session["customer"], "payment_intent": intent,
-                   "amount": amount, "amount_refunded": 0, "currency": "usd", "created": now() - ago}),
+        let mut c = charge_object(
+            &charge,
+            &session["customer"],
+            amount.as_i64().unwrap_or(1500),
         );
+        c["payment_intent"] = json!(intent);
+        c["created"] = json!(now() - ago);
+        inner.charges.insert(charge.clone(), c);
         let mut event = Self::event(&mut inner, "checkout.session.completed", completed);
         event["created"] = json!(now() - ago);
         if let Some((stored, _)) = inner.events.last_mut() {
@@ -377,6 +409,25 @@ impl StripeDouble {
         )
     }
 
+    /// A subscription made in Stripe's dashboard on `customer`, paid at
+    /// once, with `metadata` as typed there: the events Stripe sends.
+    pub fn dashboard_subscription(
+        &self,
+        customer: &str,
+        price: &str,
+        metadata: Value,
+    ) -> Vec<Value> {
+        let mut inner = self.lock();
+        let sub_id = Self::id(&mut inner, "sub");
+        let sub = subscription_object(&sub_id, customer, "active", price, metadata, None);
+        inner.subscriptions.insert(sub_id, sub.clone());
+        let invoice = Self::invoice(&mut inner, &sub, "paid");
+        vec![
+            Self::event(&mut inner, "customer.subscription.created", sub),
+            Self::event(&mut inner, "invoice.paid", invoice),
+        ]
+    }
+
     /// Stripe gives up on the subscription (or it is cancelled): deleted.
     pub fn end_subscription(&self, sub_id: &str) -> Vec<Value> {
         self.change(sub_id, &["customer.subscription.deleted"], |s| {
@@ -388,20 +439,17 @@ impl StripeDouble {
     /// A customer's charge (made on first use): what disputes and refunds
     /// are about.
     fn charge_of(inner: &mut Inner, customer: &str) -> String {
+        // The latest: the payment a dispute or refund is usually about.
         if let Some((id, _)) = inner
             .charges
             .iter()
-            .find(|(_, c)| c["customer"] == customer)
+            .filter(|(_, c)| c["customer"] == customer)
+            .max_by_key(|(_, c)| c["created"].as_i64())
         {
             return id.clone();
         }
         let id = Self::id(inner, "ch");
-        let charge = json!({
-            "id": id, "object": "charge", "amount": 999, "amount_captured": 999,
-            "amount_refunded": 0, "billing_details": {}, "captured": true, "created": now(),
-            "currency": "usd", "customer": customer, "disputed": false, "livemode": false,
-            "metadata": {}, "paid": true, "refunded": false, "status": "succeeded",
-        });
+        let charge = charge_object(&id, &json!(customer), 999);
         inner.charges.insert(id.clone(), charge);
         id
     }
@@ -410,8 +458,14 @@ impl StripeDouble {
     /// (the dispute names only the charge, as Stripe's does). Returns the
     /// dispute id and the events.
     pub fn dispute(&self, customer: &str) -> (String, Vec<Value>) {
+        let charge = Self::charge_of(&mut self.lock(), customer);
+        self.dispute_charge(&charge)
+    }
+
+    /// The cardholder disputes one charge.
+    pub fn dispute_charge(&self, charge: &str) -> (String, Vec<Value>) {
         let mut inner = self.lock();
-        let charge = Self::charge_of(&mut inner, customer);
+        let charge = charge.to_owned();
         if let Some(c) = inner.charges.get_mut(&charge) {
             c["disputed"] = json!(true);
         }
@@ -436,12 +490,37 @@ impl StripeDouble {
         vec![Self::event(&mut inner, "charge.dispute.closed", d)]
     }
 
-    /// The merchant refunds `amount` of the customer's charge (all of it
-    /// when `None`): `charge.refunded`, which Stripe sends for partial
-    /// refunds too.
+    /// The merchant refunds `amount` of the customer's latest charge (all
+    /// of it when `None`): `charge.refunded`, which Stripe sends for
+    /// partial refunds too.
     pub fn refund(&self, customer: &str, amount: Option<i64>) -> Vec<Value> {
+        let charge = Self::charge_of(&mut self.lock(), customer);
+        self.refund_charge(&charge, amount)
+    }
+
+    /// The customer's charges, oldest first.
+    pub fn charges_of(&self, customer: &str) -> Vec<Value> {
+        let mut charges: Vec<Value> = self
+            .lock()
+            .charges
+            .values()
+            .filter(|c| c["customer"] == customer)
+            .cloned()
+            .collect();
+        charges.sort_by_key(|c| c["created"].as_i64());
+        charges
+    }
+
+    /// Stripe forgets the stored answers of idempotent requests (it may
+    /// prune them after 24 hours): a retry runs again.
+    pub fn forget_idempotency(&self) {
+        self.lock().idempotency.clear();
+    }
+
+    /// The merchant refunds `amount` of one charge (all of it when `None`).
+    pub fn refund_charge(&self, charge: &str, amount: Option<i64>) -> Vec<Value> {
         let mut inner = self.lock();
-        let charge = Self::charge_of(&mut inner, customer);
+        let charge = charge.to_owned();
         let Some(mut c) = inner.charges.get(&charge).cloned() else {
             panic!("no charge {charge}");
         };
@@ -530,6 +609,27 @@ fn page(url: &str, all: Vec<&Value>, p: &Value) -> Reply {
     )
 }
 
+/// A session as Stripe shows it: line items and subscription data only
+/// when expanded (they are kept here as they were asked for).
+fn stripped_session(session: &Value) -> Value {
+    let mut session = session.clone();
+    if let Some(o) = session.as_object_mut() {
+        o.remove("line_items");
+        o.remove("subscription_data");
+    }
+    session
+}
+
+/// A succeeded charge with every field async-stripe requires.
+fn charge_object(id: &str, customer: &Value, amount: i64) -> Value {
+    json!({
+        "id": id, "object": "charge", "amount": amount, "amount_captured": amount,
+        "amount_refunded": 0, "billing_details": {}, "captured": true, "created": now(),
+        "currency": "usd", "customer": customer, "disputed": false, "livemode": false,
+        "metadata": {}, "paid": true, "refunded": false, "status": "succeeded",
+    })
+}
+
 /// A subscription with every field async-stripe requires.
 /// A price as Stripe shows it. Its terms follow its id: `yearly` in it
 /// bills 99.99 USD a year, `pass` or `lifetime` is a one-time 15.00 USD,
@@ -585,7 +685,7 @@ fn subscription_object(
         "created": t, "currency": "usd", "discounts": [],
         "invoice_settings": {"issuer": {"type": "self"}},
         "livemode": false, "metadata": if metadata.is_object() { metadata } else { json!({}) },
-        "start_date": t, "trial_end": trial_days.map(|_| end), "items": items,
+        "start_date": t, "trial_start": trial_days.map(|_| t), "trial_end": trial_days.map(|_| end), "items": items,
     })
 }
 
@@ -604,6 +704,8 @@ async fn handle(
         .strip_prefix("/v1/subscriptions/")
         .or_else(|| path.strip_prefix("/v1/charges/"))
         .or_else(|| path.strip_prefix("/v1/prices/"))
+        .or_else(|| path.strip_prefix("/v1/checkout/sessions/"))
+        .map(|id| id.trim_end_matches("/expire"))
         .map(str::to_owned);
     dispatch(&double, method, path, id, query, headers, body).await
 }
@@ -822,12 +924,7 @@ impl StripeDouble {
                 }
                 inner.sessions.insert(sid, session.clone());
                 // Stripe leaves line items out unless expanded.
-                let mut response = session;
-                if let Some(o) = response.as_object_mut() {
-                    o.remove("line_items");
-                    o.remove("subscription_data");
-                }
-                (StatusCode::OK, Json(response))
+                (StatusCode::OK, Json(stripped_session(&session)))
             }
             ("POST", "/v1/billing_portal/sessions", None) => {
                 let Some(customer) = s(p, "/customer") else {
@@ -851,6 +948,65 @@ impl StripeDouble {
                         "return_url": p.get("return_url"), "url": format!("https://billing.stripe.test/p/session/{id}"),
                     })),
                 )
+            }
+            ("GET", "/v1/checkout/sessions", None) => {
+                let status = s(p, "/status");
+                let all = inner
+                    .sessions
+                    .values()
+                    .filter(|x| status.is_none_or(|st| x["status"] == st))
+                    .map(stripped_session)
+                    .collect::<Vec<_>>();
+                page("/v1/checkout/sessions", all.iter().collect(), p)
+            }
+            ("GET", _, Some(id)) if path.starts_with("/v1/checkout/sessions/") => {
+                match inner.sessions.get(id) {
+                    Some(x) => (StatusCode::OK, Json(stripped_session(x))),
+                    None => missing("checkout.session", id),
+                }
+            }
+            ("POST", _, Some(id)) if path.starts_with("/v1/checkout/sessions/") => {
+                let Some(mut session) = inner.sessions.get(id).cloned() else {
+                    return missing("checkout.session", id);
+                };
+                if session["status"] != "open" {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        Some("checkout_session_not_open"),
+                        "Only Checkout Sessions with a status in [\"open\"] can be expired.",
+                        None,
+                    );
+                }
+                session["status"] = json!("expired");
+                inner.sessions.insert(id.to_owned(), session.clone());
+                Self::event(
+                    &mut inner,
+                    "checkout.session.expired",
+                    stripped_session(&session),
+                );
+                (StatusCode::OK, Json(stripped_session(&session)))
+            }
+            ("GET", "/v1/invoice_payments", None) => {
+                let intent = s(p, "/payment/payment_intent");
+                let expand = p
+                    .get("expand")
+                    .and_then(Value::as_object)
+                    .is_some_and(|e| e.values().any(|v| v == "data.invoice"));
+                let all: Vec<Value> = inner
+                    .invoice_payments
+                    .iter()
+                    .filter(|x| intent.is_none_or(|i| x["payment"]["payment_intent"] == i))
+                    .map(|x| {
+                        let mut x = x.clone();
+                        if expand {
+                            let id = x["invoice"].as_str().unwrap_or_default().to_owned();
+                            x["invoice"] = inner.invoices.get(&id).cloned().unwrap_or(json!(id));
+                        }
+                        x
+                    })
+                    .collect();
+                page("/v1/invoice_payments", all.iter().collect(), p)
             }
             ("GET", "/v1/subscriptions", None) => page(
                 "/v1/subscriptions",
@@ -896,6 +1052,8 @@ impl StripeDouble {
                         Self::event(&mut inner, "customer.subscription.updated", sub.clone());
                         (StatusCode::OK, Json(sub))
                     }
+                    // Stripe knows no cancel of a subscription that is over.
+                    _ if sub["status"] == "canceled" => missing("subscription", id),
                     _ => {
                         sub["status"] = json!("canceled");
                         sub["ended_at"] = json!(now());

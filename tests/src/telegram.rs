@@ -53,6 +53,8 @@ struct Inner {
     webhook: Option<String>,
     started: Vec<(String, Option<i64>)>,
     next_message_id: i64,
+    /// Chats where the bot may not make invite links.
+    no_invite_rights: std::collections::HashSet<i64>,
     /// Invite links made: link -> (chat, revoked).
     links: HashMap<String, (i64, bool)>,
     /// The command menus set: (scope as JSON text, language) -> commands.
@@ -182,6 +184,12 @@ impl TelegramDouble {
     /// Queues an update for `getUpdates`.
     pub fn push_update(&self, update: Value) {
         self.lock().pending.push(update);
+    }
+
+    /// The bot loses the right to make invite links in `chat`:
+    /// `createChatInviteLink` there answers 400 from now on.
+    pub fn take_invite_rights(&self, chat: i64) {
+        self.lock().no_invite_rights.insert(chat);
     }
 
     /// Makes the next call for `chat` fail as scripted.
@@ -370,6 +378,13 @@ fn respond(
             let Some(chat) = chat else {
                 return error(StatusCode::BAD_REQUEST, "Bad Request: chat not found", None);
             };
+            if inner.no_invite_rights.contains(&chat) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: not enough rights to manage chat invite links",
+                    None,
+                );
+            }
             let link = format!("https://t.me/+invite{}", inner.links.len() + 1);
             inner.links.insert(link.clone(), (chat, false));
             json!({

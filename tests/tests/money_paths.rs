@@ -553,3 +553,316 @@ async fn reminders_carry_future_dates() {
     assert!(date > today.as_str(), "{date} must be after {today}");
     p.stop().await;
 }
+
+/// Plans for the ledger tests: the monthly subscription and a lifetime
+/// pass (Checkout in payment mode, no end).
+fn ledger_plans(test: &str) -> String {
+    let path = std::env::temp_dir().join(format!("plans-{test}-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        r#"
+[[plans]]
+id = "monthly"
+name = "Monthly"
+description = "Billed every month."
+stripe_price_id = "price_monthly_placeholder"
+
+[[plans]]
+id = "lifetime"
+name = "Lifetime"
+description = "Once, for ever."
+stripe_price_id = "price_pass_placeholder"
+mode = "payment"
+"#,
+    )
+    .expect("plans file");
+    path.display().to_string()
+}
+
+/// Access is a ledger of what each payment bought: a refund of an old
+/// subscription's invoice, or a lost dispute over it, leaves a lifetime
+/// pass bought since alone; the pass's own refund ends the pass.
+#[tokio::test]
+async fn refunds_and_disputes_end_only_what_their_payment_bought() {
+    let p = Product::start(
+        "ledger_refunds",
+        &[("PLANS_FILE", ledger_plans("ledger_refunds"))],
+    )
+    .await;
+    let user = 6101;
+    p.subscribe(user).await;
+    let e = p.entitlement(user).await;
+    let (customer, monthly) = (e.stripe_customer_id, e.stripe_subscription_id);
+    p.stripe
+        .deliver_all(&p.mesh.gateway, &p.stripe.end_subscription(&monthly))
+        .await;
+    p.wait_state(user, EntitlementState::Expired).await;
+    p.wait_call("removed when the month ended", |c| {
+        c.ok && c.method == "banChatMember" && c.params["user_id"] == user
+    })
+    .await;
+    let session = p.checkout(user, "lifetime").await;
+    let paid = p.stripe.complete_payment(&session.session_id, 0);
+    p.stripe
+        .deliver_all(&p.mesh.gateway, std::slice::from_ref(&paid))
+        .await;
+    let e = p.wait_state(user, EntitlementState::Active).await;
+    assert!(e.lifetime, "{e:?}");
+    let charges = p.stripe.charges_of(&customer);
+    assert_eq!(charges.len(), 2, "the monthly invoice's and the pass's");
+    let (old, pass) = (
+        charges[0]["id"].as_str().unwrap().to_owned(),
+        charges[1]["id"].as_str().unwrap().to_owned(),
+    );
+    let removals = calls_for(&p, "banChatMember", user);
+
+    // Last month's invoice refunded, then disputed and lost: the pass stays.
+    p.stripe
+        .deliver_all(&p.mesh.gateway, &p.stripe.refund_charge(&old, None))
+        .await;
+    let (dispute, events) = p.stripe.dispute_charge(&old);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    p.stripe
+        .deliver_all(&p.mesh.gateway, &p.stripe.close_dispute(&dispute, false))
+        .await;
+    p.wait_message(ADMIN, &format!("dispute {dispute} (closed)"))
+        .await;
+    let e = p.entitlement(user).await;
+    assert_eq!(
+        (e.state(), e.has_access, e.lifetime),
+        (EntitlementState::Active, true, true),
+        "an old payment's refund and dispute end nothing bought since"
+    );
+    assert_eq!(calls_for(&p, "banChatMember", user), removals);
+
+    // The pass's own refund ends the pass.
+    p.stripe
+        .deliver_all(&p.mesh.gateway, &p.stripe.refund_charge(&pass, None))
+        .await;
+    p.wait_state(user, EntitlementState::Expired).await;
+    p.wait_message(user, "your payment was refunded").await;
+    p.stop().await;
+}
+
+/// One subscription per user, with access or not: past due beyond its
+/// grace (no access), a second Checkout is refused, so Stripe's later
+/// retry of the first invoice can't charge the user twice.
+#[tokio::test]
+async fn no_second_subscription_while_one_is_past_due() {
+    let p = Product::start(
+        "ledger_past_due",
+        &[("BILLING_PAST_DUE_GRACE_SECS", "0".to_owned())],
+    )
+    .await;
+    let user = 6201;
+    p.subscribe(user).await;
+    let sub = p.entitlement(user).await.stripe_subscription_id;
+    p.stripe
+        .deliver_all(&p.mesh.gateway, &p.stripe.fail_renewal(&sub))
+        .await;
+    let e = p.wait_state(user, EntitlementState::Expired).await;
+    assert!(!e.has_access);
+    for plan in ["monthly", "yearly"] {
+        let refused = p
+            .billing()
+            .create_checkout_session(CreateCheckoutSessionRequest {
+                telegram_user_id: user,
+                plan_id: plan.into(),
+                request_id: String::new(),
+            })
+            .await
+            .expect_err("a second subscription");
+        assert_eq!(
+            refused.code(),
+            tonic::Code::FailedPrecondition,
+            "{refused:?}"
+        );
+    }
+    let sessions = p
+        .stripe
+        .sessions()
+        .into_iter()
+        .filter(|s| s["client_reference_id"].as_str() == Some(user.to_string().as_str()))
+        .count();
+    assert_eq!(sessions, 1, "only the first Checkout");
+    p.stop().await;
+}
+
+/// Only what Stripe confirms grants access: correctly signed events (or
+/// ApplyStripeEvent calls) about a subscription, an invoice or a Checkout
+/// session Stripe doesn't know grant nothing, lifetime metadata included.
+#[tokio::test]
+async fn objects_stripe_does_not_know_grant_nothing() {
+    let p = Product::start(
+        "ledger_forged",
+        &[("PLANS_FILE", ledger_plans("ledger_forged"))],
+    )
+    .await;
+    let (a, b, c) = (6301, 6302, 6303);
+    let end = now() + 30 * 86_400;
+    let forged_sub = json!({
+        "id": "sub_forged_6301", "object": "subscription", "customer": "cus_forged",
+        "status": "active", "metadata": {"telegram_user_id": a.to_string(), "plan_id": "monthly"},
+        "created": now(), "cancel_at_period_end": false,
+        "items": {"data": [{"price": {"id": "price_monthly_placeholder"}, "current_period_end": end}]},
+    });
+    let event = mesh_tests::stripe::event(
+        "evt_forged_sub_6301",
+        "customer.subscription.created",
+        now(),
+        forged_sub,
+    );
+    assert_eq!(p.stripe.deliver(&p.mesh.gateway, &event).await, 200);
+    // A real customer's forged invoice for a subscription Stripe doesn't know.
+    let _ = p.checkout(b, "monthly").await;
+    let customer = p
+        .stripe
+        .sessions()
+        .into_iter()
+        .find(|s| s["client_reference_id"].as_str() == Some(b.to_string().as_str()))
+        .and_then(|s| s["customer"].as_str().map(str::to_owned))
+        .expect("b's customer");
+    let invoice = json!({
+        "id": "in_forged_6302", "object": "invoice", "customer": customer,
+        "subscription": "sub_forged_6302", "status": "paid",
+    });
+    let event = mesh_tests::stripe::event("evt_forged_in_6302", "invoice.paid", now(), invoice);
+    assert_eq!(p.stripe.deliver(&p.mesh.gateway, &event).await, 200);
+    // A lifetime purchase that was never paid, through the internal API.
+    let session = json!({
+        "id": "cs_forged_6303", "object": "checkout.session", "mode": "payment",
+        "payment_status": "paid", "customer": "cus_forged_c", "payment_intent": "pi_forged",
+        "metadata": {"telegram_user_id": c.to_string(), "plan_id": "lifetime", "duration_days": "0"},
+    });
+    let event = mesh_tests::stripe::event(
+        "evt_forged_cs_6303",
+        "checkout.session.completed",
+        now(),
+        session,
+    );
+    p.billing()
+        .apply_stripe_event(mesh_proto::billing::v1::ApplyStripeEventRequest {
+            event_json: event.to_string().into_bytes().into(),
+        })
+        .await
+        .expect("acknowledged");
+    for user in [a, b, c] {
+        let e = p.entitlement(user).await;
+        assert!(!e.has_access, "user {user}: {e:?}");
+        assert_eq!(e.state(), EntitlementState::None, "user {user}");
+    }
+    let unknown = counter(
+        &p,
+        "billing_stripe_events_ignored_total",
+        "reason=\"unknown_to_stripe\"",
+    )
+    .await;
+    assert_eq!(unknown, 3);
+    p.stop().await;
+}
+
+/// A customer belongs to the first Telegram user linked to it: a
+/// subscription made in the dashboard on A's customer naming B in its
+/// metadata gives B nothing, leaves A's link alone, and the admins hear.
+#[tokio::test]
+async fn a_customer_belongs_to_its_first_user() {
+    let p = Product::start("ledger_owner", &[]).await;
+    let (a, b) = (6401, 6402);
+    p.subscribe(a).await;
+    let customer = p.entitlement(a).await.stripe_customer_id;
+    let events = p.stripe.dashboard_subscription(
+        &customer,
+        "price_monthly_placeholder",
+        json!({"telegram_user_id": b.to_string()}),
+    );
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    p.wait_message(ADMIN, &format!("which belongs to user {a}"))
+        .await;
+    assert_eq!(p.entitlement(b).await.state(), EntitlementState::None);
+    // A's invoices still reach A: a full refund of A's latest charge is A's.
+    let e = p.entitlement(a).await;
+    assert_eq!(
+        (e.state(), e.stripe_customer_id.as_str()),
+        (EntitlementState::Active, customer.as_str())
+    );
+    assert_eq!(counter(&p, "billing_customer_conflicts_total", "").await, 1);
+    p.stop().await;
+}
+
+/// A cancel at Stripe that an earlier try already made (its stored answer
+/// pruned, so Stripe now answers "No such subscription") counts as done:
+/// the refund applies, access ends, and the retry is not answered 503.
+#[tokio::test]
+async fn a_cancel_already_made_counts_as_done() {
+    let p = Product::start("ledger_cancel_twice", &[]).await;
+    let user = 6501;
+    p.subscribe(user).await;
+    let e = p.entitlement(user).await;
+    // The earlier try's cancel landed at Stripe; its answer never did.
+    let _deleted = p.stripe.end_subscription(&e.stripe_subscription_id);
+    p.stripe.forget_idempotency();
+    let refund = p.stripe.refund(&e.stripe_customer_id, None);
+    p.stripe.deliver_all(&p.mesh.gateway, &refund).await;
+    p.wait_state(user, EntitlementState::Expired).await;
+    p.wait_message(user, "your payment was refunded").await;
+    p.stop().await;
+}
+
+/// One user's persistent error doesn't stall the sweeper: a corrupt record
+/// due first is counted and passed over, and a pass that ran out after it
+/// still ends.
+#[tokio::test]
+async fn the_sweeper_goes_on_past_a_bad_record() {
+    let p = Product::start(
+        "ledger_sweep_on",
+        &[
+            ("PLANS_FILE", ledger_plans("ledger_sweep_on")),
+            ("BILLING_SWEEP_INTERVAL_SECS", "1".into()),
+        ],
+    )
+    .await;
+    let store = mesh_state::Store::redis(&mesh_tests::shared_redis_url(), &p.prefix).unwrap();
+    let bad = 6601;
+    let mut tx = mesh_state::Tx::new();
+    tx.put_record(
+        &billing_service::ledger::keys::record(bad),
+        1,
+        b"{not json".to_vec(),
+    );
+    tx.schedule(billing_service::ledger::keys::EXPIRY, &bad.to_string(), 1);
+    store.commit(&tx).await.unwrap();
+    // A grant of one day, ended by the sweeper once it runs out; the bad
+    // record is due long before it.
+    let user = 6602;
+    p.billing()
+        .grant_entitlement(mesh_proto::billing::v1::GrantEntitlementRequest {
+            telegram_user_id: user,
+            plan_id: "monthly".into(),
+            days: 1,
+            actor: "test".into(),
+            reason: "sweeper test".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    p.wait_state(user, EntitlementState::Active).await;
+    let mut tx = mesh_state::Tx::new();
+    tx.schedule(billing_service::ledger::keys::EXPIRY, &user.to_string(), 2);
+    store.commit(&tx).await.unwrap();
+    // Due now: the look finds the grant still running and files it again
+    // for its end, which is what the pass reaching it proves.
+    mesh_tests::eventually(
+        Duration::from_secs(10),
+        "the sweeper passed the bad record",
+        || async {
+            let errors = counter(&p, "billing_sweep_errors_total", "step=\"expiry\"").await;
+            let due = store
+                .due(billing_service::ledger::keys::EXPIRY, 10, 10)
+                .await
+                .unwrap();
+            (errors >= 1 && !due.contains(&user.to_string())).then_some(())
+        },
+    )
+    .await;
+    p.stop().await;
+}

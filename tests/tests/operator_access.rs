@@ -343,3 +343,36 @@ fn broken_override_stops_startup() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Invites chat by chat: in a two-chat plan where the bot lost the right to
+/// make links in one chat, the paying user still gets the other chat's
+/// link (not a dead letter and nothing), and a later `/join` revokes only
+/// the earlier link of the chat whose new link was made.
+#[tokio::test]
+async fn one_chat_without_rights_does_not_hold_back_the_others() {
+    let plans = plans_file("duo_rights");
+    let p = Product::start("duo_rights", &[("PLANS_FILE", plans)]).await;
+    p.telegram.take_invite_rights(LOUNGE);
+    let user = 708;
+    let session = p.checkout(user, "duo").await;
+    let events = p.stripe.complete_checkout(&session.session_id);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    let welcome = p.wait_message(user, "Welcome to premium").await;
+    assert_eq!(button_labels(&welcome), ["Join Signals"]);
+    let first = url_buttons(&welcome);
+    p.post(&text_update(30, user, "/join")).await;
+    mesh_tests::eventually(
+        Duration::from_secs(10),
+        "the signals link revoked",
+        || async { (p.telegram.link_revoked(&first[0]) == Some(true)).then_some(()) },
+    )
+    .await;
+    let made: Vec<Value> = p
+        .telegram
+        .successful("createChatInviteLink")
+        .iter()
+        .map(|c| c.params["chat_id"].clone())
+        .collect();
+    assert_eq!(made, [json!(SIGNALS), json!(SIGNALS)]);
+    p.stop().await;
+}

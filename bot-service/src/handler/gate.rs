@@ -1,7 +1,7 @@
 //! Who may be in the premium chats: join requests are approved for users
 //! entitled to that chat and declined for others; anyone else who gets in
 //! is removed. Billing being away is waited out (minutes of back-off), not
-//! answered with a wrong decision.
+//! answered with a wrong decision: the gate fails closed.
 
 use teloxide_core::types::{ChatJoinRequest, ChatMemberUpdated};
 
@@ -12,15 +12,22 @@ use crate::messages::Lang;
 
 impl Handler {
     /// Whether `chat` is one the bot sells access to: the premium chat and
-    /// every chat a plan opens.
-    async fn gated(&self, chat: i64) -> bool {
+    /// every chat a plan opens. Fails closed: while billing can't answer,
+    /// the plans of its last good answer decide (kept past their
+    /// freshness); with none yet, the update waits for billing rather than
+    /// let a plan chat pass as ungated.
+    async fn gated(&self, chat: i64) -> Result<bool, HandleError> {
         if self.config.premium_chat_id == Some(chat) {
-            return true;
+            return Ok(true);
         }
-        match self.plans().await {
-            Ok(plans) => plans.iter().any(|p| p.chats.contains(&chat)),
-            Err(_) => false,
-        }
+        let plans = match self.plans().await {
+            Ok(plans) => plans,
+            Err(status) => match &self.plans.lock().await.plans {
+                Some((_, last_good)) => last_good.clone(),
+                None => return Err(Self::billing_down(status)),
+            },
+        };
+        Ok(plans.iter().any(|p| p.chats.contains(&chat)))
     }
 
     /// Whether `user` may be in `chat` now.
@@ -42,7 +49,7 @@ impl Handler {
         out: &mut Effects,
     ) -> Result<(), HandleError> {
         let chat = r.chat.id.0;
-        if !self.gated(chat).await {
+        if !self.gated(chat).await? {
             return Ok(());
         }
         let user = i64::try_from(r.from.id.0).unwrap_or_default();
@@ -70,7 +77,7 @@ impl Handler {
         let chat = m.chat.id.0;
         let member = &m.new_chat_member;
         let joined = member.is_present() && !m.old_chat_member.is_present();
-        if !joined || member.user.is_bot || member.is_privileged() || !self.gated(chat).await {
+        if !joined || member.user.is_bot || member.is_privileged() || !self.gated(chat).await? {
             return Ok(());
         }
         let user = i64::try_from(member.user.id.0).unwrap_or_default();
