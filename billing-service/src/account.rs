@@ -1,8 +1,9 @@
 //! What a paying user does: check out, manage payment in the portal,
-//! cancel and resume. One live subscription per user: a second Checkout
-//! is refused while one is live (a cancelled-but-running one is resumed
-//! instead), and taps on the same plan while a session is open all get
-//! that session. A one-time plan is bought in Checkout's payment mode;
+//! cancel and resume. One subscription per user: a second Checkout is
+//! refused while one is not over at Stripe (live, past due, unpaid,
+//! paused; a cancelled-but-running one is resumed instead), taps on the
+//! same plan while a session is open all get that session, and choosing
+//! another plan expires the open session of the first. A one-time plan is bought in Checkout's payment mode;
 //! buying it again extends it, and access for life needs nothing more.
 
 use mesh_proto::billing::v1::*;
@@ -114,6 +115,7 @@ impl Billing {
                 expires_at: Some(timestamp(open.expires_at)),
             });
         }
+        self.expire_other_sessions(stripe, user, &plan.id).await?;
         let customer = self.customer(stripe, user, &record).await?;
         // Derived from what the session is (not from the tap), so taps that
         // race past the stored session still make one session at Stripe.
@@ -168,6 +170,33 @@ impl Billing {
             url: link.url,
             expires_at: Some(timestamp(link.expires_at)),
         })
+    }
+
+    /// Choosing a plan closes the user's open Checkout sessions of the
+    /// other plans at Stripe, so a second tab can't complete a second
+    /// subscription (one that still completes, paid just before, is
+    /// cancelled and refunded when its events come).
+    async fn expire_other_sessions(
+        &self,
+        stripe: &StripeApi,
+        user: i64,
+        chosen: &str,
+    ) -> Result<(), BillingError> {
+        let store = self.ledger.store();
+        for other in self.ledger.terms().plans.all() {
+            if other.id == chosen {
+                continue;
+            }
+            let key = keys::checkout(user, &other.id);
+            let Some(raw) = store.get(&key).await? else {
+                continue;
+            };
+            if let Ok(open) = serde_json::from_slice::<OpenSession>(&raw) {
+                stripe.expire_checkout(&open.id).await?;
+            }
+            store.delete(&key).await?;
+        }
+        Ok(())
     }
 
     /// The user's Stripe customer, made once (its idempotency key is the

@@ -535,6 +535,13 @@ impl Record {
         }
     }
 
+    /// Marks subscription `id` a cancelled duplicate.
+    pub fn mark_duplicate(&mut self, id: &str) {
+        if let Some(sub) = self.subscriptions.iter_mut().find(|s| s.id == id) {
+            sub.duplicate = true;
+        }
+    }
+
     /// What the user's subscription brings in a year, per currency (the
     /// smallest unit), given the view it produced: paying subscriptions
     /// only (active, past due, or cancelled but running), not trials.
@@ -650,6 +657,7 @@ mod tests {
             created,
             price: None,
             had_trial: false,
+            latest_invoice: None,
         }
     }
 

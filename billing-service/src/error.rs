@@ -17,6 +17,10 @@ pub enum BillingError {
     /// The operation can't be done in this state (a declined card).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// Stripe says the object is in the wanted state already (refunded,
+    /// no longer open): a write that a retry repeats counts as done.
+    #[error("{0}")]
+    AlreadyDone(String),
     /// A refusal the caller branches on.
     #[error("{1}")]
     Refused(Refusal, String),
@@ -46,7 +50,9 @@ impl From<BillingError> for tonic::Status {
         match e {
             BillingError::InvalidArgument(m) => tonic::Status::invalid_argument(m),
             BillingError::NotFound(m) => tonic::Status::not_found(m),
-            BillingError::FailedPrecondition(m) => tonic::Status::failed_precondition(m),
+            BillingError::FailedPrecondition(m) | BillingError::AlreadyDone(m) => {
+                tonic::Status::failed_precondition(m)
+            }
             BillingError::Refused(refusal, m) => refusal.status(m),
             BillingError::Unavailable(m) => tonic::Status::unavailable(m),
             BillingError::Internal(m) => {

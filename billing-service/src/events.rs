@@ -135,6 +135,10 @@ enum Change {
         end: Option<(Paying, Option<Observed>)>,
         detail: String,
     },
+    /// A second subscription completed while one was open: it was
+    /// cancelled at Stripe and its payment refunded; the user and the
+    /// admins are told.
+    Duplicate(Box<Duplicate>),
     /// Nothing changes; the admins are told (a payment the ledger can't
     /// place, a customer claimed by another user).
     Alert { detail: String },
@@ -145,6 +149,15 @@ enum Change {
         paid: Paid,
         customer: Option<String>,
     },
+}
+
+/// A second subscription, cancelled and refunded (with the observation
+/// that found it).
+struct Duplicate {
+    observed: Observed,
+    cancelled: Observed,
+    kept: String,
+    refunded: Option<String>,
 }
 
 /// A subscription as read, with when and how strictly it is versioned.
@@ -209,6 +222,7 @@ impl Change {
                     created: cur.created,
                     price: cur.price.clone(),
                     had_trial: false,
+                    latest_invoice: None,
                 };
                 r.observe(&view, plans, *seen_ms, true, now);
                 Vec::new()
@@ -265,6 +279,28 @@ impl Change {
                 let mut n = note(NoticeKind::AdminAlert, event);
                 n.detail = detail.clone();
                 vec![n]
+            }
+            Self::Duplicate(d) => {
+                let Duplicate {
+                    observed,
+                    cancelled,
+                    kept,
+                    refunded,
+                } = d.as_ref();
+                observed.apply(r, plans, now);
+                cancelled.apply(r, plans, now);
+                let sub = &cancelled.view.id;
+                r.mark_duplicate(sub);
+                let mut alert = note(NoticeKind::AdminAlert, &format!("duplicate-{sub}"));
+                alert.detail = format!(
+                    "a second subscription {sub} completed while {kept} was open: cancelled at Stripe, {}",
+                    refunded
+                        .as_ref()
+                        .map_or("nothing was paid".to_owned(), |pi| format!(
+                            "payment {pi} refunded"
+                        ))
+                );
+                vec![note(NoticeKind::DuplicateRefunded, sub), alert]
             }
             Self::Alert { detail } => {
                 let mut n = note(NoticeKind::AdminAlert, event);
@@ -411,7 +447,7 @@ impl EventApplier {
                 };
                 match (&self.stripe, &subscription) {
                     (Some(stripe), Some(sub)) => match self.fresh(stripe, sub).await? {
-                        Some(o) => completed(Change::Observe(o)),
+                        Some(o) => completed(self.observed(user, o).await?),
                         None => return Ok(Step::Ignore("unknown_to_stripe")),
                     },
                     _ => match dry_checkout(obj, event, user, subscription) {
@@ -462,7 +498,7 @@ impl EventApplier {
                         },
                     )
                 } else {
-                    change(user, Change::Observe(observed))
+                    change(user, self.observed(user, observed).await?)
                 }
             }
             "invoice.paid" | "invoice.payment_failed" | "invoice.payment_action_required" => {
@@ -499,7 +535,7 @@ impl EventApplier {
                     )
                 } else {
                     match observed {
-                        Some(o) => change(user, Change::Observe(o)),
+                        Some(o) => change(user, self.observed(user, o).await?),
                         None => change(
                             user,
                             Change::Invoice {
@@ -593,6 +629,85 @@ impl EventApplier {
             }
             _ => Step::Ignore("unknown_type"),
         })
+    }
+
+    /// Stripe's view of one of the user's subscriptions, to observe; and
+    /// when the user now has a second subscription (one created while an
+    /// older one was open: paid in another tab), the second is cancelled at
+    /// Stripe at once and its first payment refunded; the first stands.
+    /// Whichever of the two reports first, the newer is the one cancelled.
+    /// Both writes are idempotent and a repeat counts as done, so a retry
+    /// after a failed commit makes each once, and tells the user once.
+    async fn observed(&self, user: i64, o: Observed) -> Result<Change, BillingError> {
+        let Some(stripe) = &self.stripe else {
+            return Ok(Change::Observe(o));
+        };
+        let (_, record) = self.ledger.read(user).await?;
+        let standing = |id: &str| record.sub(id).is_none_or(|s| !s.duplicate && !s.revoked);
+        // The subscriptions that count: those open in the ledger, and the
+        // one observed (as Stripe shows it now, or, when it is already
+        // cancelled as a duplicate by an earlier try, as it was).
+        let mut open: Vec<(i64, String)> = record
+            .open_subs()
+            .filter(|s| !s.duplicate && s.id != o.view.id)
+            .map(|s| (s.created, s.id.clone()))
+            .collect();
+        let first = open.iter().min().cloned();
+        let this = (o.view.created, o.view.id.clone());
+        let duplicate = match &first {
+            // The observed one is newer than one already open.
+            Some(first) if *first < this && standing(&o.view.id) => Some(this.1.clone()),
+            // The observed one is the older, live: a newer open one is the
+            // duplicate.
+            Some(_) if crate::subscription::Sub::live(&o.view.status) => {
+                open.push(this.clone());
+                open.sort();
+                open.get(1).map(|(_, id)| id.clone())
+            }
+            _ => None,
+        };
+        let Some(second) = duplicate else {
+            return Ok(Change::Observe(o));
+        };
+        let kept = open
+            .iter()
+            .chain(std::iter::once(&this))
+            .filter(|(_, id)| *id != second)
+            .min()
+            .map(|(_, id)| id.clone())
+            .unwrap_or_default();
+        tracing::warn!(user, kept = %kept, second = %second, "a second subscription completed; cancelling it and refunding its payment");
+        let seen_ms = self.ledger.clock_ms().await?;
+        let (view, invoice) = match stripe.cancel_now(&second).await {
+            Ok(view) => {
+                let invoice = view.latest_invoice.clone();
+                (view, invoice)
+            }
+            Err(BillingError::NotFound(_)) if second == o.view.id => {
+                let mut view = o.view.clone();
+                view.status = "canceled".to_owned();
+                (view, o.view.latest_invoice.clone())
+            }
+            Err(e) => return Err(e),
+        };
+        let refunded = match &invoice {
+            Some(invoice) => stripe.payment_of_invoice(invoice).await?,
+            None => None,
+        };
+        if let Some(intent) = &refunded {
+            stripe.refund_payment(intent).await?;
+        }
+        metrics::counter!("billing_duplicate_subscriptions_total").increment(1);
+        Ok(Change::Duplicate(Box::new(Duplicate {
+            observed: o,
+            cancelled: Observed {
+                view,
+                seen_ms,
+                allow_equal: false,
+            },
+            kept,
+            refunded,
+        })))
     }
 
     /// A one-time plan's session: paid now (card), or later (a bank
@@ -920,6 +1035,7 @@ fn dry_checkout(obj: &Value, event: &Event, user: i64, sub: Option<String>) -> O
         created: event.created,
         price: None,
         had_trial: status == "trialing",
+        latest_invoice: None,
     };
     Some(Observed {
         view,

@@ -30,6 +30,10 @@ pub fn describe() {
         "Stripe API calls, by operation and outcome."
     );
     metrics::describe_counter!(
+        "billing_duplicate_subscriptions_total",
+        "Second subscriptions that completed while one was open (paid in another tab): cancelled and refunded."
+    );
+    metrics::describe_counter!(
         "billing_customer_conflicts_total",
         "Stripe events refused because they would give a customer that belongs to one Telegram user to another."
     );

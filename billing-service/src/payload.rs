@@ -89,6 +89,7 @@ pub fn subscription(obj: &Value) -> Option<SubscriptionView> {
             .unwrap_or_default(),
         price: item.and_then(|i| i.get("price")).and_then(price),
         had_trial: obj.get("trial_start").is_some_and(|t| !t.is_null()),
+        latest_invoice: id_of(obj.get("latest_invoice")),
     })
 }
 

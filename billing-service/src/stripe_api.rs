@@ -19,11 +19,12 @@ use stripe_billing::subscription::{
 };
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
-    ListCheckoutSession, RetrieveCheckoutSession,
+    ExpireCheckoutSession, ListCheckoutSession, RetrieveCheckoutSession,
 };
 use stripe_core::charge::RetrieveCharge;
 use stripe_core::customer::CreateCustomer;
 use stripe_core::event::ListEvent;
+use stripe_core::refund::CreateRefund;
 use stripe_shared::{CheckoutSessionMode, Subscription};
 
 use crate::error::BillingError;
@@ -54,6 +55,8 @@ pub struct SubscriptionView {
     pub price: Option<PriceTerms>,
     /// It had a free trial (whatever its status now): no trial again.
     pub had_trial: bool,
+    /// Its latest invoice (`in_...`): what its first payment paid.
+    pub latest_invoice: Option<String>,
 }
 
 impl From<&stripe_shared::Price> for PriceTerms {
@@ -88,6 +91,10 @@ impl From<&Subscription> for SubscriptionView {
             created: s.created,
             price: item.map(|i| PriceTerms::from(&i.price)),
             had_trial: s.trial_start.is_some(),
+            latest_invoice: s
+                .latest_invoice
+                .as_ref()
+                .and_then(|i| i.id().as_ref().map(|id| id.as_str().to_owned())),
         }
     }
 }
@@ -452,20 +459,66 @@ impl StripeApi {
         intent: &str,
     ) -> Result<Option<String>, BillingError> {
         let page = self
-            .call(
-                "invoice_payments.list",
-                &ListInvoicePayments {
-                    payment_intent: intent.to_owned(),
-                },
-                None,
-            )
+            .invoice_payments(InvoicePaymentsOf::Payment(intent.to_owned()))
             .await?;
-        let page: serde_json::Value = serde_json::from_str(&miniserde::json::to_string(&page))
-            .map_err(|e| BillingError::Internal(format!("invoice payments: {e}")))?;
-        let subscription = page
+        Ok(page
             .pointer("/data/0/invoice")
-            .and_then(crate::payload::invoice_subscription);
-        Ok(subscription)
+            .and_then(crate::payload::invoice_subscription))
+    }
+
+    /// The payment (`pi_...`) that paid `invoice`, if it was paid.
+    pub async fn payment_of_invoice(&self, invoice: &str) -> Result<Option<String>, BillingError> {
+        let page = self
+            .invoice_payments(InvoicePaymentsOf::Invoice(invoice.to_owned()))
+            .await?;
+        Ok(page
+            .pointer("/data/0/payment/payment_intent")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned))
+    }
+
+    async fn invoice_payments(
+        &self,
+        of: InvoicePaymentsOf,
+    ) -> Result<serde_json::Value, BillingError> {
+        let page = self
+            .call("invoice_payments.list", &ListInvoicePayments { of }, None)
+            .await?;
+        serde_json::from_str(&miniserde::json::to_string(&page))
+            .map_err(|e| BillingError::Internal(format!("invoice payments: {e}")))
+    }
+
+    /// Refunds a payment in full. One key per payment, so a retry replays
+    /// the first answer; a payment already refunded counts as done.
+    pub async fn refund_payment(&self, intent: &str) -> Result<(), BillingError> {
+        let request = CreateRefund::new().payment_intent(intent);
+        match self
+            .call(
+                "refunds.create",
+                &request,
+                Some(&format!("refund-{intent}")),
+            )
+            .await
+        {
+            Ok(_) | Err(BillingError::AlreadyDone(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Expires an open Checkout session (it can't be paid any more). One
+    /// that is no longer open (paid, or expired already) is left as it is.
+    pub async fn expire_checkout(&self, id: &str) -> Result<(), BillingError> {
+        match self
+            .call(
+                "checkout.sessions.expire",
+                &ExpireCheckoutSession::new(id),
+                Some(&format!("expire-{id}")),
+            )
+            .await
+        {
+            Ok(_) | Err(BillingError::AlreadyDone(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Cancels a subscription now (a terminal action: one key per
@@ -595,7 +648,15 @@ impl StripeRequest for RetrievePrice {
 /// crate has it; read leniently (a JSON value) since billing needs one path
 /// of it.
 struct ListInvoicePayments {
-    payment_intent: String,
+    of: InvoicePaymentsOf,
+}
+
+/// Which invoice payments to list.
+enum InvoicePaymentsOf {
+    /// The one a payment made.
+    Payment(String),
+    /// The ones that paid an invoice.
+    Invoice(String),
 }
 
 impl StripeRequest for ListInvoicePayments {
@@ -610,19 +671,30 @@ impl StripeRequest for ListInvoicePayments {
         }
         #[derive(serde::Serialize)]
         struct Query<'a> {
-            payment: Payment<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            payment: Option<Payment<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            invoice: Option<&'a str>,
             expand: [&'a str; 1],
             limit: u8,
         }
+        let (payment, invoice) = match &self.of {
+            InvoicePaymentsOf::Payment(intent) => (
+                Some(Payment {
+                    kind: "payment_intent",
+                    payment_intent: intent,
+                }),
+                None,
+            ),
+            InvoicePaymentsOf::Invoice(id) => (None, Some(id.as_str())),
+        };
         stripe_client_core::RequestBuilder::new(
             stripe_client_core::StripeMethod::Get,
             "/invoice_payments",
         )
         .query(&Query {
-            payment: Payment {
-                kind: "payment_intent",
-                payment_intent: &self.payment_intent,
-            },
+            payment,
+            invoice,
             expand: ["data.invoice"],
             limit: 1,
         })
@@ -670,6 +742,15 @@ fn map_error(operation: &'static str, e: StripeError) -> BillingError {
                     if code == "resource_missing" =>
                 {
                     BillingError::NotFound(format!("Stripe: {message}"))
+                }
+                // The object is in the wanted state already (a refund of a
+                // refunded charge, an expiry of a session no longer open).
+                (ApiErrorsType::InvalidRequestError, _)
+                    if code == "charge_already_refunded"
+                        || code == "checkout_session_not_open"
+                        || message.contains("can be expired") =>
+                {
+                    BillingError::AlreadyDone(format!("Stripe: {message}"))
                 }
                 (ApiErrorsType::InvalidRequestError, _) => {
                     BillingError::InvalidArgument(format!("Stripe: {message}"))

@@ -44,6 +44,10 @@ pub struct Sub {
     /// What it charges each period, when known.
     #[serde(default)]
     pub price: Option<PriceTerms>,
+    /// A second subscription, cancelled and refunded at once: it never
+    /// opens anything.
+    #[serde(default)]
+    pub duplicate: bool,
 }
 
 /// Stripe statuses of a subscription that is not over: it may still
@@ -63,17 +67,17 @@ impl Sub {
 
     /// Not revoked and in a live status.
     pub fn is_live(&self) -> bool {
-        !self.revoked && Self::live(&self.status)
+        !self.revoked && !self.duplicate && Self::live(&self.status)
     }
 
     /// Not revoked and not over at Stripe (live, unpaid, paused, ...).
     pub fn is_open(&self) -> bool {
-        !self.revoked && not_ended(&self.status)
+        !self.revoked && !self.duplicate && not_ended(&self.status)
     }
 
     /// What this subscription opens at `now`, if anything.
     pub(crate) fn source(&self, now: i64, grace: i64) -> Option<Source<'_>> {
-        if self.revoked {
+        if self.revoked || self.duplicate {
             return None;
         }
         let (state, renews) = match self.status.as_str() {
@@ -138,6 +142,7 @@ impl Sub {
             seen_ms,
             created: view.created,
             revoked: prev.is_some_and(|cur| cur.revoked),
+            duplicate: prev.is_some_and(|cur| cur.duplicate),
             price: view
                 .price
                 .clone()
@@ -160,6 +165,7 @@ impl Sub {
             created: self.created,
             price: self.price.clone(),
             had_trial: false,
+            latest_invoice: None,
         }
     }
 }

@@ -142,6 +142,7 @@ join-link-button = Meinen Einladungslink holen
 join-no-access = Du hast noch keinen Zugang. Wähle einen Tarif, um beizutreten:
 payment-failed = Deine letzte Zahlung ist nicht durchgegangen. Bitte aktualisiere deine Zahlungsmethode, um deinen Zugang zu behalten:
 payment-recovered = Deine Zahlung ist durchgegangen. Danke, dein Zugang bleibt bestehen.
+duplicate-refunded = Du hattest schon ein Abo, deshalb haben wir das zweite, das du gerade bezahlt hast, storniert und die Zahlung erstattet. Dein erstes Abo läuft weiter wie bisher.
 action-required = Deine Bank bittet dich, die Zahlung zu bestätigen. Bitte bestätige sie hier, um deinen Zugang zu behalten:
 action-required-button = Zahlung bestätigen
 ending-soon = Hinweis: Dein Zugang endet am { $date }. Sende /subscribe, um weiterzumachen.

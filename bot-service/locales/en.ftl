@@ -142,6 +142,7 @@ join-link-button = Get my invite link
 join-no-access = You don't have access yet. Choose a plan to join:
 payment-failed = Your last payment didn't go through. Please update your payment method to keep your access:
 payment-recovered = Your payment went through. Thanks, your access continues.
+duplicate-refunded = You were already subscribed, so the second subscription you just paid for has been cancelled and its payment refunded. Your first subscription goes on as before.
 action-required = Your bank asks you to confirm your payment. Please confirm it here to keep your access:
 action-required-button = Confirm payment
 ending-soon = Heads up: your access ends on { $date }. Send /subscribe to continue.

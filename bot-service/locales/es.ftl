@@ -142,6 +142,7 @@ join-link-button = Obtener mi enlace de invitación
 join-no-access = Aún no tienes acceso. Elige un plan para unirte:
 payment-failed = Tu último pago no se ha podido cobrar. Actualiza tu método de pago para mantener el acceso:
 payment-recovered = Tu pago se ha completado. Gracias, tu acceso continúa.
+duplicate-refunded = Ya tenías una suscripción, así que hemos cancelado la segunda que acabas de pagar y te hemos devuelto su pago. Tu primera suscripción sigue como antes.
 action-required = Tu banco pide que confirmes el pago. Confírmalo aquí para mantener el acceso:
 action-required-button = Confirmar el pago
 ending-soon = Aviso: tu acceso termina el { $date }. Envía /subscribe para continuar.

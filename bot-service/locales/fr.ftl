@@ -142,6 +142,7 @@ join-link-button = Obtenir mon lien d'invitation
 join-no-access = Vous n'avez pas encore accès. Choisissez une formule pour nous rejoindre :
 payment-failed = Votre dernier paiement n'est pas passé. Mettez à jour votre moyen de paiement pour garder votre accès :
 payment-recovered = Votre paiement est passé. Merci, votre accès continue.
+duplicate-refunded = Vous aviez déjà un abonnement : le second que vous venez de payer a été annulé et son paiement remboursé. Votre premier abonnement continue comme avant.
 action-required = Votre banque demande de confirmer votre paiement. Confirmez-le ici pour garder votre accès :
 action-required-button = Confirmer le paiement
 ending-soon = Attention : votre accès prend fin le { $date }. Envoyez /subscribe pour continuer.

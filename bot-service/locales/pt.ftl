@@ -142,6 +142,7 @@ join-link-button = Receber meu link de convite
 join-no-access = Você ainda não tem acesso. Escolha um plano para entrar:
 payment-failed = O seu último pagamento não foi aprovado. Atualize a forma de pagamento para manter o acesso:
 payment-recovered = O seu pagamento foi aprovado. Obrigado, o acesso continua.
+duplicate-refunded = Você já tinha uma assinatura, então a segunda que acabou de pagar foi cancelada e o pagamento reembolsado. Sua primeira assinatura continua como antes.
 action-required = O seu banco pede que você confirme o pagamento. Confirme aqui para manter o acesso:
 action-required-button = Confirmar o pagamento
 ending-soon = Atenção: o seu acesso termina em { $date }. Envie /subscribe para continuar.

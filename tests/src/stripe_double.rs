@@ -145,6 +145,7 @@ impl StripeDouble {
             .route("/v1/checkout/sessions/{id}", get(handle))
             .route("/v1/checkout/sessions/{id}/expire", post(handle))
             .route("/v1/invoice_payments", get(handle))
+            .route("/v1/refunds", post(handle))
             .route("/v1/billing_portal/sessions", post(handle))
             .route("/v1/subscriptions", get(handle))
             .route("/v1/events", get(handle))
@@ -270,6 +271,11 @@ impl StripeDouble {
             }));
             inner.invoices.insert(id.clone(), invoice.clone());
         }
+        if let Some(sub_id) = sub["id"].as_str()
+            && let Some(stored) = inner.subscriptions.get_mut(sub_id)
+        {
+            stored["latest_invoice"] = json!(id);
+        }
         invoice
     }
 
@@ -317,6 +323,10 @@ impl StripeDouble {
         let Some(session) = inner.sessions.get(session_id).cloned() else {
             panic!("no session {session_id}");
         };
+        assert_eq!(
+            session["status"], "open",
+            "only an open session can be paid"
+        );
         let sub_id = Self::id(&mut inner, "sub");
         let trial =
             s(&session, "/subscription_data/trial_period_days").and_then(|d| d.parse::<i64>().ok());
@@ -986,6 +996,49 @@ impl StripeDouble {
                     stripped_session(&session),
                 );
                 (StatusCode::OK, Json(stripped_session(&session)))
+            }
+            ("POST", "/v1/refunds", None) => {
+                let Some(intent) = s(p, "/payment_intent") else {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        Some("parameter_missing"),
+                        "Must provide either `charge` or `payment_intent`.",
+                        None,
+                    );
+                };
+                let Some((charge_id, charge)) = inner
+                    .charges
+                    .iter()
+                    .find(|(_, c)| c["payment_intent"] == intent)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                else {
+                    return missing("payment_intent", intent);
+                };
+                let amount = charge["amount"].as_i64().unwrap_or_default();
+                if charge["amount_refunded"].as_i64() == Some(amount) {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        Some("charge_already_refunded"),
+                        &format!("Charge {charge_id} has already been refunded."),
+                        None,
+                    );
+                }
+                let mut refunded = charge.clone();
+                refunded["amount_refunded"] = json!(amount);
+                refunded["refunded"] = json!(true);
+                inner.charges.insert(charge_id.clone(), refunded.clone());
+                Self::event(&mut inner, "charge.refunded", refunded);
+                let id = Self::id(&mut inner, "re");
+                (
+                    StatusCode::OK,
+                    Json(json!({
+                        "id": id, "object": "refund", "amount": amount, "charge": charge_id,
+                        "created": now(), "currency": "usd", "metadata": {}, "payment_intent": intent,
+                        "status": "succeeded",
+                    })),
+                )
             }
             ("GET", "/v1/invoice_payments", None) => {
                 let intent = s(p, "/payment/payment_intent");

@@ -866,3 +866,76 @@ async fn the_sweeper_goes_on_past_a_bad_record() {
     .await;
     p.stop().await;
 }
+
+/// A second browser tab: choosing another plan expires the first plan's
+/// open session; a second subscription that completes anyway (paid in the
+/// other tab before the expiry) is cancelled at once and its payment
+/// refunded, the user and the admins are told, and Stripe's redelivery
+/// changes nothing more. The first subscription stands.
+#[tokio::test]
+async fn a_second_tab_never_makes_a_second_subscription() {
+    let p = Product::start("ledger_second_tab", &[]).await;
+    // Taps Monthly, then Yearly, pays neither: the first session expires.
+    let idle = 6701;
+    let first = p.checkout(idle, "monthly").await;
+    let _second = p.checkout(idle, "yearly").await;
+    let stored = p
+        .stripe
+        .sessions()
+        .into_iter()
+        .find(|s| s["id"] == first.session_id)
+        .expect("session");
+    assert_eq!(stored["status"], "expired");
+
+    // Pays Monthly in one tab; before its events arrive, opens and pays
+    // Yearly in another.
+    let user = 6702;
+    let monthly = p.checkout(user, "monthly").await;
+    let paid_first = p.stripe.complete_checkout(&monthly.session_id);
+    let yearly = p.checkout(user, "yearly").await;
+    let paid_second = p.stripe.complete_checkout(&yearly.session_id);
+    p.stripe.deliver_all(&p.mesh.gateway, &paid_first).await;
+    let kept = p
+        .wait_state(user, EntitlementState::Active)
+        .await
+        .stripe_subscription_id;
+    p.stripe.deliver_all(&p.mesh.gateway, &paid_second).await;
+    p.wait_message(user, "its payment refunded").await;
+    p.wait_message(ADMIN, "a second subscription").await;
+    // Stripe delivers the second tab's events again: nothing more.
+    p.stripe.deliver_all(&p.mesh.gateway, &paid_second).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let e = p.entitlement(user).await;
+    assert_eq!(
+        (e.state(), e.stripe_subscription_id.as_str()),
+        (EntitlementState::Active, kept.as_str())
+    );
+    let second = p
+        .stripe
+        .sessions()
+        .into_iter()
+        .find(|s| s["id"] == yearly.session_id)
+        .and_then(|s| s["subscription"].as_str().map(str::to_owned))
+        .expect("the second subscription");
+    assert_eq!(
+        p.stripe.subscription(&second).unwrap()["status"],
+        "canceled"
+    );
+    assert_eq!(p.stripe.subscription(&kept).unwrap()["status"], "active");
+    let refunds = p.stripe.requests_to("POST", "/v1/refunds");
+    let keys: std::collections::HashSet<_> =
+        refunds.iter().map(|r| r.idempotency_key.clone()).collect();
+    assert_eq!(keys.len(), 1, "one refund: {refunds:?}");
+    let told = p
+        .telegram
+        .messages_to(user)
+        .iter()
+        .filter(|m| {
+            m["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("its payment refunded"))
+        })
+        .count();
+    assert_eq!(told, 1);
+    p.stop().await;
+}

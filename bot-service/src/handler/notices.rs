@@ -121,6 +121,9 @@ impl Handler {
                 ));
             }
             NoticeKind::Resumed => out.send(self.say(user, lang, "resumed")),
+            NoticeKind::DuplicateRefunded => {
+                out.send(self.say(user, lang, "duplicate-refunded"));
+            }
             NoticeKind::EndingSoon => {
                 out.send(message(
                     user,
