@@ -6,8 +6,10 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # make builds jemalloc (the `mesh/jemalloc` feature: CI's lints, the
 # benchmark, the image); openssl makes the TLS
-# test's certificates; python3 with venv runs the chart checks.
+# test's certificates; python3 with venv runs the chart checks; faketime
+# gives one billing replica a clock of its own (the two-clocks test).
 missing=()
+command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if ! command -v python3 >/dev/null 2>&1; then

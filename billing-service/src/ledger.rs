@@ -341,6 +341,9 @@ impl Ledger {
             let view = after.view(at, self.terms.grace, &self.terms.plans);
             let shown_changed = view != before.shown;
             if after == before && !shown_changed && extra.is_empty() {
+                // Nothing to change may mean an earlier try committed and
+                // lost its reply (and its wake): its notices wait queued.
+                self.notices.wake();
                 return match event {
                     Some(id) if !self.mark_event(id, cause.bump).await? => Ok(Outcome::Duplicate),
                     _ => Ok(Outcome::Applied(Box::new(before))),

@@ -17,6 +17,9 @@ pub struct PriceTerms {
     /// Intervals per period (at least 1).
     #[serde(default = "one")]
     pub interval_count: u32,
+    /// A tiered price: `amount` is its lowest tier ("from ...").
+    #[serde(default)]
+    pub starting_at: bool,
 }
 
 fn one() -> u32 {
@@ -46,6 +49,7 @@ impl PriceTerms {
             currency: self.currency.clone(),
             interval: self.interval.clone().unwrap_or_default(),
             interval_count: self.interval_count,
+            starting_at: self.starting_at,
         }
     }
 }
@@ -60,6 +64,7 @@ mod tests {
             currency: "usd".into(),
             interval: interval.map(str::to_owned),
             interval_count: count,
+            starting_at: false,
         }
     }
 

@@ -95,8 +95,17 @@ pub fn subscription(obj: &Value) -> Option<SubscriptionView> {
 
 /// A Price object's terms (`unit_amount`, `currency`, `recurring`).
 pub fn price(p: &Value) -> Option<PriceTerms> {
+    let decimal = || {
+        str_at(p, &["unit_amount_decimal"])
+            .and_then(|d| d.parse::<f64>().ok())
+            .map(|d| d.round() as i64)
+    };
     Some(PriceTerms {
-        amount: p.get("unit_amount").and_then(Value::as_i64)?,
+        amount: p
+            .get("unit_amount")
+            .and_then(Value::as_i64)
+            .or_else(decimal)?,
+        starting_at: false,
         currency: str_at(p, &["currency"])?.to_owned(),
         interval: str_at(p, &["recurring", "interval"]).map(str::to_owned),
         interval_count: p

@@ -60,9 +60,36 @@ pub struct SubscriptionView {
 }
 
 impl From<&stripe_shared::Price> for PriceTerms {
+    /// A per-unit price's `unit_amount`; a decimal one's
+    /// `unit_amount_decimal` rounded to the nearest minor unit; a tiered
+    /// one's lowest tier (when its tiers were expanded), marked as a
+    /// starting price.
     fn from(p: &stripe_shared::Price) -> Self {
+        let decimal = p
+            .unit_amount_decimal
+            .as_ref()
+            .and_then(|d| d.to_string().parse::<f64>().ok())
+            .map(|d| d.round() as i64);
+        let lowest_tier = p.tiers.as_ref().and_then(|tiers| {
+            tiers
+                .iter()
+                .filter_map(|t| {
+                    t.unit_amount.or_else(|| {
+                        t.unit_amount_decimal
+                            .as_ref()
+                            .and_then(|d| d.to_string().parse::<f64>().ok())
+                            .map(|d| d.round() as i64)
+                    })
+                })
+                .min()
+        });
         Self {
-            amount: p.unit_amount.unwrap_or_default(),
+            amount: p
+                .unit_amount
+                .or(decimal)
+                .or(lowest_tier)
+                .unwrap_or_default(),
+            starting_at: p.unit_amount.is_none() && decimal.is_none() && lowest_tier.is_some(),
             currency: p.currency.to_string(),
             interval: p.recurring.as_ref().map(|r| r.interval.as_str().to_owned()),
             interval_count: p
@@ -636,10 +663,16 @@ impl StripeRequest for RetrievePrice {
     type Output = stripe_shared::Price;
 
     fn build(&self) -> stripe_client_core::RequestBuilder {
+        // Tiers are only sent when asked for.
+        #[derive(serde::Serialize)]
+        struct Query {
+            expand: [&'static str; 1],
+        }
         stripe_client_core::RequestBuilder::new(
             stripe_client_core::StripeMethod::Get,
             format!("/prices/{}", self.id),
         )
+        .query(&Query { expand: ["tiers"] })
     }
 }
 

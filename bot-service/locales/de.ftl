@@ -28,6 +28,7 @@ plan-price-recurring = { $count ->
        *[month] Monate
     }
 }
+plan-price-from = ab { $amount }
 plan-price-once = { $amount }, einmalig
 plan-price-days = { $amount } für { $days ->
     [one] { $days } Tag
@@ -206,3 +207,4 @@ broadcast-canceled = { $count ->
    *[other] Breche { $count } Sendungen ab.
 }
 admin-alert = Achtung, Nutzer { $user }: { $detail }
+admin-missing-rights = Dem Bot fehlen Rechte im Chat { $chat }: { $rights }. Mach ihn dort zum Administrator mit „Nutzer einladen“ und „Nutzer sperren“, sonst bekommen Nutzer der Pläne mit diesem Chat keinen Link und Fremde können nicht entfernt werden.

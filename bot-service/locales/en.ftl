@@ -28,6 +28,7 @@ plan-price-recurring = { $count ->
        *[month] months
     }
 }
+plan-price-from = from { $amount }
 plan-price-once = { $amount }, paid once
 plan-price-days = { $amount } for { $days ->
     [one] { $days } day
@@ -206,3 +207,4 @@ broadcast-canceled = { $count ->
    *[other] Cancelling { $count } broadcasts.
 }
 admin-alert = Attention, user { $user }: { $detail }
+admin-missing-rights = The bot lacks rights in chat { $chat }: { $rights }. Make it an administrator there with "Invite users" and "Ban users", or users of the plans that open this chat get no link to it and strangers can't be removed.

@@ -28,6 +28,7 @@ plan-price-recurring = { $count ->
        *[month] meses
     }
 }
+plan-price-from = desde { $amount }
 plan-price-once = { $amount }, pago único
 plan-price-days = { $amount } por { $days ->
     [one] { $days } día
@@ -206,3 +207,4 @@ broadcast-canceled = { $count ->
    *[other] Cancelando { $count } envíos.
 }
 admin-alert = Atención, usuario { $user }: { $detail }
+admin-missing-rights = Al bot le faltan permisos en el chat { $chat }: { $rights }. Hazlo administrador allí con «Invitar usuarios» y «Bloquear usuarios»; si no, los usuarios de los planes que abren este chat no reciben enlace y no se puede expulsar a extraños.

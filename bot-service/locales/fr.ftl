@@ -28,6 +28,7 @@ plan-price-recurring = { $count ->
        *[month] mois
     }
 }
+plan-price-from = à partir de { $amount }
 plan-price-once = { $amount }, paiement unique
 plan-price-days = { $amount } pour { $days ->
     [one] { $days } jour
@@ -206,3 +207,4 @@ broadcast-canceled = { $count ->
    *[other] Annulation de { $count } envois.
 }
 admin-alert = Attention, utilisateur { $user } : { $detail }
+admin-missing-rights = Il manque des droits au bot dans le chat { $chat } : { $rights }. Nommez-le administrateur avec « Inviter des utilisateurs » et « Bannir des utilisateurs », sinon les abonnés des plans qui ouvrent ce chat n'y reçoivent pas de lien et les inconnus ne peuvent pas être retirés.

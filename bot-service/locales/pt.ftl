@@ -28,6 +28,7 @@ plan-price-recurring = { $count ->
        *[month] meses
     }
 }
+plan-price-from = a partir de { $amount }
 plan-price-once = { $amount }, pagamento único
 plan-price-days = { $amount } por { $days ->
     [one] { $days } dia
@@ -206,3 +207,4 @@ broadcast-canceled = { $count ->
    *[other] Cancelando { $count } envios.
 }
 admin-alert = Atenção, usuário { $user }: { $detail }
+admin-missing-rights = O bot não tem permissões no chat { $chat }: { $rights }. Torne-o administrador lá com «Convidar usuários» e «Banir usuários»; caso contrário, os usuários dos planos que abrem este chat não recebem link e estranhos não podem ser removidos.

@@ -28,6 +28,7 @@ plan-price-recurring = { $count ->
        *[month] мес.
     }
 }
+plan-price-from = от { $amount }
 plan-price-once = { $amount }, разовый платёж
 plan-price-days = { $amount } за { $days ->
     [one] { $days } день
@@ -209,3 +210,4 @@ broadcast-canceled = { $count ->
    *[other] Отменяю { $count } рассылок.
 }
 admin-alert = Внимание, пользователь { $user }: { $detail }
+admin-missing-rights = У бота нет прав в чате { $chat }: { $rights }. Сделайте его администратором с правами «Приглашать пользователей» и «Блокировать пользователей», иначе подписчики планов с этим чатом не получат ссылку, а посторонних нельзя будет удалить.

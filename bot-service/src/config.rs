@@ -46,6 +46,9 @@ pub struct BotConfig {
     /// `BOT_POLL_MS`: how often an idle replica looks for work that another
     /// replica accepted (default 200; work accepted here wakes it at once).
     pub poll_interval: Duration,
+    /// `BOT_RIGHTS_CHECK_SECS`: how often the bot's rights in the plan
+    /// chats are checked again after start-up (default 1800).
+    pub rights_check: Duration,
     /// `PREMIUM_CHAT_ID`: the chat whose access is sold.
     pub premium_chat_id: Option<i64>,
     /// `ADMIN_USER_IDS`: who may use admin commands.
@@ -142,6 +145,9 @@ impl BotConfig {
             poll_interval: env
                 .millis_or("BOT_POLL_MS", Duration::from_millis(200))?
                 .max(Duration::from_millis(10)),
+            rights_check: Duration::from_secs(
+                env.parse_or("BOT_RIGHTS_CHECK_SECS", 1800u64)?.max(1),
+            ),
             premium_chat_id: env.parse("PREMIUM_CHAT_ID")?,
             admin_ids: env.parse_list("ADMIN_USER_IDS")?,
             username: env

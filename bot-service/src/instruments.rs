@@ -14,6 +14,10 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 /// Registers the `# HELP` text of every bot-service metric.
 pub fn describe() {
     mesh_state::gauges::describe();
+    metrics::describe_gauge!(
+        "bot_chat_rights_missing",
+        "Rights the bot lacks in a plan chat (0 when it has all it needs), by chat: checked at start-up and every 30 minutes."
+    );
     metrics::describe_counter!(
         "bot_invite_refusals_total",
         "Invite links Telegram refused for one plan chat (the bot lacks a right there); the user's other chats were still invited."

@@ -28,32 +28,24 @@ pub async fn kept(store: &Store, user: i64) -> Result<Links, StoreError> {
         .unwrap_or_default())
 }
 
-/// Revokes the links kept for the chats a new link was just made for
-/// (`made`), and returns the kept links (for [`remember`]). A chat whose
+/// Revokes `earlier` links (read with [`kept`] before the invite was
+/// sent) of the chats a new link was just made for (`made`); a chat whose
 /// new link was refused keeps its earlier link. Best effort: a revocation
-/// that fails is logged (that link still expires on its own) and does not
-/// undo the invite already sent.
+/// Telegram refuses is logged (that link still expires on its own) and
+/// does not undo the invite already sent.
 pub async fn revoke_replaced(
     telegram: &Telegram,
-    store: &Store,
     user: i64,
+    earlier: &Links,
     made: &[(i64, String)],
-) -> Links {
-    let links = match kept(store, user).await {
-        Ok(links) => links,
-        Err(e) => {
-            tracing::warn!(user, error = %e, "cannot read the user's earlier invite links; they expire on their own");
-            return Links::new();
-        }
-    };
+) {
     for (chat, _) in made {
-        if let Some(link) = links.get(chat)
+        if let Some(link) = earlier.get(chat)
             && let Err(e) = telegram.revoke_invite(*chat, link).await
         {
             tracing::warn!(user, chat, error = ?e, "cannot revoke an earlier invite link; it expires on its own");
         }
     }
-    links
 }
 
 /// Keeps `made` (over `earlier`) for `user` in `tx`, for as long as the

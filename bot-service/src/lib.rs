@@ -36,6 +36,7 @@ pub mod outbox;
 pub mod partition;
 pub mod polling;
 pub mod pricing;
+pub mod rights;
 pub mod service;
 pub mod telegram;
 pub mod webhook;
@@ -125,6 +126,15 @@ pub async fn run(
             shutdown.clone(),
         )
     });
+    let rights = telegram.bot().map(|bot| {
+        rights::spawn(
+            bot.clone(),
+            billing.clone(),
+            store.clone(),
+            config.clone(),
+            shutdown.clone(),
+        )
+    });
     let senders = outbox.spawn(config.outbox_workers, telegram, shutdown.clone());
     let handler = handler::Handler::new(config.clone(), billing, store.clone());
     let workers = worker::spawn_pool(
@@ -172,6 +182,7 @@ pub async fn run(
         .chain(senders)
         .chain(poller)
         .chain(menus)
+        .chain(rights)
         .chain([sampler])
     {
         let _ = task.await;

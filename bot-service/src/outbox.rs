@@ -274,13 +274,24 @@ impl Sender {
         {
             return skipped;
         }
+        // The links kept from last time are read before anything is sent
+        // (a store failure retries with nothing sent yet) and revoked only
+        // for the chats whose new link was made.
+        let earlier = match &item.action {
+            Action::SendInvite { chat_id, .. } => match invites::kept(store, *chat_id).await {
+                Ok(links) => Some(links),
+                Err(e) => {
+                    return self.failed(SendError::Transient(format!("store: {e}")), item, claim);
+                }
+            },
+            _ => None,
+        };
         match self.telegram.execute(&item.action).await {
             Ok(sent) => {
-                let links = match &item.action {
-                    Action::SendInvite { chat_id, .. } => {
-                        let earlier =
-                            invites::revoke_replaced(&self.telegram, store, *chat_id, &sent.links)
-                                .await;
+                let links = match (&item.action, earlier) {
+                    (Action::SendInvite { chat_id, .. }, Some(earlier)) => {
+                        invites::revoke_replaced(&self.telegram, *chat_id, &earlier, &sent.links)
+                            .await;
                         Some((earlier, sent.links))
                     }
                     _ => None,

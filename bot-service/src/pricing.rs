@@ -14,20 +14,32 @@ const ZERO_DECIMAL: &[&str] = &[
 ];
 /// Currencies with three decimals.
 const THREE_DECIMAL: &[&str] = &["bhd", "jod", "kwd", "omr", "tnd"];
+/// Stripe's special cases (docs.stripe.com/currencies): amounts are sent
+/// in hundredths, but the currency is paid in whole units (ISK always, HUF
+/// and TWD on payouts), so a price is shown without a fraction unless it
+/// has one.
+const WHOLE_IN_HUNDREDTHS: &[&str] = &["isk", "huf", "twd"];
+
+/// How `currency`'s amounts are written: Stripe's minor units per whole
+/// unit, and the decimals shown.
+fn exponent(currency: &str, minor: i64) -> (i64, u32) {
+    if ZERO_DECIMAL.contains(&currency) {
+        (1, 0)
+    } else if THREE_DECIMAL.contains(&currency) {
+        (1000, 3)
+    } else if WHOLE_IN_HUNDREDTHS.contains(&currency) && minor % 100 == 0 {
+        (100, 0)
+    } else {
+        (100, 2)
+    }
+}
 
 /// `minor` units of `currency` for `lang`: `1,234.50 USD` (en),
 /// `1.234,50 USD` (de).
 pub fn amount(lang: Lang, minor: i64, currency: &str) -> String {
     let currency = currency.to_ascii_lowercase();
-    let decimals: u32 = if ZERO_DECIMAL.contains(&currency.as_str()) {
-        0
-    } else if THREE_DECIMAL.contains(&currency.as_str()) {
-        3
-    } else {
-        2
-    };
+    let (scale, decimals) = exponent(&currency, minor);
     let (point, group) = lang.separators();
-    let scale = 10i64.pow(decimals);
     let sign = if minor < 0 { "-" } else { "" };
     let (whole, fraction) = (minor.abs() / scale, minor.abs() % scale);
     let digits = whole.to_string();
@@ -54,6 +66,12 @@ pub fn price(texts: &Catalogue, lang: Lang, plan: &Plan) -> Option<String> {
     let base = match &plan.price {
         Some(p) => {
             let a = amount(lang, p.unit_amount, &p.currency);
+            // A tiered price shows its lowest tier: "from ...".
+            let a = if p.starting_at {
+                texts.text(lang, "plan-price-from", &[("amount", (&a).into())])
+            } else {
+                a
+            };
             if p.interval.is_empty() {
                 match (plan.mode(), plan.duration_days) {
                     (PlanMode::Payment, 0) => {
@@ -110,5 +128,10 @@ mod tests {
         assert_eq!(amount(Lang::En, 1500, "jpy"), "1,500 JPY");
         assert_eq!(amount(Lang::En, 1500, "kwd"), "1.500 KWD");
         assert_eq!(amount(Lang::En, 5, "usd"), "0.05 USD");
+        assert_eq!(amount(Lang::En, 150_000, "isk"), "1,500 ISK");
+        assert_eq!(amount(Lang::De, 990_000, "huf"), "9.900 HUF");
+        assert_eq!(amount(Lang::En, 99_950, "huf"), "999.50 HUF");
+        assert_eq!(amount(Lang::En, 30_000, "twd"), "300 TWD");
+        assert_eq!(amount(Lang::En, 1500, "ugx"), "1,500 UGX");
     }
 }

@@ -26,6 +26,8 @@ pub const PRICES: &[&str] = &[
     "price_monthly_placeholder",
     "price_yearly_placeholder",
     "price_pass_placeholder",
+    "price_tiered_placeholder",
+    "price_decimal_placeholder",
 ];
 
 /// Presents a bearer token (when set) on billing calls.

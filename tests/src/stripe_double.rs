@@ -643,7 +643,8 @@ fn charge_object(id: &str, customer: &Value, amount: i64) -> Value {
 /// A subscription with every field async-stripe requires.
 /// A price as Stripe shows it. Its terms follow its id: `yearly` in it
 /// bills 99.99 USD a year, `pass` or `lifetime` is a one-time 15.00 USD,
-/// anything else 9.99 USD a month.
+/// anything else 9.99 USD a month; `tiered` makes it tiered (5.00, then
+/// 4.00 a unit), `decimal` fractional (12.496 USD).
 pub fn price_object(id: &str) -> Value {
     let mut price = json!({"id": id, "object": "price", "active": true, "billing_scheme": "per_unit",
         "created": 1_700_000_000, "currency": "usd", "livemode": false, "metadata": {},
@@ -657,6 +658,22 @@ pub fn price_object(id: &str) -> Value {
     };
     price["unit_amount"] = json!(amount);
     price["unit_amount_decimal"] = json!(amount.to_string());
+    // A tiered price has no unit amount; its tiers come when expanded.
+    if id.contains("tiered") {
+        price["billing_scheme"] = json!("tiered");
+        price["tiers_mode"] = json!("graduated");
+        price["unit_amount"] = Value::Null;
+        price["unit_amount_decimal"] = Value::Null;
+        price["tiers"] = json!([
+            {"up_to": 10, "unit_amount": 500, "unit_amount_decimal": "500", "flat_amount": null, "flat_amount_decimal": null},
+            {"up_to": null, "unit_amount": 400, "unit_amount_decimal": "400", "flat_amount": null, "flat_amount_decimal": null},
+        ]);
+    }
+    // A fractional price: only the decimal amount.
+    if id.contains("decimal") {
+        price["unit_amount"] = Value::Null;
+        price["unit_amount_decimal"] = json!("1249.6");
+    }
     match recurring {
         Some(interval) => {
             price["type"] = json!("recurring");
@@ -1042,6 +1059,7 @@ impl StripeDouble {
             }
             ("GET", "/v1/invoice_payments", None) => {
                 let intent = s(p, "/payment/payment_intent");
+                let invoice = s(p, "/invoice");
                 let expand = p
                     .get("expand")
                     .and_then(Value::as_object)
@@ -1050,6 +1068,7 @@ impl StripeDouble {
                     .invoice_payments
                     .iter()
                     .filter(|x| intent.is_none_or(|i| x["payment"]["payment_intent"] == i))
+                    .filter(|x| invoice.is_none_or(|i| x["invoice"] == i))
                     .map(|x| {
                         let mut x = x.clone();
                         if expand {

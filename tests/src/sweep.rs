@@ -65,6 +65,9 @@ pub async fn sweep<T>(
         subject += 1;
         let t = setup(subject).await;
         settle().await;
+        if std::env::var_os("SWEEP_VERBOSE").is_some() {
+            println!("  {name}: subject {subject}, armed {armed:?}");
+        }
         match armed {
             Some((sig, k, mode)) => proxy.arm(sig, k, mode),
             None => proxy.record(),

@@ -371,8 +371,31 @@ fn respond(
                 "text": text,
             })
         }
-        "getMe" => {
-            json!({"id": 123456789, "is_bot": true, "first_name": "Test", "username": "test_bot"})
+        "getMe" => json!({
+            "id": 123456789, "is_bot": true, "first_name": "Test", "username": "test_bot",
+            "can_join_groups": true, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "can_connect_to_business": false,
+            "has_main_web_app": false,
+        }),
+        // The bot's own membership: an administrator, without the right to
+        // invite where it was taken away.
+        "getChatMember" => {
+            let Some(chat) = chat else {
+                return error(StatusCode::BAD_REQUEST, "Bad Request: chat not found", None);
+            };
+            let user = params.get("user_id").and_then(as_i64).unwrap_or_default();
+            if user != 123_456_789 {
+                return error(StatusCode::BAD_REQUEST, "Bad Request: user not found", None);
+            }
+            json!({
+                "status": "administrator",
+                "user": {"id": user, "is_bot": true, "first_name": "Test", "username": "test_bot"},
+                "can_be_edited": false, "is_anonymous": false, "can_manage_chat": true,
+                "can_delete_messages": true, "can_manage_video_chats": true,
+                "can_restrict_members": true, "can_promote_members": false, "can_change_info": false,
+                "can_invite_users": !inner.no_invite_rights.contains(&chat),
+                "can_post_stories": false, "can_edit_stories": false, "can_delete_stories": false,
+            })
         }
         "createChatInviteLink" => {
             let Some(chat) = chat else {

@@ -568,6 +568,13 @@ description = "Billed every month."
 stripe_price_id = "price_monthly_placeholder"
 
 [[plans]]
+id = "yearly"
+name = "Yearly"
+description = "Billed every year."
+stripe_price_id = "price_yearly_placeholder"
+trial_days = 7
+
+[[plans]]
 id = "lifetime"
 name = "Lifetime"
 description = "Once, for ever."
@@ -926,6 +933,18 @@ async fn a_second_tab_never_makes_a_second_subscription() {
     let keys: std::collections::HashSet<_> =
         refunds.iter().map(|r| r.idempotency_key.clone()).collect();
     assert_eq!(keys.len(), 1, "one refund: {refunds:?}");
+    let refunded: Vec<Value> = p
+        .stripe
+        .charges_of(&e.stripe_customer_id)
+        .into_iter()
+        .filter(|c| c["refunded"] == true)
+        .collect();
+    assert_eq!(
+        refunded.len(),
+        1,
+        "{:?}",
+        p.stripe.charges_of(&e.stripe_customer_id)
+    );
     let told = p
         .telegram
         .messages_to(user)
@@ -937,5 +956,168 @@ async fn a_second_tab_never_makes_a_second_subscription() {
         })
         .count();
     assert_eq!(told, 1);
+    p.stop().await;
+}
+
+/// Reconcile rebuilds everything that grants access after the store is
+/// wiped: one-time purchases (from Stripe's Checkout sessions), trial use
+/// (a trial subscription long ended still counts: no second trial), and
+/// every subscription of a user. Grants live only in the ledger: a wipe
+/// loses them (the operating docs say to back the store up).
+#[tokio::test]
+async fn reconcile_rebuilds_purchases_trials_and_subscriptions() {
+    let p = Product::start(
+        "ledger_reconcile",
+        &[("PLANS_FILE", ledger_plans("ledger_reconcile"))],
+    )
+    .await;
+    let (pass, trial, paying) = (6801, 6802, 6803);
+    let session = p.checkout(pass, "lifetime").await;
+    let paid = p.stripe.complete_payment(&session.session_id, 0);
+    p.stripe
+        .deliver_all(&p.mesh.gateway, std::slice::from_ref(&paid))
+        .await;
+    p.wait_state(pass, EntitlementState::Active).await;
+    let session = p.checkout(trial, "yearly").await;
+    let events = p.stripe.complete_checkout(&session.session_id);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    let sub = p
+        .wait_state(trial, EntitlementState::Trialing)
+        .await
+        .stripe_subscription_id;
+    p.stripe
+        .deliver_all(&p.mesh.gateway, &p.stripe.end_subscription(&sub))
+        .await;
+    p.wait_state(trial, EntitlementState::Expired).await;
+    p.subscribe(paying).await;
+    p.billing()
+        .grant_entitlement(mesh_proto::billing::v1::GrantEntitlementRequest {
+            telegram_user_id: paying,
+            plan_id: "monthly".into(),
+            days: 90,
+            actor: "test".into(),
+            reason: "goodwill".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+
+    let client = redis::Client::open(mesh_tests::shared_redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}*", p.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(p.entitlement(pass).await.state(), EntitlementState::None);
+
+    let outcome = p
+        .billing()
+        .reconcile(ReconcileRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(outcome.entitlements_updated, 3, "{outcome:?}");
+    let e = p.entitlement(pass).await;
+    assert!(e.has_access && e.lifetime, "the pass is back: {e:?}");
+    let e = p.entitlement(trial).await;
+    assert_eq!(e.state(), EntitlementState::Expired);
+    assert!(e.trial_used, "an ended trial still counts");
+    let again = p.checkout(trial, "yearly").await;
+    let stored = p
+        .stripe
+        .sessions()
+        .into_iter()
+        .find(|s| s["id"] == again.session_id)
+        .expect("session");
+    assert!(
+        stored["subscription_data"]["trial_period_days"].is_null(),
+        "no second trial: {stored}"
+    );
+    let e = p.entitlement(paying).await;
+    assert_eq!(e.state(), EntitlementState::Active);
+    assert!(e.granted_until.is_none(), "a wipe loses grants: {e:?}");
+    p.stop().await;
+}
+
+/// libfaketime's preload library (Debian's `faketime`, which the test
+/// command installs).
+fn faketime_library() -> String {
+    std::fs::read_dir("/usr/lib")
+        .expect("/usr/lib")
+        .filter_map(Result::ok)
+        .map(|d| d.path().join("faketime/libfaketimeMT.so.1"))
+        .find(|p| p.exists())
+        .expect("libfaketime (apt-get install faketime)")
+        .display()
+        .to_string()
+}
+
+/// Two billing replicas whose clocks differ by a minute share one store:
+/// one subscription's events read on the fast one, then its deletion read
+/// on the slow one, end as Stripe ends: the store's clock orders the
+/// reads, not each replica's.
+#[tokio::test]
+async fn two_replicas_with_different_clocks_order_reads_alike() {
+    let test = "ledger_two_clocks";
+    let p = Product::start(test, &[]).await;
+    let mut env = vec![
+        ("REDIS_URL", mesh_tests::shared_redis_url()),
+        ("REDIS_KEY_PREFIX", p.prefix.clone()),
+        ("BILLING_SERVICE_ADDR", "127.0.0.1:0".to_owned()),
+        ("BILLING_METRICS_ADDR", "off".to_owned()),
+        ("BOT_SERVICE_URL", p.mesh.bot.clone()),
+        (
+            "PREMIUM_CHAT_ID",
+            mesh_tests::product::PREMIUM_CHAT.to_string(),
+        ),
+        ("TELEGRAM_BOT_USERNAME", "test_bot".to_owned()),
+        (
+            "PLANS_FILE",
+            mesh_tests::mesh::plans_file().display().to_string(),
+        ),
+        ("LD_PRELOAD", faketime_library()),
+        ("FAKETIME", "+60s".to_owned()),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_owned()),
+    ];
+    env.extend(p.stripe.env());
+    let fast = mesh_tests::process::Process::spawn(test, "billing-fast", "billing-service", &env);
+    let port = fast.port("billing-service listening").await;
+    let fast_billing = mesh_proto::billing::v1::billing_service_client::BillingServiceClient::new(
+        mesh_proto::lazy_channel(&format!("http://127.0.0.1:{port}")).expect("channel"),
+    );
+    let user = 6901;
+    let session = p.checkout(user, "monthly").await;
+    for event in p.stripe.complete_checkout(&session.session_id) {
+        mesh_tests::eventually(Duration::from_secs(10), "the fast replica applies", || {
+            let mut client = fast_billing.clone();
+            let body = event.to_string().into_bytes();
+            async move {
+                client
+                    .apply_stripe_event(mesh_proto::billing::v1::ApplyStripeEventRequest {
+                        event_json: body.into(),
+                    })
+                    .await
+                    .ok()
+            }
+        })
+        .await;
+    }
+    let sub = p
+        .wait_state(user, EntitlementState::Active)
+        .await
+        .stripe_subscription_id;
+    // Deleted at Stripe a moment later; the slow replica (the gateway's)
+    // reads it.
+    p.stripe
+        .deliver_all(&p.mesh.gateway, &p.stripe.end_subscription(&sub))
+        .await;
+    p.wait_state(user, EntitlementState::Expired).await;
+    drop(fast);
     p.stop().await;
 }

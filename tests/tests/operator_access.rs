@@ -131,11 +131,12 @@ async fn join_revokes_earlier_links() {
     p.post(&text_update(10, user, "/join")).await;
     let second = url_buttons(&p.wait_message(user, "fresh invite").await);
     assert_ne!(first, second);
-    assert_eq!(
-        p.telegram.link_revoked(&first[0]),
-        Some(true),
-        "the earlier link no longer works"
-    );
+    mesh_tests::eventually(
+        Duration::from_secs(10),
+        "the earlier link revoked once the new one is sent",
+        || async { (p.telegram.link_revoked(&first[0]) == Some(true)).then_some(()) },
+    )
+    .await;
     assert_eq!(p.telegram.link_revoked(&second[0]), Some(false));
     // The button in /status.
     p.post(&text_update(11, user, "/status")).await;
@@ -345,14 +346,29 @@ fn broken_override_stops_startup() {
 }
 
 /// Invites chat by chat: in a two-chat plan where the bot lost the right to
-/// make links in one chat, the paying user still gets the other chat's
-/// link (not a dead letter and nothing), and a later `/join` revokes only
-/// the earlier link of the chat whose new link was made.
+/// make links in one chat, the admins are told (bot-service checks its own
+/// rights), the paying user still gets the other chat's link (not a dead
+/// letter and nothing), and a later `/join` revokes only the earlier link
+/// of the chat whose new link was made.
 #[tokio::test]
 async fn one_chat_without_rights_does_not_hold_back_the_others() {
     let plans = plans_file("duo_rights");
-    let p = Product::start("duo_rights", &[("PLANS_FILE", plans)]).await;
+    let p = Product::start(
+        "duo_rights",
+        &[
+            ("PLANS_FILE", plans),
+            ("BOT_RIGHTS_CHECK_SECS", "1".to_owned()),
+        ],
+    )
+    .await;
     p.telegram.take_invite_rights(LOUNGE);
+    // bot-service finds out by itself (getChatMember on itself) and tells
+    // the admins, once however often it checks.
+    p.wait_message(
+        ADMIN,
+        &format!("lacks rights in chat {LOUNGE}: can_invite_users"),
+    )
+    .await;
     let user = 708;
     let session = p.checkout(user, "duo").await;
     let events = p.stripe.complete_checkout(&session.session_id);
@@ -374,5 +390,62 @@ async fn one_chat_without_rights_does_not_hold_back_the_others() {
         .map(|c| c.params["chat_id"].clone())
         .collect();
     assert_eq!(made, [json!(SIGNALS), json!(SIGNALS)]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let told = p
+        .telegram
+        .messages_to(ADMIN)
+        .iter()
+        .filter(|m| {
+            m["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("lacks rights"))
+        })
+        .count();
+    assert_eq!(told, 1, "once a day, however often it checks");
+    p.stop().await;
+}
+
+/// Amounts as Stripe defines them: a tiered price (no unit amount) is
+/// shown from its lowest tier, a fractional one rounded to the cent;
+/// neither as "0.00".
+#[tokio::test]
+async fn tiered_and_fractional_prices() {
+    let path = std::env::temp_dir().join(format!("plans-tiers-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        r#"
+[[plans]]
+id = "team"
+name = "Team"
+description = "Per seat."
+stripe_price_id = "price_tiered_placeholder"
+
+[[plans]]
+id = "metered"
+name = "Metered"
+description = "Fractional."
+stripe_price_id = "price_decimal_placeholder"
+"#,
+    )
+    .expect("plans file");
+    let p = Product::start(
+        "prices_tiers",
+        &[("PLANS_FILE", path.display().to_string())],
+    )
+    .await;
+    let text = mesh_tests::eventually(Duration::from_secs(20), "priced plans", || async {
+        p.post(&text_update(mesh_tests::stripe::now(), 709, "/plans"))
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        p.telegram
+            .messages_to(709)
+            .iter()
+            .filter_map(|m| m["text"].as_str().map(str::to_owned))
+            .find(|t| t.contains("Team: from"))
+    })
+    .await;
+    assert!(text.contains("Team: from 4.00 USD per month"), "{text}");
+    assert!(text.contains("Metered: 12.50 USD per month"), "{text}");
+    assert!(!text.contains("0.00"), "{text}");
     p.stop().await;
 }

@@ -15,7 +15,7 @@ use mesh_proto::billing::v1::{CreateCheckoutSessionRequest, EntitlementState};
 use mesh_state::Store;
 use mesh_tests::fault_proxy::FaultProxy;
 use mesh_tests::http::{callback_update, join_request_update, post_update, text_update};
-use mesh_tests::product::{ADMIN, PREMIUM_CHAT, Product};
+use mesh_tests::product::{ADMIN, PREMIUM_CHAT, Product, url_buttons};
 use mesh_tests::sweep::{quiet, sweep};
 use serde_json::Value;
 
@@ -36,15 +36,19 @@ struct Rig {
 }
 
 impl Rig {
-    /// Sweeps a flow on this rig (settling means: every queue drained).
+    /// Sweeps a flow on this rig (settling means: every queue drained),
+    /// asserting it tried exactly `points` failure points: a flow whose
+    /// store commands change must say so here, and one that silently stops
+    /// issuing commands fails.
     async fn sweep<T>(
         &self,
         name: &str,
+        points: usize,
         setup: impl AsyncFn(u64) -> T,
         act: impl AsyncFn(&T),
         check: impl AsyncFn(&T, String),
     ) {
-        sweep(
+        let coverage = sweep(
             name,
             &self.proxy,
             setup,
@@ -53,6 +57,11 @@ impl Rig {
             check,
         )
         .await;
+        assert_eq!(
+            (coverage.points, coverage.fired),
+            (points, points * 2),
+            "{name}: failure points tried (update the count on purpose when the flow's commands change)"
+        );
     }
 
     /// A subscribed user and the events Stripe sends when `change` happens
@@ -91,10 +100,27 @@ async fn product(test: &str) -> Rig {
         // in the flow (its command is a failure point) but never bites.
         ("BOT_USER_RATE_PER_MIN", "60000".to_owned()),
         ("BOT_USER_BURST", "1000".to_owned()),
+        ("PLANS_FILE", plans_file(test)),
     ];
     let p = Product::start(test, &vars).await;
     let store = Store::redis(&mesh_tests::shared_redis_url(), &p.prefix).expect("store");
     Rig { p, proxy, store }
+}
+
+/// The default plans and a lifetime pass (Checkout in payment mode).
+fn plans_file(test: &str) -> String {
+    let path = std::env::temp_dir().join(format!("plans-{test}-{}.toml", std::process::id()));
+    let default = std::fs::read_to_string(mesh_tests::mesh::plans_file()).expect("plans.toml");
+    let pass = r#"
+[[plans]]
+id = "lifetime"
+name = "Lifetime"
+description = "Once, for ever."
+stripe_price_id = "price_pass_placeholder"
+mode = "payment"
+"#;
+    std::fs::write(&path, format!("{default}\n{pass}")).expect("plans file");
+    path.display().to_string()
 }
 
 /// Posts `update` until the gateway accepts it, as Telegram retries.
@@ -145,6 +171,7 @@ async fn sweep_paid_checkout_to_invite() {
     let p = &rig.p;
     rig.sweep(
         "paid checkout -> invite",
+        34,
         async |n| {
             let user = 71_000_000 + i64::try_from(n).unwrap_or_default();
             let session = p
@@ -185,6 +212,7 @@ async fn sweep_start_to_reply() {
     let p = &rig.p;
     rig.sweep(
         "/start -> reply",
+        12,
         async |n| {
             let user = 72_000_000 + i64::try_from(n).unwrap_or_default();
             (user, text_update(next_update(), user, "/start"))
@@ -205,6 +233,7 @@ async fn sweep_subscription_deleted_to_removal() {
     let p = &rig.p;
     rig.sweep(
         "subscription deleted -> removal and message",
+        24,
         async |n| {
             let user = 73_000_000 + i64::try_from(n).unwrap_or_default();
             rig.subscribed(user, |sub| p.stripe.end_subscription(sub))
@@ -234,6 +263,7 @@ async fn sweep_payment_failed_to_notice() {
     let p = &rig.p;
     rig.sweep(
         "payment failed -> notice",
+        28,
         async |n| {
             let user = 74_000_000 + i64::try_from(n).unwrap_or_default();
             rig.subscribed(user, |sub| p.stripe.fail_renewal(sub)).await
@@ -259,6 +289,7 @@ async fn sweep_admin_grant_to_invite() {
     let p = &rig.p;
     rig.sweep(
         "admin /grant -> invite",
+        28,
         async |n| {
             let user = 75_000_000 + i64::try_from(n).unwrap_or_default();
             let update = text_update(next_update(), ADMIN, &format!("/grant {user} monthly 30"));
@@ -297,6 +328,7 @@ async fn sweep_join_request_to_approval() {
     let p = &rig.p;
     rig.sweep(
         "join request -> approval",
+        10,
         async |n| {
             let user = 76_000_000 + i64::try_from(n).unwrap_or_default();
             p.subscribe(user).await;
@@ -321,6 +353,7 @@ async fn sweep_cancel_confirmed() {
     let p = &rig.p;
     rig.sweep(
         "/cancel confirmed -> cancellation and message",
+        19,
         async |n| {
             let user = 77_000_000 + i64::try_from(n).unwrap_or_default();
             p.subscribe(user).await;
@@ -354,6 +387,242 @@ async fn sweep_cancel_confirmed() {
                 updates.len(),
                 1,
                 "{run}: one cancellation at Stripe: {updates:?}"
+            );
+        },
+    )
+    .await;
+    rig.p.stop().await;
+}
+
+/// A full refund of the paid invoice: the subscription cancelled at Stripe
+/// once, one removal, one message.
+#[tokio::test]
+async fn sweep_refund_to_removal() {
+    let rig = product("sweep_refund").await;
+    let p = &rig.p;
+    rig.sweep(
+        "full refund -> removal and message",
+        25,
+        async |n| {
+            let user = 78_000_000 + i64::try_from(n).unwrap_or_default();
+            p.subscribe(user).await;
+            let e = p.entitlement(user).await;
+            (user, p.stripe.refund(&e.stripe_customer_id, None))
+        },
+        async |(_, events)| deliver_events(p, events).await,
+        async |(user, _), run| {
+            let bans = calls(p, "banChatMember", |m| m["user_id"] == *user);
+            assert_eq!(bans, 1, "{run}: removals");
+            assert_eq!(
+                messages(p, *user, "your payment was refunded"),
+                1,
+                "{run}: messages"
+            );
+            let e = p.entitlement(*user).await;
+            assert_eq!(e.state(), EntitlementState::Expired, "{run}");
+            let sub = p.stripe.subscription(&e.stripe_subscription_id).unwrap();
+            assert_eq!(sub["status"], "canceled", "{run}: cancelled at Stripe");
+        },
+    )
+    .await;
+    rig.p.stop().await;
+}
+
+/// A dispute opened: access held back (one removal, one message to the
+/// user, one alert to the admins).
+#[tokio::test]
+async fn sweep_dispute_to_suspension() {
+    let rig = product("sweep_dispute").await;
+    let p = &rig.p;
+    rig.sweep(
+        "dispute -> suspension",
+        36,
+        async |n| {
+            let user = 79_000_000 + i64::try_from(n).unwrap_or_default();
+            p.subscribe(user).await;
+            let e = p.entitlement(user).await;
+            let (dispute, events) = p.stripe.dispute(&e.stripe_customer_id);
+            (user, dispute, events)
+        },
+        async |(_, _, events)| deliver_events(p, events).await,
+        async |(user, dispute, _), run| {
+            let bans = calls(p, "banChatMember", |m| m["user_id"] == *user);
+            assert_eq!(bans, 1, "{run}: removals");
+            assert_eq!(
+                messages(p, *user, "suspended while a dispute"),
+                1,
+                "{run}: messages"
+            );
+            assert_eq!(messages(p, ADMIN, dispute), 1, "{run}: admin alerts");
+            assert_eq!(
+                p.entitlement(*user).await.state(),
+                EntitlementState::Suspended,
+                "{run}"
+            );
+        },
+    )
+    .await;
+    rig.p.stop().await;
+}
+
+/// A lifetime pass paid (Checkout in payment mode): one invite, one
+/// welcome, access for life.
+#[tokio::test]
+async fn sweep_one_time_purchase_to_invite() {
+    let rig = product("sweep_purchase").await;
+    let p = &rig.p;
+    rig.sweep(
+        "one-time purchase -> invite",
+        20,
+        async |n| {
+            let user = 80_000_000 + i64::try_from(n).unwrap_or_default();
+            let session = p.checkout(user, "lifetime").await;
+            (
+                user,
+                vec![p.stripe.complete_payment(&session.session_id, 0)],
+            )
+        },
+        async |(_, events)| deliver_events(p, events).await,
+        async |(user, _), run| {
+            assert_eq!(invites(p, *user), 1, "{run}: invites");
+            assert_eq!(
+                messages(p, *user, "Welcome to premium"),
+                1,
+                "{run}: welcomes"
+            );
+            let e = p.entitlement(*user).await;
+            assert!(e.has_access && e.lifetime, "{run}: {e:?}");
+        },
+    )
+    .await;
+    rig.p.stop().await;
+}
+
+/// `/join` by a paying user: one fresh link, the earlier one revoked once.
+#[tokio::test]
+async fn sweep_join_to_fresh_link() {
+    let rig = product("sweep_join_link").await;
+    let p = &rig.p;
+    rig.sweep(
+        "/join -> fresh link",
+        14,
+        async |n| {
+            let user = 81_000_000 + i64::try_from(n).unwrap_or_default();
+            p.subscribe(user).await;
+            p.wait_message(user, "Welcome to premium").await;
+            (user, text_update(next_update(), user, "/join"))
+        },
+        async |(_, update)| deliver_update(p, update).await,
+        async |(user, _), run| {
+            assert_eq!(invites(p, *user), 2, "{run}: the welcome's and one more");
+            let sent: Vec<Value> = p.telegram.messages_to(*user);
+            let links: Vec<String> = sent.iter().flat_map(url_buttons).collect();
+            assert_eq!(links.len(), 2, "{run}: one answer with a link: {links:?}");
+            assert_eq!(
+                p.telegram.link_revoked(&links[0]),
+                Some(true),
+                "{run}: the earlier link revoked"
+            );
+            assert_eq!(p.telegram.link_revoked(&links[1]), Some(false), "{run}");
+        },
+    )
+    .await;
+    rig.p.stop().await;
+}
+
+/// An admin's `/revoke`: the subscription cancelled at Stripe, one
+/// removal, one message, one answer.
+#[tokio::test]
+async fn sweep_admin_revoke_to_removal() {
+    let rig = product("sweep_revoke").await;
+    let p = &rig.p;
+    rig.sweep(
+        "admin /revoke -> removal",
+        32,
+        async |n| {
+            let user = 82_000_000 + i64::try_from(n).unwrap_or_default();
+            p.subscribe(user).await;
+            let update = text_update(next_update(), ADMIN, &format!("/revoke {user}"));
+            (user, update)
+        },
+        async |(_, update)| deliver_update(p, update).await,
+        async |(user, _), run| {
+            let bans = calls(p, "banChatMember", |m| m["user_id"] == *user);
+            assert_eq!(bans, 1, "{run}: removals");
+            assert_eq!(
+                messages(p, *user, "revoked by an administrator"),
+                1,
+                "{run}: messages"
+            );
+            assert_eq!(
+                messages(p, ADMIN, &format!("{user} no longer has access")),
+                1,
+                "{run}: answers"
+            );
+            let e = p.entitlement(*user).await;
+            assert_eq!(e.state(), EntitlementState::Expired, "{run}");
+            let sub = p.stripe.subscription(&e.stripe_subscription_id).unwrap();
+            assert_eq!(sub["status"], "canceled", "{run}: cancelled at Stripe");
+        },
+    )
+    .await;
+    rig.p.stop().await;
+}
+
+/// Two tabs, both paid: the second subscription is cancelled and its
+/// payment refunded once, the user told once, the first stands.
+#[tokio::test]
+async fn sweep_double_checkout_to_one_subscription() {
+    let rig = product("sweep_double").await;
+    let p = &rig.p;
+    rig.sweep(
+        "double checkout -> one live subscription",
+        47,
+        async |n| {
+            let user = 83_000_000 + i64::try_from(n).unwrap_or_default();
+            let monthly = p.checkout(user, "monthly").await;
+            let first = p.stripe.complete_checkout(&monthly.session_id);
+            let yearly = p.checkout(user, "yearly").await;
+            let second = p.stripe.complete_checkout(&yearly.session_id);
+            deliver_events(p, &first).await;
+            p.wait_state(user, EntitlementState::Active).await;
+            (user, second)
+        },
+        async |(_, events)| deliver_events(p, events).await,
+        async |(user, _), run| {
+            assert_eq!(
+                messages(p, *user, "its payment refunded"),
+                1,
+                "{run}: told once"
+            );
+            let e = p.entitlement(*user).await;
+            assert_eq!(e.state(), EntitlementState::Active, "{run}");
+            let live = p
+                .stripe
+                .sessions()
+                .into_iter()
+                .filter(|s| s["client_reference_id"].as_str() == Some(user.to_string().as_str()))
+                .filter_map(|s| s["subscription"].as_str().map(str::to_owned))
+                .filter(|id| {
+                    p.stripe
+                        .subscription(id)
+                        .is_some_and(|s| s["status"] == "active")
+                })
+                .count();
+            assert_eq!(live, 1, "{run}: one live subscription");
+            let refunds: std::collections::HashSet<_> = p
+                .stripe
+                .requests_to("POST", "/v1/refunds")
+                .into_iter()
+                .filter(|r| r.idempotency_key.is_some())
+                .map(|r| r.params["payment_intent"].clone())
+                .collect();
+            let charges = p.stripe.charges_of(&e.stripe_customer_id);
+            let refunded = charges.iter().filter(|c| c["refunded"] == true).count();
+            assert_eq!(
+                refunded, 1,
+                "{run}: one refund ({refunds:?}) of {} in {charges:?}",
+                e.stripe_customer_id
             );
         },
     )

@@ -173,9 +173,12 @@ impl Handler {
     }
 
     /// `/join` and the "Get my invite link" button: fresh links for an
-    /// entitled user, the plans for anyone else.
+    /// entitled user, the plans for anyone else. While billing is away the
+    /// request waits (a paying user gets their link once it answers)
+    /// rather than being answered "try later".
     pub(super) async fn join(&self, ctx: &Ctx, out: &mut Effects) -> Result<(), HandleError> {
-        let action = match self.billing.entitlement(ctx.user).await {
+        let entitlement = Self::retry_if_away(self.billing.entitlement(ctx.user).await)?;
+        let action = match entitlement {
             Ok(e) if e.has_access => {
                 let chats = if e.chats.is_empty() {
                     self.config.premium_chat_id.into_iter().collect()
