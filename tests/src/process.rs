@@ -189,11 +189,14 @@ impl MeshProcesses {
             ("GATEWAY_ADDR", "127.0.0.1:0".to_owned()),
             ("BOT_SERVICE_ADDR", "127.0.0.1:0".to_owned()),
             ("BILLING_SERVICE_ADDR", "127.0.0.1:0".to_owned()),
-            (
+        ]);
+        // The repository's plans unless the test brings its own.
+        if !env.iter().any(|(k, _)| *k == "PLANS_FILE") {
+            env.push((
                 "PLANS_FILE",
                 crate::mesh::plans_file().display().to_string(),
-            ),
-        ]);
+            ));
+        }
         let mut billing = Process::spawn(test, "billing-service", "billing-service", &env);
         let billing_port = billing.port("billing-service listening").await;
         // With GRPC_TLS_* the services speak gRPC over TLS: https URLs.

@@ -521,6 +521,12 @@ impl StripeDouble {
         charges
     }
 
+    /// The subscription is gone from Stripe for good (deleted in a test
+    /// mode reset, say): every read of it answers 404.
+    pub fn forget_subscription(&self, id: &str) {
+        self.lock().subscriptions.remove(id);
+    }
+
     /// Stripe forgets the stored answers of idempotent requests (it may
     /// prune them after 24 hours): a retry runs again.
     pub fn forget_idempotency(&self) {

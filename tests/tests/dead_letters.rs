@@ -229,3 +229,65 @@ async fn join_request_waits_for_billing() {
     assert_eq!(telegram.successful("approveChatJoinRequest").len(), 1);
     assert!(telegram.successful("declineChatJoinRequest").is_empty());
 }
+
+/// The chat gate fails closed for every plan chat, not only
+/// `PREMIUM_CHAT_ID`: with billing away before bot-service ever learned
+/// the plans, a stranger who joins a plan chat and another's join request
+/// wait (nothing approved, nothing dropped); once billing answers, the
+/// stranger is removed and the request declined.
+#[tokio::test]
+async fn plan_chats_stay_gated_while_billing_is_away() {
+    let test = "gate_closed";
+    let (vip, stranger, asker) = (-1_002_i64, 8401, 8402);
+    let plans = std::env::temp_dir().join(format!("plans-{test}-{}.toml", std::process::id()));
+    std::fs::write(
+        &plans,
+        format!(
+            "[[plans]]\nid = \"monthly\"\nname = \"Monthly\"\ndescription = \"D\"\nstripe_price_id = \"price_monthly_placeholder\"\nchats = [{vip}]\n"
+        ),
+    )
+    .expect("plans file");
+    let telegram = TelegramDouble::start().await;
+    let stripe = StripeDouble::start(PRICES).await;
+    let mut env = mesh_tests::base_env(test, &telegram);
+    env.extend([
+        ("PREMIUM_CHAT_ID", "-1001".to_owned()),
+        ("ADMIN_USER_IDS", "8400".to_owned()),
+        ("PLANS_FILE", plans.display().to_string()),
+    ]);
+    env.extend(stripe.env());
+    let mut mesh = MeshProcesses::start(test, &env).await;
+    mesh.billing.kill();
+    for update in [
+        mesh_tests::http::chat_member_update(8_400_001, vip, stranger, "left", "member"),
+        join_request_update(8_400_002, vip, asker),
+    ] {
+        let (status, _) = post_update(&mesh.gateway_url, &update, None).await;
+        assert_eq!(status, 200);
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    for method in [
+        "banChatMember",
+        "approveChatJoinRequest",
+        "declineChatJoinRequest",
+    ] {
+        assert!(
+            telegram.successful(method).is_empty(),
+            "{method} while billing is away"
+        );
+    }
+    mesh.billing.restart();
+    mesh_tests::eventually(Duration::from_secs(60), "the gate decides", || async {
+        let removed = telegram
+            .successful("banChatMember")
+            .iter()
+            .any(|c| c.params["chat_id"] == vip && c.params["user_id"] == stranger);
+        let declined = telegram
+            .successful("declineChatJoinRequest")
+            .iter()
+            .any(|c| c.params["chat_id"] == vip && c.params["user_id"] == asker);
+        (removed && declined).then_some(())
+    })
+    .await;
+    assert!(telegram.successful("approveChatJoinRequest").is_empty());
+}

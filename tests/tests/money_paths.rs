@@ -1121,3 +1121,29 @@ async fn two_replicas_with_different_clocks_order_reads_alike() {
     drop(fast);
     p.stop().await;
 }
+
+/// The sweeper treats a subscription that once existed and that Stripe
+/// now answers 404 for as gone: access ends, rather than being kept on the
+/// record's own word for ever.
+#[tokio::test]
+async fn the_sweeper_ends_a_subscription_stripe_no_longer_knows() {
+    let p = Product::start(
+        "ledger_sweep_gone",
+        &[("BILLING_SWEEP_INTERVAL_SECS", "1".into())],
+    )
+    .await;
+    let user = 7001;
+    p.subscribe(user).await;
+    let sub = p.entitlement(user).await.stripe_subscription_id;
+    p.stripe.forget_subscription(&sub);
+    let store = mesh_state::Store::redis(&mesh_tests::shared_redis_url(), &p.prefix).unwrap();
+    let mut tx = mesh_state::Tx::new();
+    tx.schedule(billing_service::ledger::keys::EXPIRY, &user.to_string(), 1);
+    store.commit(&tx).await.unwrap();
+    p.wait_state(user, EntitlementState::Expired).await;
+    p.wait_call("removed", |c| {
+        c.ok && c.method == "banChatMember" && c.params["user_id"] == user
+    })
+    .await;
+    p.stop().await;
+}
