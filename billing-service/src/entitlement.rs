@@ -36,6 +36,7 @@ use mesh_proto::Timestamp;
 use mesh_proto::billing::v1::{Entitlement, EntitlementState};
 use serde::{Deserialize, Serialize};
 
+use crate::money::PriceTerms;
 use crate::plans::Plans;
 use crate::purchase::{Purchase, Term};
 use crate::stripe_api::SubscriptionView;
@@ -535,6 +536,13 @@ impl Record {
         }
     }
 
+    /// Records what subscription `id`'s latest paid invoice charged.
+    pub fn charged(&mut self, id: &str, amount: i64) {
+        if let Some(sub) = self.subscriptions.iter_mut().find(|s| s.id == id) {
+            sub.charged = Some(amount);
+        }
+    }
+
     /// Marks subscription `id` a cancelled duplicate.
     pub fn mark_duplicate(&mut self, id: &str) {
         if let Some(sub) = self.subscriptions.iter_mut().find(|s| s.id == id) {
@@ -550,6 +558,15 @@ impl Record {
         let paying = matches!(view.state, State::Active | State::PastDue | State::Canceled)
             && matches!(sub.status.as_str(), "active" | "past_due");
         let price = sub.price.as_ref().filter(|_| paying)?;
+        // A tiered or metered price has no unit amount to count: what its
+        // invoices charge is the revenue.
+        let price = match sub.charged {
+            Some(charged) if price.starting_at || price.amount == 0 => PriceTerms {
+                amount: charged,
+                ..price.clone()
+            },
+            _ => price.clone(),
+        };
         Some((price.currency.clone(), price.yearly()?))
     }
 

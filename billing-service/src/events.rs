@@ -167,11 +167,16 @@ struct Observed {
     /// Payload-only (dry run): event times are whole seconds, so an equal
     /// time may be a newer event.
     allow_equal: bool,
+    /// What a paid invoice of it charged (revenue of tiered prices).
+    charged: Option<i64>,
 }
 
 impl Observed {
     fn apply(&self, r: &mut Record, plans: &Plans, now: i64) {
         r.observe(&self.view, plans, self.seen_ms, self.allow_equal, now);
+        if let Some(amount) = self.charged {
+            r.charged(&self.view.id, amount);
+        }
     }
 }
 
@@ -535,7 +540,15 @@ impl EventApplier {
                     )
                 } else {
                     match observed {
-                        Some(o) => change(user, self.observed(user, o).await?),
+                        Some(mut o) => {
+                            if event.kind == "invoice.paid" {
+                                o.charged = obj
+                                    .get("amount_paid")
+                                    .and_then(Value::as_i64)
+                                    .filter(|a| *a > 0);
+                            }
+                            change(user, self.observed(user, o).await?)
+                        }
                         None => change(
                             user,
                             Change::Invoice {
@@ -704,6 +717,7 @@ impl EventApplier {
                 view,
                 seen_ms,
                 allow_equal: false,
+                charged: None,
             },
             kept,
             refunded,
@@ -825,6 +839,7 @@ impl EventApplier {
                 view: shown,
                 seen_ms: created * 1000,
                 allow_equal: true,
+                charged: None,
             }));
         };
         match self.fresh(stripe, &shown.id).await? {
@@ -843,6 +858,7 @@ impl EventApplier {
             view: kept.ended(&record),
             seen_ms: self.ledger.clock_ms().await?,
             allow_equal: false,
+            charged: None,
         }))
     }
 
@@ -868,6 +884,7 @@ impl EventApplier {
                 view,
                 seen_ms,
                 allow_equal: false,
+                charged: None,
             })),
             Err(BillingError::NotFound(_)) => self.gone(user, id).await,
             Err(e) => Err(e),
@@ -996,6 +1013,7 @@ impl EventApplier {
                 view,
                 seen_ms,
                 allow_equal: false,
+                charged: None,
             })),
             Err(BillingError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
@@ -1041,5 +1059,6 @@ fn dry_checkout(obj: &Value, event: &Event, user: i64, sub: Option<String>) -> O
         view,
         seen_ms: event.created * 1000,
         allow_equal: true,
+        charged: None,
     })
 }

@@ -67,8 +67,14 @@ pub fn schedule_winback(
 
 impl Ledger {
     /// Sends `user` their renewal reminder if they still renew then, and
-    /// clears it, in one step.
-    pub async fn remind_renewal(&self, user: i64) -> Result<(), BillingError> {
+    /// clears it, in one step. `next` is what Stripe's preview of the next
+    /// invoice charges (coupons, tax, quantity), when it could be asked;
+    /// else the price's list amount is quoted.
+    pub async fn remind_renewal(
+        &self,
+        user: i64,
+        next: Option<(i64, String)>,
+    ) -> Result<(), BillingError> {
         let (_, record) = self.read(user).await?;
         let at = now();
         let terms = self.terms();
@@ -88,8 +94,8 @@ impl Ledger {
             );
             notice.plan_id = view.plan_id.clone();
             notice.access_until = Some(renews_at);
-            notice.amount = price.amount;
-            notice.currency = price.currency.clone();
+            (notice.amount, notice.currency) =
+                next.unwrap_or_else(|| (price.amount, price.currency.clone()));
             let (id, partition, item) = notice.item()?;
             tx.enqueue(notices::QUEUE, &notices::CONFIG, &id, &partition, item);
         }

@@ -515,6 +515,32 @@ impl StripeApi {
             .map_err(|e| BillingError::Internal(format!("invoice payments: {e}")))
     }
 
+    /// What the subscription's next invoice will charge (amount due and
+    /// currency), from Stripe's invoice preview: coupons, tax and quantity
+    /// included, unlike the price's list amount.
+    pub async fn next_invoice(
+        &self,
+        subscription: &str,
+    ) -> Result<Option<(i64, String)>, BillingError> {
+        let preview = self
+            .call(
+                "invoices.create_preview",
+                &PreviewInvoice {
+                    subscription: subscription.to_owned(),
+                },
+                None,
+            )
+            .await?;
+        let preview: serde_json::Value =
+            serde_json::from_str(&miniserde::json::to_string(&preview))
+                .map_err(|e| BillingError::Internal(format!("invoice preview: {e}")))?;
+        let amount = preview
+            .get("amount_due")
+            .and_then(serde_json::Value::as_i64);
+        let currency = crate::payload::str_at(&preview, &["currency"]);
+        Ok(amount.zip(currency).map(|(a, c)| (a, c.to_owned())))
+    }
+
     /// Refunds a payment in full. One key per payment, so a retry replays
     /// the first answer; a payment already refunded counts as done.
     pub async fn refund_payment(&self, intent: &str) -> Result<(), BillingError> {
@@ -682,6 +708,32 @@ impl StripeRequest for RetrievePrice {
 /// of it.
 struct ListInvoicePayments {
     of: InvoicePaymentsOf,
+}
+
+/// `POST /v1/invoices/create_preview` for a subscription (it creates
+/// nothing: no idempotency key). Written here because the invoice resource
+/// of async-stripe would add the whole invoicing API to the build for one
+/// read; read leniently (a JSON value) for the two fields billing needs.
+struct PreviewInvoice {
+    subscription: String,
+}
+
+impl StripeRequest for PreviewInvoice {
+    type Output = miniserde::json::Value;
+
+    fn build(&self) -> stripe_client_core::RequestBuilder {
+        #[derive(serde::Serialize)]
+        struct Form<'a> {
+            subscription: &'a str,
+        }
+        stripe_client_core::RequestBuilder::new(
+            stripe_client_core::StripeMethod::Post,
+            "/invoices/create_preview",
+        )
+        .form(&Form {
+            subscription: &self.subscription,
+        })
+    }
 }
 
 /// Which invoice payments to list.

@@ -44,6 +44,10 @@ pub struct Sub {
     /// What it charges each period, when known.
     #[serde(default)]
     pub price: Option<PriceTerms>,
+    /// What its latest paid invoice charged (smallest unit), for revenue
+    /// when the price has no unit amount (tiered, metered).
+    #[serde(default)]
+    pub charged: Option<i64>,
     /// A second subscription, cancelled and refunded at once: it never
     /// opens anything.
     #[serde(default)]
@@ -143,6 +147,7 @@ impl Sub {
             created: view.created,
             revoked: prev.is_some_and(|cur| cur.revoked),
             duplicate: prev.is_some_and(|cur| cur.duplicate),
+            charged: prev.and_then(|cur| cur.charged),
             price: view
                 .price
                 .clone()

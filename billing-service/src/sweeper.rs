@@ -84,7 +84,7 @@ impl Sweeper {
         }
         for member in store.due(lifecycle::RENEWALS, at, 500).await? {
             let done = match member.parse::<i64>() {
-                Ok(user) => self.ledger.remind_renewal(user).await,
+                Ok(user) => self.remind_renewal(user).await,
                 Err(_) => store
                     .unschedule(lifecycle::RENEWALS, &member)
                     .await
@@ -100,6 +100,25 @@ impl Sweeper {
             }
         }
         Ok(looked)
+    }
+
+    /// The renewal reminder, quoting Stripe's preview of the next invoice
+    /// when it answers (the list price otherwise).
+    async fn remind_renewal(&self, user: i64) -> Result<(), BillingError> {
+        let (_, record) = self.ledger.read(user).await?;
+        let next = match (&self.stripe, record.current_sub()) {
+            (Some(stripe), Some(sub)) if sub.is_live() => {
+                match stripe.next_invoice(&sub.id).await {
+                    Ok(next) => next,
+                    Err(e) => {
+                        tracing::info!(user, error = %e, "no invoice preview; the reminder quotes the list price");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        self.ledger.remind_renewal(user, next).await
     }
 
     fn failed(&self, what: &'static str, member: &str, e: &BillingError) {

@@ -50,6 +50,8 @@ struct Inner {
     /// Invoice payments (`inpay_...`): which invoice each payment paid.
     invoice_payments: Vec<Value>,
     invoices: BTreeMap<String, Value>,
+    /// A coupon on every subscription's next invoice (percent off).
+    coupon_percent_off: i64,
     events: Vec<(Value, bool)>,
     idempotency: HashMap<String, (String, u16, Value)>,
     requests: Vec<Recorded>,
@@ -146,6 +148,7 @@ impl StripeDouble {
             .route("/v1/checkout/sessions/{id}/expire", post(handle))
             .route("/v1/invoice_payments", get(handle))
             .route("/v1/refunds", post(handle))
+            .route("/v1/invoices/create_preview", post(handle))
             .route("/v1/billing_portal/sessions", post(handle))
             .route("/v1/subscriptions", get(handle))
             .route("/v1/events", get(handle))
@@ -244,9 +247,11 @@ impl StripeDouble {
 
     fn invoice(inner: &mut Inner, sub: &Value, status: &str) -> Value {
         let id = Self::id(inner, "in");
+        let amount = price_amount(&sub["items"]["data"][0]["price"]);
         let invoice = json!({
             "id": id, "object": "invoice", "customer": sub["customer"], "subscription": sub["id"],
-            "status": status, "created": now(),
+            "status": status, "created": now(), "currency": "usd", "amount_due": amount,
+            "amount_paid": if status == "paid" { amount } else { 0 },
             "parent": {"type": "subscription_details", "subscription_details": {"subscription": sub["id"]}},
         });
         // A paid invoice was paid by a payment: a charge of its own, and an
@@ -254,10 +259,6 @@ impl StripeDouble {
         if status == "paid" {
             let intent = Self::id(inner, "pi");
             let charge = Self::id(inner, "ch");
-            let amount = sub
-                .pointer("/items/data/0/price/unit_amount")
-                .and_then(Value::as_i64)
-                .unwrap_or(999);
             let mut c = charge_object(&charge, &sub["customer"], amount);
             c["payment_intent"] = json!(intent);
             inner.charges.insert(charge.clone(), c);
@@ -521,6 +522,12 @@ impl StripeDouble {
         charges
     }
 
+    /// Every subscription's next invoice gets `percent` off (a coupon):
+    /// what the invoice preview shows.
+    pub fn coupon(&self, percent: i64) {
+        self.lock().coupon_percent_off = percent;
+    }
+
     /// The subscription is gone from Stripe for good (deleted in a test
     /// mode reset, say): every read of it answers 404.
     pub fn forget_subscription(&self, id: &str) {
@@ -623,6 +630,25 @@ fn page(url: &str, all: Vec<&Value>, p: &Value) -> Reply {
         StatusCode::OK,
         Json(json!({"object": "list", "url": url, "has_more": has_more, "data": data})),
     )
+}
+
+/// What one unit of `price` costs: its unit amount, or a tiered price's
+/// first tier.
+fn price_amount(price: &Value) -> i64 {
+    price["unit_amount"]
+        .as_i64()
+        .or_else(|| {
+            price
+                .pointer("/tiers/0/unit_amount")
+                .and_then(Value::as_i64)
+        })
+        .or_else(|| {
+            price["unit_amount_decimal"]
+                .as_str()
+                .and_then(|d| d.parse::<f64>().ok())
+                .map(|d| d.round() as i64)
+        })
+        .unwrap_or(999)
 }
 
 /// A session as Stripe shows it: line items and subscription data only
@@ -1019,6 +1045,30 @@ impl StripeDouble {
                     stripped_session(&session),
                 );
                 (StatusCode::OK, Json(stripped_session(&session)))
+            }
+            ("POST", "/v1/invoices/create_preview", None) => {
+                let Some(sub_id) = s(p, "/subscription") else {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        Some("parameter_missing"),
+                        "Missing required param: customer or subscription.",
+                        None,
+                    );
+                };
+                let Some(sub) = inner.subscriptions.get(sub_id).cloned() else {
+                    return missing("subscription", sub_id);
+                };
+                let list = price_amount(&sub["items"]["data"][0]["price"]);
+                let due = list * (100 - inner.coupon_percent_off) / 100;
+                (
+                    StatusCode::OK,
+                    Json(json!({
+                        "object": "invoice", "customer": sub["customer"], "subscription": sub_id,
+                        "currency": "usd", "subtotal": list, "total": due, "amount_due": due,
+                        "status": "draft", "created": now(),
+                    })),
+                )
             }
             ("POST", "/v1/refunds", None) => {
                 let Some(intent) = s(p, "/payment_intent") else {

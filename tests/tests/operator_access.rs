@@ -407,7 +407,8 @@ async fn one_chat_without_rights_does_not_hold_back_the_others() {
 
 /// Amounts as Stripe defines them: a tiered price (no unit amount) is
 /// shown from its lowest tier, a fractional one rounded to the cent;
-/// neither as "0.00".
+/// neither as "0.00"; a tiered subscription's revenue is what its invoice
+/// charged.
 #[tokio::test]
 async fn tiered_and_fractional_prices() {
     let path = std::env::temp_dir().join(format!("plans-tiers-{}.toml", std::process::id()));
@@ -447,5 +448,23 @@ stripe_price_id = "price_decimal_placeholder"
     assert!(text.contains("Team: from 4.00 USD per month"), "{text}");
     assert!(text.contains("Metered: 12.50 USD per month"), "{text}");
     assert!(!text.contains("0.00"), "{text}");
+    // Revenue of a tiered subscription: what its invoice charged.
+    let session = p.checkout(710, "team").await;
+    let events = p.stripe.complete_checkout(&session.session_id);
+    p.stripe.deliver_all(&p.mesh.gateway, &events).await;
+    p.wait_state(710, EntitlementState::Active).await;
+    let stats = p
+        .billing()
+        .get_stats(mesh_proto::billing::v1::GetStatsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let usd: Vec<f64> = stats
+        .mrr
+        .iter()
+        .filter(|r| r.currency == "usd")
+        .map(|r| r.monthly_amount)
+        .collect();
+    assert_eq!(usd, [500.0], "{stats:?}");
     p.stop().await;
 }

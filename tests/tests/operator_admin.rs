@@ -284,13 +284,16 @@ async fn renewal_reminder_and_win_back() {
     )
     .await;
     let user = 841;
+    // A 20 % coupon on the next invoice: the reminder quotes what Stripe's
+    // invoice preview will charge, not the list price.
+    p.stripe.coupon(20);
     p.subscribe(user).await;
     let reminder = p.wait_message(user, "renews on").await;
     assert!(
         reminder["text"]
             .as_str()
             .unwrap_or_default()
-            .contains("for 9.99 USD"),
+            .contains("for 7.99 USD"),
         "{reminder}"
     );
     let sub = p.entitlement(user).await.stripe_subscription_id;
