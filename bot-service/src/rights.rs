@@ -1,9 +1,11 @@
 //! The bot's own rights in every chat it sells access to. At start-up, and
-//! again every `BOT_RIGHTS_CHECK_SECS` (the plans may have changed), bot-service asks
-//! Telegram for its own membership in each plan chat (`getChatMember` on
-//! itself) and reports every right it lacks: making invite links (also
-//! what approving join requests needs) and removing members. A missing
-//! right is logged, shown by the `bot_chat_rights_missing` gauge, and told
+//! again every `BOT_RIGHTS_CHECK_SECS` (the plans may have changed),
+//! bot-service asks Telegram for its own membership in each plan chat
+//! (`getChatMember` on itself) and reports every right it lacks: making
+//! invite links (also what approving join requests needs) and removing
+//! members. A missing right is logged, shown by the
+//! `bot_chat_rights_missing` gauge and in the gateway's `/ready` detail
+//! (`services.chat_rights`, from a report in the shared store), and told
 //! to the admins once a day per chat and set of rights (the message's
 //! outbox id de-duplicates it across replicas and restarts). Without it
 //! users of that chat's plans get no link there (the other chats still
@@ -13,6 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mesh_state::reports::{self, ChatRights};
 use mesh_state::{Store, Tx};
 use teloxide_core::Bot;
 use teloxide_core::requests::Requester;
@@ -93,6 +96,7 @@ async fn check(
         .collect();
     let me = bot.get_me().await.map_err(|e| format!("getMe: {e}"))?;
     let day = chrono::Utc::now().timestamp() / 86_400;
+    let mut report = ChatRights::new();
     for chat in chats {
         let member = bot
             .get_chat_member(ChatId(chat), UserId(me.id.0))
@@ -101,6 +105,7 @@ async fn check(
         let lacks = missing(&member.kind);
         metrics::gauge!("bot_chat_rights_missing", "chat" => chat.to_string())
             .set(lacks.len() as f64);
+        report.insert(chat, lacks.iter().map(|r| (*r).to_owned()).collect());
         if lacks.is_empty() {
             continue;
         }
@@ -110,6 +115,12 @@ async fn check(
             .await
             .map_err(|e| format!("store: {e}"))?;
     }
+    // For the gateway's readiness detail, for a few checks' time.
+    let json = serde_json::to_vec(&report).map_err(|e| e.to_string())?;
+    store
+        .set(reports::CHAT_RIGHTS, &json, Some(config.rights_check * 3))
+        .await
+        .map_err(|e| format!("store: {e}"))?;
     Ok(())
 }
 

@@ -21,6 +21,7 @@ pub mod gauges;
 mod memory;
 mod queue;
 mod redis_backend;
+pub mod reports;
 mod store;
 mod tx;
 

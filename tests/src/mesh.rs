@@ -13,6 +13,26 @@ pub fn plans_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plans.toml")
 }
 
+/// A one-time lifetime pass (Checkout in payment mode), as a plans-file
+/// entry.
+pub const LIFETIME_PLAN: &str = r#"
+[[plans]]
+id = "lifetime"
+name = "Lifetime"
+description = "Once, for ever."
+stripe_price_id = "price_pass_placeholder"
+mode = "payment"
+"#;
+
+/// The repository's plans and `extra` entries, written for `test`; returns
+/// the path for `PLANS_FILE`.
+pub fn plans_with(test: &str, extra: &str) -> String {
+    let path = std::env::temp_dir().join(format!("plans-{test}-{}.toml", std::process::id()));
+    let default = std::fs::read_to_string(plans_file()).expect("plans.toml");
+    std::fs::write(&path, format!("{default}\n{extra}")).expect("plans file");
+    path.display().to_string()
+}
+
 /// A running mesh (or part of one).
 pub struct RunningMesh {
     /// `http://127.0.0.1:PORT` of the gateway, when it runs.

@@ -68,6 +68,26 @@ pub struct Product {
 }
 
 impl Product {
+    /// Deletes every key of this product from Redis (a store wiped).
+    pub async fn wipe(&self) {
+        let client = redis::Client::open(crate::shared_redis_url()).expect("redis url");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis");
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query_async(&mut conn)
+            .await
+            .expect("KEYS");
+        assert!(!keys.is_empty(), "nothing to wipe");
+        let _: () = redis::cmd("DEL")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .expect("DEL");
+    }
+
     /// A Checkout session for `user` and `plan`, through billing.
     pub async fn checkout(&self, user: i64, plan: &str) -> CreateCheckoutSessionResponse {
         self.billing()

@@ -233,20 +233,7 @@ async fn reconcile_rebuilds_after_wipe() {
         p.stripe.deliver_all(&p.mesh.gateway, &events).await;
         p.wait_state(user, EntitlementState::Active).await;
     }
-    // Wipe everything under this test's prefix.
-    let client = redis::Client::open(mesh_tests::shared_redis_url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", p.prefix))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert!(!keys.is_empty());
-    let _: () = redis::cmd("DEL")
-        .arg(&keys)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    p.wipe().await;
     assert_eq!(p.entitlement(4001).await.state(), EntitlementState::None);
 
     let outcome = p

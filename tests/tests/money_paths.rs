@@ -554,36 +554,10 @@ async fn reminders_carry_future_dates() {
     p.stop().await;
 }
 
-/// Plans for the ledger tests: the monthly subscription and a lifetime
-/// pass (Checkout in payment mode, no end).
+/// Plans for the ledger tests: the repository's (monthly, and yearly with
+/// a trial) and a lifetime pass.
 fn ledger_plans(test: &str) -> String {
-    let path = std::env::temp_dir().join(format!("plans-{test}-{}.toml", std::process::id()));
-    std::fs::write(
-        &path,
-        r#"
-[[plans]]
-id = "monthly"
-name = "Monthly"
-description = "Billed every month."
-stripe_price_id = "price_monthly_placeholder"
-
-[[plans]]
-id = "yearly"
-name = "Yearly"
-description = "Billed every year."
-stripe_price_id = "price_yearly_placeholder"
-trial_days = 7
-
-[[plans]]
-id = "lifetime"
-name = "Lifetime"
-description = "Once, for ever."
-stripe_price_id = "price_pass_placeholder"
-mode = "payment"
-"#,
-    )
-    .expect("plans file");
-    path.display().to_string()
+    mesh_tests::mesh::plans_with(test, mesh_tests::mesh::LIFETIME_PLAN)
 }
 
 /// Access is a ledger of what each payment bought: a refund of an old
@@ -1002,18 +976,7 @@ async fn reconcile_rebuilds_purchases_trials_and_subscriptions() {
         .await
         .unwrap();
 
-    let client = redis::Client::open(mesh_tests::shared_redis_url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", p.prefix))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("DEL")
-        .arg(&keys)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    p.wipe().await;
     assert_eq!(p.entitlement(pass).await.state(), EntitlementState::None);
 
     let outcome = p

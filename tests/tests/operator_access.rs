@@ -369,6 +369,21 @@ async fn one_chat_without_rights_does_not_hold_back_the_others() {
         &format!("lacks rights in chat {LOUNGE}: can_invite_users"),
     )
     .await;
+    // ... and says so in the readiness detail, still ready.
+    let ready = mesh_tests::eventually(Duration::from_secs(10), "the rights in /ready", || async {
+        let ready: Value = mesh_tests::http::client()
+            .get(format!("{}/ready", p.mesh.gateway))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (ready["services"]["chat_rights"] == format!("missing in {LOUNGE}: can_invite_users"))
+            .then_some(ready)
+    })
+    .await;
+    assert_eq!(ready["status"], "ready", "{ready}");
     let user = 708;
     let session = p.checkout(user, "duo").await;
     let events = p.stripe.complete_checkout(&session.session_id);

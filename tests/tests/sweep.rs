@@ -100,27 +100,14 @@ async fn product(test: &str) -> Rig {
         // in the flow (its command is a failure point) but never bites.
         ("BOT_USER_RATE_PER_MIN", "60000".to_owned()),
         ("BOT_USER_BURST", "1000".to_owned()),
-        ("PLANS_FILE", plans_file(test)),
+        (
+            "PLANS_FILE",
+            mesh_tests::mesh::plans_with(test, mesh_tests::mesh::LIFETIME_PLAN),
+        ),
     ];
     let p = Product::start(test, &vars).await;
     let store = Store::redis(&mesh_tests::shared_redis_url(), &p.prefix).expect("store");
     Rig { p, proxy, store }
-}
-
-/// The default plans and a lifetime pass (Checkout in payment mode).
-fn plans_file(test: &str) -> String {
-    let path = std::env::temp_dir().join(format!("plans-{test}-{}.toml", std::process::id()));
-    let default = std::fs::read_to_string(mesh_tests::mesh::plans_file()).expect("plans.toml");
-    let pass = r#"
-[[plans]]
-id = "lifetime"
-name = "Lifetime"
-description = "Once, for ever."
-stripe_price_id = "price_pass_placeholder"
-mode = "payment"
-"#;
-    std::fs::write(&path, format!("{default}\n{pass}")).expect("plans file");
-    path.display().to_string()
 }
 
 /// Posts `update` until the gateway accepts it, as Telegram retries.

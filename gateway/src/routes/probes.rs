@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use http::StatusCode;
-use mesh_state::Backend;
+use mesh_state::{Backend, reports};
 use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
@@ -38,10 +38,26 @@ pub async fn ready(State(app): State<AppState>) -> impl IntoResponse {
         }
     };
     let ok = |r: Result<(), String>| r.map(|()| "ok".to_owned());
-    let (redis, bot, billing) = tokio::join!(
+    // bot-service's last check of its rights in the plan chats: a detail,
+    // never a reason to leave the Service (Telegram intake goes on).
+    let rights = async {
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            app.store.get(reports::CHAT_RIGHTS),
+        )
+        .await;
+        match read {
+            Ok(Ok(Some(raw))) => serde_json::from_slice::<reports::ChatRights>(&raw)
+                .ok()
+                .map(|r| reports::describe(&r)),
+            _ => None,
+        }
+    };
+    let (redis, bot, billing, rights) = tokio::join!(
         redis,
         async { ok(app.upstreams.bot_health().await) },
-        async { ok(app.upstreams.billing_health().await) }
+        async { ok(app.upstreams.billing_health().await) },
+        rights
     );
     let intake = redis.is_ok() && bot.is_ok();
     let status = match (intake, billing.is_ok()) {
@@ -49,10 +65,13 @@ pub async fn ready(State(app): State<AppState>) -> impl IntoResponse {
         (true, false) => "degraded",
         (false, _) => "unhealthy",
     };
-    let services: Map<String, Value> = [("redis", redis), ("bot", bot), ("billing", billing)]
+    let mut services: Map<String, Value> = [("redis", redis), ("bot", bot), ("billing", billing)]
         .into_iter()
         .map(|(name, r)| (name.to_owned(), Value::String(r.unwrap_or_else(|e| e))))
         .collect();
+    if let Some(rights) = rights {
+        services.insert("chat_rights".to_owned(), Value::String(rights));
+    }
     let code = if intake {
         StatusCode::OK
     } else {
