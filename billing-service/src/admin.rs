@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use mesh_proto::billing::v1::*;
 
-use crate::entitlement::Record;
+use crate::entitlement::{Paying, Record};
 use crate::error::{BillingError, Refusal};
 use crate::ledger::{Cause, Outcome, StoredChange, keys};
 use crate::notices::AccessReason;
@@ -77,31 +77,31 @@ impl Billing {
         let user = user_id(r.telegram_user_id)?;
         let cause = admin_cause(ChangeCause::AdminRevoke, &r.actor, &r.reason)?
             .ending(AccessReason::Revoked);
-        let (_, record) = self.ledger.read(user).await?;
-        // Billing stops too: every subscription not over is cancelled at
-        // Stripe.
-        let mut cancelled = Vec::new();
-        if let (Some(stripe), false) = (&self.stripe, r.grant_only) {
-            for sub in record.open_subs() {
-                let seen = self.ledger.clock_ms().await?;
-                match stripe.cancel_now(&sub.id).await {
-                    Ok(view) => cancelled.push((view, seen)),
-                    Err(BillingError::NotFound(_)) => cancelled.push((sub.ended(&record), seen)),
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        let plans = &self.ledger.terms().plans;
+        // Billing stops too: the cancellation of every subscription not
+        // over at Stripe is decided with the revocation and made after it.
+        let cancel = self.stripe.is_some() && !r.grant_only;
         let outcome = self
             .ledger
             .transition(user, &cause, None, |rec, now| {
-                for (view, seen) in &cancelled {
-                    rec.observe(view, plans, *seen, false, now);
+                if cancel {
+                    rec.decide_cancel(&Paying::Everything);
                 }
                 rec.revoke(r.grant_only, now);
                 Ok(Vec::new())
             })
             .await?;
+        // Also a repeated revocation's: it makes what an earlier one left.
+        let known = match &outcome {
+            Outcome::Applied(record) => Some(record.as_ref()),
+            Outcome::Duplicate => None,
+        };
+        self.ledger.flush(user, known, self.stripe.as_ref()).await?;
+        let outcome = match outcome {
+            Outcome::Applied(record) if !record.pending.is_empty() => {
+                Outcome::Applied(Box::new(self.ledger.read(user).await?.1))
+            }
+            other => other,
+        };
         Ok(RevokeEntitlementResponse {
             entitlement: Some(self.shown(user, outcome).await?),
         })

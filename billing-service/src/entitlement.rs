@@ -41,6 +41,8 @@ use crate::plans::Plans;
 use crate::purchase::{Purchase, Term};
 use crate::stripe_api::SubscriptionView;
 pub use crate::subscription::Sub;
+use crate::subscription::not_ended;
+use crate::writes::StripeWrite;
 
 /// The state of a user's access, as the API shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -201,6 +203,9 @@ pub struct Record {
     /// When it last changed (unix seconds).
     #[serde(default)]
     pub updated_at: i64,
+    /// Writes to Stripe decided and not yet confirmed ([`crate::writes`]).
+    #[serde(default)]
+    pub pending: Vec<StripeWrite>,
 }
 
 /// A record as stored by this version or an earlier one (one subscription,
@@ -232,6 +237,8 @@ struct Stored {
     shown: View,
     #[serde(default)]
     updated_at: i64,
+    #[serde(default)]
+    pending: Vec<StripeWrite>,
 }
 
 impl From<Stored> for Record {
@@ -273,6 +280,7 @@ impl From<Stored> for Record {
             trial_used: s.trial_used,
             shown: s.shown,
             updated_at: s.updated_at,
+            pending: s.pending,
         }
     }
 }
@@ -533,6 +541,34 @@ impl Record {
                 self.revoke(false, i64::MAX);
                 true
             }
+        }
+    }
+
+    /// Decides a write to Stripe, made right after the commit
+    /// ([`crate::writes`]); one already pending is not added twice.
+    pub fn decide(&mut self, write: StripeWrite) {
+        if !self.pending.contains(&write) {
+            self.pending.push(write);
+        }
+    }
+
+    /// Decides the cancellation of every subscription of `paying` that is
+    /// not over at Stripe.
+    pub fn decide_cancel(&mut self, paying: &Paying) {
+        let ids: Vec<String> = self
+            .subscriptions
+            .iter()
+            // Revoked here or not, what still charges at Stripe stops.
+            .filter(|s| not_ended(&s.status))
+            .filter(|s| match paying {
+                Paying::Subscription(id) => s.id == *id,
+                Paying::Everything => true,
+                Paying::Purchase(_) => false,
+            })
+            .map(|s| s.id.clone())
+            .collect();
+        for subscription in ids {
+            self.decide(StripeWrite::Cancel { subscription });
         }
     }
 

@@ -294,14 +294,20 @@ impl Ledger {
         }
     }
 
-    /// Whether Stripe event `id` has been applied. (When it has, its
-    /// notices are queued; a wake covers a first commit whose reply was lost.)
-    pub async fn applied(&self, id: &str) -> Result<bool, BillingError> {
-        let applied = self.store.get(&keys::event(id)).await?.is_some();
-        if applied {
+    /// Whether Stripe event `id` has been applied: `None` if not, else the
+    /// user it changed, when it changed one (its pending Stripe writes are
+    /// the retry's to make). When it has, its notices are queued; a wake
+    /// covers a first commit whose reply was lost.
+    pub async fn applied(&self, id: &str) -> Result<Option<Option<i64>>, BillingError> {
+        let mark = self.store.get(&keys::event(id)).await?;
+        if mark.is_some() {
             self.notices.wake();
         }
-        Ok(applied)
+        Ok(mark.map(|m| {
+            std::str::from_utf8(&m)
+                .ok()
+                .and_then(|u| u.parse::<i64>().ok())
+        }))
     }
 
     /// Marks Stripe event `id` applied with nothing else to do (but the
@@ -430,7 +436,14 @@ impl Ledger {
     fn schedules(&self, tx: &mut Tx, record: &Record, at: i64) {
         let member = record.user_id.to_string();
         let terms = &self.terms;
-        match record.lapses_at(at, terms.grace, RENEWAL_SLACK_SECS) {
+        // Writes to Stripe still pending: the sweeper makes them soon if
+        // nobody else does first.
+        let retry = (!record.pending.is_empty()).then_some(at + crate::writes::RETRY_SECS);
+        let look = [record.lapses_at(at, terms.grace, RENEWAL_SLACK_SECS), retry]
+            .into_iter()
+            .flatten()
+            .min();
+        match look {
             Some(t) => tx.schedule(keys::EXPIRY, &member, t),
             None => tx.unschedule(keys::EXPIRY, &member),
         };
@@ -512,8 +525,14 @@ impl Ledger {
             let (id, partition, item) = notice.item()?;
             tx.enqueue(notices::QUEUE, &notices::CONFIG, &id, &partition, item);
         }
+        // The mark names the user, for a retry to find their pending
+        // Stripe writes.
         if let Some(id) = event {
-            tx.set(&keys::event(id), b"done", Some(self.terms.event_ttl));
+            tx.set(
+                &keys::event(id),
+                user.to_string().as_bytes(),
+                Some(self.terms.event_ttl),
+            );
         }
         Ok((tx, event_guard, notices.len()))
     }

@@ -30,6 +30,7 @@ pub mod service;
 pub mod stripe_api;
 pub mod subscription;
 pub mod sweeper;
+pub mod writes;
 
 pub use config::BillingConfig;
 use mesh_proto::billing::v1::billing_service_server::BillingServiceServer;

@@ -127,6 +127,8 @@ impl Sweeper {
     }
 
     async fn look(&self, user: i64, at: i64) -> Result<(), BillingError> {
+        // Stripe writes a transition decided and nobody made yet.
+        self.ledger.flush(user, None, self.stripe.as_ref()).await?;
         let (_, record) = self.ledger.read(user).await?;
         // Every subscription not over is re-read: any of them may have
         // renewed or ended without its webhook.

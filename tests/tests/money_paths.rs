@@ -1110,3 +1110,38 @@ async fn the_sweeper_ends_a_subscription_stripe_no_longer_knows() {
     .await;
     p.stop().await;
 }
+
+/// A Stripe write is decided with the change and made after it: a refund
+/// whose cancellation Stripe can't take right now still ends access at
+/// once (503, so Stripe retries), and the retry makes the cancellation,
+/// once.
+#[tokio::test]
+async fn a_cancel_stripe_refused_is_made_by_the_retry() {
+    let p = Product::start("ledger_cancel_retry", &[]).await;
+    let user = 7101;
+    p.subscribe(user).await;
+    let e = p.entitlement(user).await;
+    let path = format!("/v1/subscriptions/{}", e.stripe_subscription_id);
+    for _ in 0..3 {
+        p.stripe.fail_next(&path, 500);
+    }
+    let refund = p.stripe.refund(&e.stripe_customer_id, None);
+    assert_eq!(p.stripe.deliver(&p.mesh.gateway, &refund[0]).await, 503);
+    assert_eq!(
+        p.entitlement(user).await.state(),
+        EntitlementState::Expired,
+        "decided and committed before the write"
+    );
+    assert_eq!(
+        p.stripe.subscription(&e.stripe_subscription_id).unwrap()["status"],
+        "active"
+    );
+    // Stripe's retry of the same event makes the pending cancellation.
+    assert_eq!(p.stripe.deliver(&p.mesh.gateway, &refund[0]).await, 200);
+    assert_eq!(
+        p.stripe.subscription(&e.stripe_subscription_id).unwrap()["status"],
+        "canceled"
+    );
+    p.wait_message(user, "your payment was refunded").await;
+    p.stop().await;
+}

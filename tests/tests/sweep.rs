@@ -389,7 +389,7 @@ async fn sweep_refund_to_removal() {
     let p = &rig.p;
     rig.sweep(
         "full refund -> removal and message",
-        25,
+        27,
         async |n| {
             let user = 78_000_000 + i64::try_from(n).unwrap_or_default();
             p.subscribe(user).await;
@@ -525,7 +525,7 @@ async fn sweep_admin_revoke_to_removal() {
     let p = &rig.p;
     rig.sweep(
         "admin /revoke -> removal",
-        32,
+        35,
         async |n| {
             let user = 82_000_000 + i64::try_from(n).unwrap_or_default();
             p.subscribe(user).await;
@@ -564,7 +564,7 @@ async fn sweep_double_checkout_to_one_subscription() {
     let p = &rig.p;
     rig.sweep(
         "double checkout -> one live subscription",
-        47,
+        53,
         async |n| {
             let user = 83_000_000 + i64::try_from(n).unwrap_or_default();
             let monthly = p.checkout(user, "monthly").await;

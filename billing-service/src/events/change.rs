@@ -7,6 +7,7 @@ use crate::notices::{Notice, NoticeKind};
 use crate::plans::Plans;
 use crate::purchase::Paid;
 use crate::stripe_api::SubscriptionView;
+use crate::writes::StripeWrite;
 
 /// The change an event makes, applied to the record inside the commit.
 pub(super) enum Change {
@@ -30,11 +31,9 @@ pub(super) enum Change {
         url: String,
         invoice: String,
     },
-    /// A refund ends what its payment bought, now.
-    EndPaid {
-        observed: Option<Observed>,
-        paying: Paying,
-    },
+    /// A refund ends what its payment bought, now; with `cancel`, its
+    /// subscription's cancellation at Stripe is decided too.
+    EndPaid { paying: Paying, cancel: bool },
     /// A dispute opened: hold back what its payment bought (or only tell
     /// the admins).
     Hold {
@@ -46,12 +45,12 @@ pub(super) enum Change {
     /// bought ends.
     Unhold {
         dispute: String,
-        end: Option<(Paying, Option<Observed>)>,
+        end: Option<(Paying, bool)>,
         detail: String,
     },
-    /// A second subscription completed while one was open: it was
-    /// cancelled at Stripe and its payment refunded; the user and the
-    /// admins are told.
+    /// A second subscription completed while one was open: its
+    /// cancellation and its first payment's refund are decided; the user
+    /// and the admins are told.
     Duplicate(Box<Duplicate>),
     /// Nothing changes; the admins are told (a payment the ledger can't
     /// place, a customer claimed by another user).
@@ -65,13 +64,16 @@ pub(super) enum Change {
     },
 }
 
-/// A second subscription, cancelled and refunded (with the observation
-/// that found it).
+/// A second subscription to cancel and refund (with the observation that
+/// found it).
 pub(super) struct Duplicate {
     pub(super) observed: Observed,
-    pub(super) cancelled: Observed,
+    /// The second subscription.
+    pub(super) second: String,
+    /// The one that stands.
     pub(super) kept: String,
-    pub(super) refunded: Option<String>,
+    /// Its first payment, when it was paid.
+    pub(super) refund: Option<String>,
 }
 
 /// A subscription as read, with when and how strictly it is versioned.
@@ -174,8 +176,10 @@ impl Change {
                 n.url = url.clone();
                 vec![n]
             }
-            Self::EndPaid { observed, paying } => {
-                observe(observed, r);
+            Self::EndPaid { paying, cancel } => {
+                if *cancel {
+                    r.decide_cancel(paying);
+                }
                 r.end_paid(paying);
                 Vec::new()
             }
@@ -197,9 +201,12 @@ impl Change {
                 detail,
             } => {
                 let held = r.release(dispute);
-                if let Some((paying, observed)) = end {
-                    observe(observed, r);
-                    r.end_paid(&held.unwrap_or_else(|| paying.clone()));
+                if let Some((paying, cancel)) = end {
+                    let paying = held.unwrap_or_else(|| paying.clone());
+                    if *cancel {
+                        r.decide_cancel(&paying);
+                    }
+                    r.end_paid(&paying);
                 }
                 let mut n = note(NoticeKind::AdminAlert, event);
                 n.detail = detail.clone();
@@ -208,14 +215,22 @@ impl Change {
             Self::Duplicate(d) => {
                 let Duplicate {
                     observed,
-                    cancelled,
+                    second,
                     kept,
-                    refunded,
+                    refund,
                 } = d.as_ref();
                 observed.apply(r, plans, now);
-                cancelled.apply(r, plans, now);
-                let sub = &cancelled.view.id;
+                let sub = second;
                 r.mark_duplicate(sub);
+                r.decide(StripeWrite::Cancel {
+                    subscription: sub.clone(),
+                });
+                if let Some(pi) = refund {
+                    r.decide(StripeWrite::Refund {
+                        payment_intent: pi.clone(),
+                    });
+                }
+                let refunded = refund;
                 let mut alert = note(NoticeKind::AdminAlert, &format!("duplicate-{sub}"));
                 alert.detail = format!(
                     "a second subscription {sub} completed while {kept} was open: cancelled at Stripe, {}",

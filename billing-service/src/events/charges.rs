@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::change::{Change, Observed};
+use super::change::Change;
 use super::{DisputePolicy, EventApplier, RefundPolicy, Step};
 use crate::entitlement::{Paying, Record};
 use crate::error::BillingError;
@@ -38,11 +38,13 @@ impl EventApplier {
                 );
                 return Ok(change(user, Change::Alert { detail }));
             };
-            let observed = self.cancel_now(user, &paying).await?;
             Step::Change {
                 user,
                 cause: cause.clone().ending(AccessReason::Refunded),
-                change: Box::new(Change::EndPaid { observed, paying }),
+                change: Box::new(Change::EndPaid {
+                    paying,
+                    cancel: self.stripe.is_some(),
+                }),
             }
         })
     }
@@ -93,8 +95,7 @@ impl EventApplier {
             } else {
                 let end = match paying {
                     Some(paying) if suspend && status == "lost" => {
-                        let observed = self.cancel_now(user, &paying).await?;
-                        Some((paying, observed))
+                        Some((paying, self.stripe.is_some()))
                     }
                     _ => None,
                 };
@@ -109,35 +110,6 @@ impl EventApplier {
                 }
             }
         })
-    }
-
-    /// Cancels at Stripe, now, the subscription `paying` names when it is
-    /// not over (a refund or a lost dispute of its payment), returning
-    /// Stripe's view of it after. A cancel done before (this delivery's
-    /// earlier try) counts as done.
-    pub(super) async fn cancel_now(
-        &self,
-        user: i64,
-        paying: &Paying,
-    ) -> Result<Option<Observed>, BillingError> {
-        let (Some(stripe), Paying::Subscription(id)) = (&self.stripe, paying) else {
-            return Ok(None);
-        };
-        let (_, record) = self.ledger.read(user).await?;
-        if !record.sub(id).is_some_and(|s| s.is_open()) {
-            return Ok(None);
-        }
-        let seen_ms = self.ledger.clock_ms().await?;
-        match stripe.cancel_now(id).await {
-            Ok(view) => Ok(Some(Observed {
-                view,
-                seen_ms,
-                allow_equal: false,
-                charged: None,
-            })),
-            Err(BillingError::NotFound(_)) => self.gone(user, id).await,
-            Err(e) => Err(e),
-        }
     }
 
     /// What the payment of `charge` bought in the user's ledger: a one-time

@@ -169,7 +169,12 @@ impl EventApplier {
             duplicate,
             recognised,
         };
-        if self.ledger.applied(&event.id).await? {
+        if let Some(user) = self.ledger.applied(&event.id).await? {
+            // A first try whose Stripe writes were not all made: this
+            // retry makes them.
+            if let Some(user) = user {
+                self.ledger.flush(user, None, self.stripe.as_ref()).await?;
+            }
             metrics::counter!("billing_stripe_events_total", "outcome" => "duplicate").increment(1);
             return Ok(applied(true));
         }
@@ -201,6 +206,13 @@ impl EventApplier {
                         Ok(change.apply(r, plans, now, &event.id))
                     })
                     .await?;
+                // The Stripe writes it decided, made now (a failure answers
+                // 503: Stripe's retry makes them).
+                let known = match &outcome {
+                    Outcome::Applied(record) => Some(record.as_ref()),
+                    Outcome::Duplicate => None,
+                };
+                self.ledger.flush(user, known, self.stripe.as_ref()).await?;
                 matches!(outcome, Outcome::Applied(_))
             }
         };

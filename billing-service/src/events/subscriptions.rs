@@ -103,11 +103,11 @@ impl EventApplier {
 
     /// Stripe's view of one of the user's subscriptions, to observe; and
     /// when the user now has a second subscription (one created while an
-    /// older one was open: paid in another tab), the second is cancelled at
-    /// Stripe at once and its first payment refunded; the first stands.
-    /// Whichever of the two reports first, the newer is the one cancelled.
-    /// Both writes are idempotent and a repeat counts as done, so a retry
-    /// after a failed commit makes each once, and tells the user once.
+    /// older one was open: paid in another tab), the second's cancellation
+    /// and its first payment's refund are decided in the commit (made right
+    /// after it, [`crate::writes`]); the first stands. Whichever of the two
+    /// reports first, the newer is the one cancelled; once decided, it is
+    /// flagged, so the user is told once.
     pub(super) async fn observed(&self, user: i64, o: Observed) -> Result<Change, BillingError> {
         let Some(stripe) = &self.stripe else {
             return Ok(Change::Observe(o));
@@ -147,37 +147,23 @@ impl EventApplier {
             .map(|(_, id)| id.clone())
             .unwrap_or_default();
         tracing::warn!(user, kept = %kept, second = %second, "a second subscription completed; cancelling it and refunding its payment");
-        let seen_ms = self.ledger.clock_ms().await?;
-        let (view, invoice) = match stripe.cancel_now(&second).await {
-            Ok(view) => {
-                let invoice = view.latest_invoice.clone();
-                (view, invoice)
-            }
-            Err(BillingError::NotFound(_)) if second == o.view.id => {
-                let mut view = o.view.clone();
-                view.status = "canceled".to_owned();
-                (view, o.view.latest_invoice.clone())
-            }
-            Err(e) => return Err(e),
+        // What to refund: the second one's first invoice's payment (reads
+        // only; the writes are decided in the commit and made after it).
+        let invoice = if second == o.view.id {
+            o.view.latest_invoice.clone()
+        } else {
+            stripe.subscription(&second).await?.latest_invoice
         };
-        let refunded = match &invoice {
+        let refund = match &invoice {
             Some(invoice) => stripe.payment_of_invoice(invoice).await?,
             None => None,
         };
-        if let Some(intent) = &refunded {
-            stripe.refund_payment(intent).await?;
-        }
         metrics::counter!("billing_duplicate_subscriptions_total").increment(1);
         Ok(Change::Duplicate(Box::new(Duplicate {
             observed: o,
-            cancelled: Observed {
-                view,
-                seen_ms,
-                allow_equal: false,
-                charged: None,
-            },
+            second,
             kept,
-            refunded,
+            refund,
         })))
     }
 }

@@ -1,0 +1,89 @@
+//! Writes to Stripe that a transition decides (cancel a subscription,
+//! refund a payment): kept in the ledger record by the very commit that
+//! decides them, made right after it under one idempotency key each, and
+//! removed by a commit once Stripe confirms them. A failure anywhere after
+//! the decision (Stripe away, a store fault, a caller gone) leaves the write
+//! pending, and whoever looks at the user next makes it: the sender's
+//! retry (an event's "applied" mark names its user), the next admin call,
+//! or the sweeper, which the commit schedules a minute ahead. An answer
+//! saying the write is done already (the subscription is gone, the charge
+//! refunded) counts as done once a re-read confirms it, so a retry never
+//! turns a completed write into a failure.
+
+use mesh_proto::billing::v1::ChangeCause;
+use serde::{Deserialize, Serialize};
+
+use crate::entitlement::Record;
+use crate::error::BillingError;
+use crate::ledger::{Cause, Ledger};
+use crate::stripe_api::StripeApi;
+
+/// One write to Stripe the ledger decided and Stripe has not confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum StripeWrite {
+    /// Cancel a subscription now (a refund or lost dispute of its payment,
+    /// a second subscription, an admin's revocation).
+    Cancel {
+        /// `sub_...`.
+        subscription: String,
+    },
+    /// Refund a payment in full (a second subscription's first payment).
+    Refund {
+        /// `pi_...`.
+        payment_intent: String,
+    },
+}
+
+/// How soon the sweeper looks at a user whose writes are pending.
+pub const RETRY_SECS: i64 = 60;
+
+impl Ledger {
+    /// Makes `user`'s pending Stripe writes, each then removed (with what
+    /// Stripe answered observed) in a commit of its own. `known` is the
+    /// record as just committed, when the caller has it (nothing pending:
+    /// nothing to read). Without Stripe nothing is ever decided.
+    pub async fn flush(
+        &self,
+        user: i64,
+        known: Option<&Record>,
+        stripe: Option<&StripeApi>,
+    ) -> Result<(), BillingError> {
+        let Some(stripe) = stripe else {
+            return Ok(());
+        };
+        if known.is_some_and(|r| r.pending.is_empty()) {
+            return Ok(());
+        }
+        let (_, record) = self.read(user).await?;
+        for write in &record.pending {
+            let seen = self.clock_ms().await?;
+            let answer = match write {
+                StripeWrite::Cancel { subscription } => match stripe.cancel_now(subscription).await
+                {
+                    Ok(view) => Some(view),
+                    // Gone at Stripe: ended, as far as the ledger goes.
+                    Err(BillingError::NotFound(_)) => {
+                        record.sub(subscription).map(|s| s.ended(&record))
+                    }
+                    Err(e) => return Err(e),
+                },
+                StripeWrite::Refund { payment_intent } => {
+                    stripe.refund_payment(payment_intent).await?;
+                    None
+                }
+            };
+            let plans = &self.terms().plans;
+            let cause = Cause::system(ChangeCause::StripeEvent, "stripe write confirmed");
+            self.transition(user, &cause, None, |r, now| {
+                if let Some(view) = &answer {
+                    r.observe(view, plans, seen, false, now);
+                }
+                r.pending.retain(|p| p != write);
+                Ok(Vec::new())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
