@@ -359,7 +359,18 @@ impl Ledger {
             after.updated_at = at;
             let (tx, event_guard, notices) =
                 self.build(rev, &before, &after, cause, event, extra, at)?;
-            match self.store.commit(&tx).await? {
+            let committed = match self.store.commit(&tx).await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    // The commit may have landed with only its reply lost:
+                    // its notices wait queued, so wake their delivery.
+                    if notices > 0 {
+                        self.notices.wake();
+                    }
+                    return Err(e.into());
+                }
+            };
+            match committed {
                 TxOutcome::Committed => {
                     if notices > 0 {
                         self.notices.wake();

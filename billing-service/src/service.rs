@@ -35,7 +35,8 @@ pub struct Billing {
 enum Right {
     /// Any internal caller (the API token, when one is configured).
     Call,
-    /// Grant, revoke, reconcile, recover (the admin token, when configured).
+    /// Grant, revoke, reconcile, recover, sweep (the admin token, when
+    /// configured).
     Admin,
 }
 
@@ -326,6 +327,22 @@ impl BillingService for Billing {
     ) -> Result<Response<ReconcileResponse>, Status> {
         self.authorize(&request, Right::Admin)?;
         Ok(Response::new(Billing::reconcile(self).await?))
+    }
+
+    async fn sweep(
+        &self,
+        request: Request<SweepRequest>,
+    ) -> Result<Response<SweepResponse>, Status> {
+        self.authorize(&request, Right::Admin)?;
+        let sweeper = crate::sweeper::Sweeper {
+            ledger: self.ledger.clone(),
+            stripe: self.stripe.clone(),
+        };
+        let pass = sweeper.sweep_once().await?;
+        Ok(Response::new(SweepResponse {
+            users_looked_at: u32::try_from(pass.looked).unwrap_or(u32::MAX),
+            failures: u32::try_from(pass.failed).unwrap_or(u32::MAX),
+        }))
     }
 
     async fn recover_events(

@@ -33,8 +33,14 @@ pub struct Sweeper {
 /// calls paid after its period (the renewal is running late).
 const LATE_RENEWAL_RECHECK_SECS: i64 = 3600;
 
-/// How long until a user whose look failed is looked at again.
-const RETRY_SECS: i64 = 300;
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Users whose access was due a look.
+    pub looked: usize,
+    /// Looks, reminders and win-backs that failed (tried again next pass).
+    pub failed: usize,
+}
 
 impl Sweeper {
     /// Sweeps every `interval` until `shutdown`.
@@ -50,24 +56,22 @@ impl Sweeper {
         }
     }
 
-    /// One pass over what is due now; returns how many users were looked
-    /// at. One user's error does not stop the pass: it is counted, logged
-    /// and looked at again later, and the others go on. Only an error of
-    /// the store's own listing ends the pass (the next one retries).
-    pub async fn sweep_once(&self) -> Result<usize, BillingError> {
+    /// One pass over what is due now. One user's error does not stop the
+    /// pass: it is counted, logged and stays due (the next pass tries it
+    /// again), and the others go on. Only an error of the store's own
+    /// listing ends the pass (the next one retries).
+    pub async fn sweep_once(&self) -> Result<Pass, BillingError> {
         let store = self.ledger.store().clone();
         let at = now();
-        let mut looked = 0;
+        let mut pass = Pass::default();
         for member in store.due(keys::EXPIRY, at, 500).await? {
             let Ok(user) = member.parse::<i64>() else {
                 store.unschedule(keys::EXPIRY, &member).await?;
                 continue;
             };
-            looked += 1;
+            pass.looked += 1;
             if let Err(e) = self.look(user, at).await {
-                self.failed("expiry", &member, &e);
-                // Out of the way of the others until then.
-                let _ = self.ledger.look_again(user, at + RETRY_SECS).await;
+                pass.failed += self.failed("expiry", &member, &e);
             }
         }
         for member in store.due(keys::REMINDERS, at, 500).await? {
@@ -79,7 +83,7 @@ impl Sweeper {
                     .map_err(Into::into),
             };
             if let Err(e) = done {
-                self.failed("reminder", &member, &e);
+                pass.failed += self.failed("reminder", &member, &e);
             }
         }
         for member in store.due(lifecycle::RENEWALS, at, 500).await? {
@@ -91,15 +95,15 @@ impl Sweeper {
                     .map_err(Into::into),
             };
             if let Err(e) = done {
-                self.failed("renewal_reminder", &member, &e);
+                pass.failed += self.failed("renewal_reminder", &member, &e);
             }
         }
         for member in store.due(lifecycle::WINBACK, at, 500).await? {
             if let Err(e) = self.ledger.win_back(&member).await {
-                self.failed("winback", &member, &e);
+                pass.failed += self.failed("winback", &member, &e);
             }
         }
-        Ok(looked)
+        Ok(pass)
     }
 
     /// The renewal reminder, quoting Stripe's preview of the next invoice
@@ -121,9 +125,11 @@ impl Sweeper {
         self.ledger.remind_renewal(user, next).await
     }
 
-    fn failed(&self, what: &'static str, member: &str, e: &BillingError) {
+    /// Counts and logs one failure; returns 1 (for the pass's count).
+    fn failed(&self, what: &'static str, member: &str, e: &BillingError) -> usize {
         metrics::counter!("billing_sweep_errors_total", "step" => what).increment(1);
-        tracing::warn!(step = what, member, error = %e, "sweep of one user failed; the pass goes on and it is tried again later");
+        tracing::warn!(step = what, member, error = %e, "sweep of one user failed; the pass goes on and the next one tries it again");
+        1
     }
 
     async fn look(&self, user: i64, at: i64) -> Result<(), BillingError> {

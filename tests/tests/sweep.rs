@@ -102,13 +102,27 @@ async fn product(test: &str) -> Rig {
         ("BOT_USER_BURST", "1000".to_owned()),
         (
             "PLANS_FILE",
-            mesh_tests::mesh::plans_with(test, mesh_tests::mesh::LIFETIME_PLAN),
+            mesh_tests::mesh::plans_with(
+                test,
+                &format!("{}{PASS30_PLAN}", mesh_tests::mesh::LIFETIME_PLAN),
+            ),
         ),
     ];
     let p = Product::start(test, &vars).await;
     let store = Store::redis(&mesh_tests::shared_redis_url(), &p.prefix).expect("store");
     Rig { p, proxy, store }
 }
+
+/// A 30-day pass (Checkout in payment mode).
+const PASS30_PLAN: &str = r#"
+[[plans]]
+id = "pass30"
+name = "30-day pass"
+description = "A month, no renewal."
+stripe_price_id = "price_pass_placeholder"
+mode = "payment"
+duration_days = 30
+"#;
 
 /// Posts `update` until the gateway accepts it, as Telegram retries.
 async fn deliver_update(p: &Product, update: &Value) {
@@ -610,6 +624,55 @@ async fn sweep_double_checkout_to_one_subscription() {
                 refunded, 1,
                 "{run}: one refund ({refunds:?}) of {} in {charges:?}",
                 e.stripe_customer_id
+            );
+        },
+    )
+    .await;
+    rig.p.stop().await;
+}
+
+/// A 30-day pass that ran out, found by the sweeper's pass (run through
+/// `Sweep`, as a scheduler would, again until it reports no failure): one
+/// removal, one message.
+#[tokio::test]
+async fn sweep_lapse_to_removal() {
+    let rig = product("sweep_lapse").await;
+    let p = &rig.p;
+    rig.sweep(
+        "lapse found by the sweeper -> removal",
+        28,
+        async |n| {
+            let user = 84_000_000 + i64::try_from(n).unwrap_or_default();
+            let session = p.checkout(user, "pass30").await;
+            // Paid 30 days less a second ago: it runs out in a second.
+            let paid = p
+                .stripe
+                .complete_payment(&session.session_id, 30 * 86_400 - 1);
+            deliver_events(p, &[paid]).await;
+            p.wait_message(user, "Welcome to premium").await;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            user
+        },
+        async |_| {
+            mesh_tests::eventually(Duration::from_secs(30), "a clean sweep", || async {
+                let pass = p
+                    .billing()
+                    .sweep(mesh_proto::billing::v1::SweepRequest {})
+                    .await
+                    .ok()?
+                    .into_inner();
+                (pass.failures == 0).then_some(())
+            })
+            .await;
+        },
+        async |user, run| {
+            let bans = calls(p, "banChatMember", |m| m["user_id"] == *user);
+            assert_eq!(bans, 1, "{run}: removals");
+            assert_eq!(messages(p, *user, "has ended"), 1, "{run}: messages");
+            assert_eq!(
+                p.entitlement(*user).await.state(),
+                EntitlementState::Expired,
+                "{run}"
             );
         },
     )
