@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 use crate::counters::{self, Daily};
 use crate::entitlement::{Record, now, timestamp};
 use crate::error::{BillingError, Refusal};
-use crate::ledger::{Cause, Outcome, keys};
+use crate::ledger::{Cause, keys};
 use crate::plans::Mode;
 use crate::service::{Billing, user_id};
 use crate::stripe_api::{CheckoutParams, StripeApi};
+use crate::writes::StripeWrite;
 
 /// An open Checkout session, kept so every tap while it is open gets it.
 #[derive(Serialize, Deserialize)]
@@ -272,30 +273,40 @@ impl Billing {
         if sub.cancel_at_period_end == cancel {
             return Ok(self.show(&record));
         }
-        // One key per request: the record's revision changes with every
-        // transition, so a later cancel after a resume is a new request.
+        // Decided in a commit, made right after it ([`crate::writes`]); a
+        // request repeated while one is pending makes that one (its key),
+        // not a second. One key per request: the record's revision changes
+        // with every transition, so a later cancel after a resume is a new
+        // request.
         let what = if cancel { "cancel" } else { "resume" };
-        let seen = self.ledger.clock_ms().await?;
-        let view = stripe
-            .set_cancel_at_period_end(&sub.id, cancel, &format!("{what}-{}-r{rev}", sub.id))
-            .await?;
-        let (kind, reason) = if cancel {
-            (ChangeCause::CancelRequest, "cancelled by the user")
-        } else {
-            (ChangeCause::ResumeRequest, "resumed by the user")
-        };
-        let cause = Cause::new(kind, &format!("telegram:{user}"), reason);
-        let plans = &self.ledger.terms().plans;
-        let outcome = self
-            .ledger
-            .transition(user, &cause, None, |r, now| {
-                r.observe(&view, plans, seen, false, now);
-                Ok(Vec::new())
-            })
-            .await?;
-        match outcome {
-            Outcome::Applied(record) => Ok(self.show(&record)),
-            Outcome::Duplicate => Ok(self.show(&self.ledger.read(user).await?.1)),
+        let pending = record.pending.iter().any(
+            |w| matches!(w, StripeWrite::Renewal { subscription, .. } if *subscription == sub.id),
+        );
+        if !pending {
+            let write = StripeWrite::Renewal {
+                subscription: sub.id.clone(),
+                cancel,
+                key: format!("{what}-{}-r{rev}", sub.id),
+                actor: format!("telegram:{user}"),
+            };
+            let kind = if cancel {
+                ChangeCause::CancelRequest
+            } else {
+                ChangeCause::ResumeRequest
+            };
+            let cause = Cause::new(
+                kind,
+                &format!("telegram:{user}"),
+                &format!("{what} requested by the user"),
+            );
+            self.ledger
+                .transition(user, &cause, None, |r, _| {
+                    r.decide(write.clone());
+                    Ok(Vec::new())
+                })
+                .await?;
         }
+        self.ledger.flush(user, None, Some(stripe)).await?;
+        Ok(self.show(&self.ledger.read(user).await?.1))
     }
 }

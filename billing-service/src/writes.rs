@@ -33,6 +33,18 @@ pub enum StripeWrite {
         /// `pi_...`.
         payment_intent: String,
     },
+    /// The user's own request: a subscription set to end at its period's
+    /// end (`cancel`), or to renew again.
+    Renewal {
+        /// `sub_...`.
+        subscription: String,
+        /// Cancel at period end (true) or resume (false).
+        cancel: bool,
+        /// The request's idempotency key.
+        key: String,
+        /// Who asked (`telegram:<id>`).
+        actor: String,
+    },
 }
 
 /// How soon the sweeper looks at a user whose writes are pending.
@@ -72,9 +84,31 @@ impl Ledger {
                     stripe.refund_payment(payment_intent).await?;
                     None
                 }
+                StripeWrite::Renewal {
+                    subscription,
+                    cancel,
+                    key,
+                    ..
+                } => Some(
+                    stripe
+                        .set_cancel_at_period_end(subscription, *cancel, key)
+                        .await?,
+                ),
             };
             let plans = &self.terms().plans;
-            let cause = Cause::system(ChangeCause::StripeEvent, "stripe write confirmed");
+            // The user who cancelled or resumed is answered in the bot: the
+            // change keeps their cause, so no notice repeats it.
+            let cause = match write {
+                StripeWrite::Renewal { cancel, actor, .. } => {
+                    let (kind, reason) = if *cancel {
+                        (ChangeCause::CancelRequest, "cancelled by the user")
+                    } else {
+                        (ChangeCause::ResumeRequest, "resumed by the user")
+                    };
+                    Cause::new(kind, actor, reason)
+                }
+                _ => Cause::system(ChangeCause::StripeEvent, "stripe write confirmed"),
+            };
             self.transition(user, &cause, None, |r, now| {
                 if let Some(view) = &answer {
                     r.observe(view, plans, seen, false, now);
