@@ -91,11 +91,9 @@ impl Billing {
             })
             .await?;
         // Also a repeated revocation's: it makes what an earlier one left.
-        let known = match &outcome {
-            Outcome::Applied(record) => Some(record.as_ref()),
-            Outcome::Duplicate => None,
-        };
-        self.ledger.flush(user, known, self.stripe.as_ref()).await?;
+        self.ledger
+            .flush(user, outcome.committed(), self.stripe.as_ref())
+            .await?;
         let outcome = match outcome {
             Outcome::Applied(record) if !record.pending.is_empty() => {
                 Outcome::Applied(Box::new(self.ledger.read(user).await?.1))

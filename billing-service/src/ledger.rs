@@ -202,6 +202,16 @@ pub enum Outcome {
     Duplicate,
 }
 
+impl Outcome {
+    /// The record as committed, when this call committed it.
+    pub fn committed(&self) -> Option<&Record> {
+        match self {
+            Self::Applied(record) => Some(record),
+            Self::Duplicate => None,
+        }
+    }
+}
+
 /// Entitlement reads and writes.
 #[derive(Clone)]
 pub struct Ledger {

@@ -24,6 +24,17 @@ stripe_price_id = "price_pass_placeholder"
 mode = "payment"
 "#;
 
+/// A 30-day pass (Checkout in payment mode), as a plans-file entry.
+pub const PASS30_PLAN: &str = r#"
+[[plans]]
+id = "pass30"
+name = "30-day pass"
+description = "A month, no renewal."
+stripe_price_id = "price_pass_placeholder"
+mode = "payment"
+duration_days = 30
+"#;
+
 /// The repository's plans and `extra` entries, written for `test`; returns
 /// the path for `PLANS_FILE`.
 pub fn plans_with(test: &str, extra: &str) -> String {

@@ -30,14 +30,7 @@ description = "Both rooms."
 stripe_price_id = "price_monthly_placeholder"
 chats = [{SIGNALS}, {LOUNGE}]
 
-[[plans]]
-id = "pass30"
-name = "30-day pass"
-description = "A month, no renewal."
-stripe_price_id = "price_pass_placeholder"
-mode = "payment"
-duration_days = 30
-
+{pass30}
 [[chats]]
 id = {SIGNALS}
 name = "Signals"
@@ -46,7 +39,8 @@ description = "Daily trade ideas."
 [[chats]]
 id = {LOUNGE}
 name = "Lounge"
-"#
+"#,
+            pass30 = mesh_tests::mesh::PASS30_PLAN
         ),
     )
     .expect("plans file");

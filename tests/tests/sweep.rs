@@ -104,7 +104,11 @@ async fn product(test: &str) -> Rig {
             "PLANS_FILE",
             mesh_tests::mesh::plans_with(
                 test,
-                &format!("{}{PASS30_PLAN}", mesh_tests::mesh::LIFETIME_PLAN),
+                &format!(
+                    "{}{}",
+                    mesh_tests::mesh::LIFETIME_PLAN,
+                    mesh_tests::mesh::PASS30_PLAN
+                ),
             ),
         ),
     ];
@@ -112,17 +116,6 @@ async fn product(test: &str) -> Rig {
     let store = Store::redis(&mesh_tests::shared_redis_url(), &p.prefix).expect("store");
     Rig { p, proxy, store }
 }
-
-/// A 30-day pass (Checkout in payment mode).
-const PASS30_PLAN: &str = r#"
-[[plans]]
-id = "pass30"
-name = "30-day pass"
-description = "A month, no renewal."
-stripe_price_id = "price_pass_placeholder"
-mode = "payment"
-duration_days = 30
-"#;
 
 /// Posts `update` until the gateway accepts it, as Telegram retries.
 async fn deliver_update(p: &Product, update: &Value) {

@@ -1,7 +1,9 @@
 //! Applying verified Stripe events to entitlements, each `event.id` once.
 //!
 //! An event is first turned into a [`Step`]: what it means for which user,
-//! with anything Stripe must be asked (or told) done first. Order can't be
+//! with anything Stripe must be asked read first; what Stripe must be told
+//! (a cancel, a refund) is decided in the commit and made right after it
+//! ([`crate::writes`]). Order can't be
 //! trusted, so with Stripe configured every subscription, invoice and
 //! charge event re-reads the subscription and observes Stripe's current
 //! state, versioned by when it was read: an older read never overwrites a
@@ -208,11 +210,9 @@ impl EventApplier {
                     .await?;
                 // The Stripe writes it decided, made now (a failure answers
                 // 503: Stripe's retry makes them).
-                let known = match &outcome {
-                    Outcome::Applied(record) => Some(record.as_ref()),
-                    Outcome::Duplicate => None,
-                };
-                self.ledger.flush(user, known, self.stripe.as_ref()).await?;
+                self.ledger
+                    .flush(user, outcome.committed(), self.stripe.as_ref())
+                    .await?;
                 matches!(outcome, Outcome::Applied(_))
             }
         };
