@@ -17,7 +17,7 @@ use crate::ledger::{Cause, keys};
 use crate::plans::Mode;
 use crate::service::{Billing, user_id};
 use crate::stripe_api::{CheckoutParams, StripeApi};
-use crate::writes::StripeWrite;
+use crate::writes::PaymentWrite;
 
 /// An open Checkout session, kept so every tap while it is open gets it.
 #[derive(Serialize, Deserialize)]
@@ -73,9 +73,22 @@ impl Billing {
         let plan = terms.plans.get(&r.plan_id).ok_or_else(|| {
             BillingError::refused(Refusal::UnknownPlan, format!("no plan {:?}", r.plan_id))
         })?;
+        if !plan.on_stripe() {
+            return Err(BillingError::refused(
+                Refusal::NoStarsPrice,
+                format!("plan {:?} is sold only for Telegram Stars", plan.id),
+            ));
+        }
         let (_, record) = self.ledger.read(user).await?;
         let at = now();
         let view = record.view(at, terms.grace, &terms.plans);
+        // A Stars subscription is the user's one live subscription too.
+        if record.live_stars(at, terms.grace).is_some() {
+            return Err(BillingError::refused(
+                Refusal::AlreadySubscribed,
+                "subscribed in Telegram Stars",
+            ));
+        }
         // Access for life needs nothing more; a running one-time plan may be
         // bought again (it extends), a subscription on top of it may not.
         if view.lifetime || (plan.mode == Mode::Subscription && record.purchase_running(at)) {
@@ -258,9 +271,16 @@ impl Billing {
         user: i64,
         cancel: bool,
     ) -> Result<Entitlement, BillingError> {
-        let stripe = self.stripe()?;
         let user = user_id(user)?;
         let (rev, record) = self.ledger.read(user).await?;
+        if live_sub(&record).is_none()
+            && let Some(sub) = record.live_stars(now(), self.ledger.terms().grace)
+        {
+            let charge = sub.charge.clone();
+            let canceled = sub.canceled;
+            return self.set_stars_renewal(user, &record, charge, canceled, cancel).await;
+        }
+        let stripe = self.stripe()?;
         let sub = live_sub(&record)
             .filter(|s| cancel || s.cancel_at_period_end)
             .ok_or_else(|| {
@@ -280,10 +300,10 @@ impl Billing {
         // request.
         let what = if cancel { "cancel" } else { "resume" };
         let pending = record.pending.iter().any(
-            |w| matches!(w, StripeWrite::Renewal { subscription, .. } if *subscription == sub.id),
+            |w| matches!(w, PaymentWrite::Renewal { subscription, .. } if *subscription == sub.id),
         );
         if !pending {
-            let write = StripeWrite::Renewal {
+            let write = PaymentWrite::Renewal {
                 subscription: sub.id.clone(),
                 cancel,
                 key: format!("{what}-{}-r{rev}", sub.id),
@@ -307,6 +327,50 @@ impl Billing {
                 .await?;
         }
         self.ledger.flush(user, None, Some(stripe)).await?;
+        Ok(self.show(&self.ledger.read(user).await?.1))
+    }
+
+    /// [`Self::set_renewal`] for a Stars subscription:
+    /// `editUserStarSubscription`, decided in a commit and made after it;
+    /// the record follows once Telegram confirms.
+    async fn set_stars_renewal(
+        &self,
+        user: i64,
+        record: &Record,
+        charge: String,
+        canceled: bool,
+        cancel: bool,
+    ) -> Result<Entitlement, BillingError> {
+        if !cancel && !canceled {
+            return Err(BillingError::refused(
+                Refusal::NoSubscription,
+                "the Stars subscription renews already",
+            ));
+        }
+        let pending = record.pending.iter().any(
+            |w| matches!(w, PaymentWrite::StarsRenewal { charge: c, .. } if *c == charge),
+        );
+        if canceled != cancel && !pending {
+            let (kind, what) = if cancel {
+                (ChangeCause::CancelRequest, "cancel")
+            } else {
+                (ChangeCause::ResumeRequest, "resume")
+            };
+            let actor = format!("telegram:{user}");
+            let cause = Cause::new(kind, &actor, &format!("{what} requested by the user"));
+            let write = PaymentWrite::StarsRenewal {
+                charge,
+                cancel,
+                actor: actor.clone(),
+            };
+            self.ledger
+                .transition(user, &cause, None, |r, _| {
+                    r.decide(write.clone());
+                    Ok(Vec::new())
+                })
+                .await?;
+        }
+        self.ledger.flush(user, None, self.stripe.as_ref()).await?;
         Ok(self.show(&self.ledger.read(user).await?.1))
     }
 }

@@ -141,7 +141,22 @@ impl Billing {
     /// docs). Reads are stamped with the store's clock before the listing
     /// began, so a newer read an event made meanwhile is never overwritten.
     pub(crate) async fn reconcile(&self) -> Result<ReconcileResponse, BillingError> {
-        let stripe = self.stripe()?;
+        // Both rails, each when configured: Telegram's transactions first.
+        let (stars_seen, stars_updated) = match self.ledger.stars() {
+            Some(_) => self.reconcile_stars().await?,
+            None => (0, 0),
+        };
+        let stripe = match (self.stripe(), self.ledger.stars()) {
+            (Ok(stripe), _) => stripe,
+            (Err(_), Some(_)) => {
+                return Ok(ReconcileResponse {
+                    stars_transactions_seen: stars_seen,
+                    stars_users_updated: stars_updated,
+                    ..ReconcileResponse::default()
+                });
+            }
+            (Err(e), None) => return Err(e),
+        };
         let seen = self.ledger.clock_ms().await?;
         let subs = stripe.all_subscriptions().await?;
         let sessions = stripe.paid_one_time_sessions().await?;
@@ -186,6 +201,7 @@ impl Billing {
                 session: session.id.clone(),
                 payment_intent: session.payment_intent.clone(),
                 paid_at: *created,
+                stars: None,
             });
         }
         let mut updated = 0;
@@ -219,6 +235,8 @@ impl Billing {
             subscriptions_seen: subs.len() as u32,
             entitlements_updated: updated,
             unmatched,
+            stars_transactions_seen: stars_seen,
+            stars_users_updated: stars_updated,
         })
     }
 

@@ -74,6 +74,11 @@ pub struct BillingConfig {
     pub refunds: RefundPolicy,
     /// `GRPC_TLS_*`: TLS for the gRPC server and towards bot-service.
     pub grpc_tls: Option<mesh_proto::GrpcTls>,
+    /// `TELEGRAM_BOT_TOKEN`: the Stars methods (invoice links, refunds,
+    /// renewals, transactions); unset = no Stars.
+    pub telegram_token: Option<Secret>,
+    /// `TELEGRAM_API_URL` (default `https://api.telegram.org`).
+    pub telegram_api_url: String,
 }
 
 impl BillingConfig {
@@ -166,6 +171,8 @@ impl BillingConfig {
                 }
             },
             grpc_tls: mesh_proto::GrpcTls::from_env(env)?,
+            telegram_token: env.secret("TELEGRAM_BOT_TOKEN"),
+            telegram_api_url: env.url_or("TELEGRAM_API_URL", "https://api.telegram.org")?,
         })
     }
 }

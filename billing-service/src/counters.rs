@@ -52,6 +52,39 @@ fn revenue_key(currency: &str) -> String {
     format!("{{billing}}:count:revenue:{currency}")
 }
 
+/// Stars a month from renewing Stars subscriptions.
+const STARS_MONTHLY: &str = "{billing}:count:stars_monthly";
+
+/// Stars paid (less refunds) on the day of unix time `at`.
+fn stars_day_key(at: i64) -> String {
+    format!("{{billing}}:count:day:stars:{}", at.div_euclid(86_400))
+}
+
+/// Moves a user's Stars counters from `before` to `after` in `tx`: the
+/// monthly Stars of a renewing subscription, and what was paid today.
+pub fn stars(tx: &mut Tx, before: (u64, i64), after: (u64, i64), at: i64) {
+    let monthly = i64::try_from(after.0).unwrap_or(0) - i64::try_from(before.0).unwrap_or(0);
+    if monthly != 0 {
+        tx.incr(STARS_MONTHLY, monthly);
+    }
+    let paid = after.1 - before.1;
+    if paid != 0 {
+        tx.incr_expiring(&stars_day_key(at), paid, DAY_TTL);
+    }
+}
+
+/// Stars a month (renewing Stars subscriptions) and Stars paid over the
+/// last `days` days.
+pub async fn stars_revenue(store: &Store, now: i64, days: i64) -> Result<(u64, i64), StoreError> {
+    let monthly = u64::try_from(read(store, STARS_MONTHLY).await?).unwrap_or(0);
+    let counts = futures::future::try_join_all((0..days).map(|d| {
+        let key = stars_day_key(now - d * 86_400);
+        async move { read(store, &key).await }
+    }))
+    .await?;
+    Ok((monthly, counts.iter().sum()))
+}
+
 /// Counts one `what` at `at` in `tx`.
 pub fn bump(tx: &mut Tx, what: Daily, at: i64) {
     tx.incr_expiring(&day_key(what, at), 1, DAY_TTL);

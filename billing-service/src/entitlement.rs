@@ -39,10 +39,11 @@ use serde::{Deserialize, Serialize};
 use crate::money::PriceTerms;
 use crate::plans::Plans;
 use crate::purchase::{Purchase, Term};
+use crate::stars::StarsSub;
 use crate::stripe_api::SubscriptionView;
 pub use crate::subscription::Sub;
 use crate::subscription::not_ended;
-use crate::writes::StripeWrite;
+use crate::writes::PaymentWrite;
 
 /// The state of a user's access, as the API shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -114,6 +115,37 @@ pub struct Grant {
     pub by: String,
 }
 
+/// What pays for access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rail {
+    /// Stripe: a subscription or a Checkout payment.
+    Stripe,
+    /// Telegram Stars: a Stars subscription or payment.
+    Stars,
+    /// An admin grant.
+    Grant,
+}
+
+impl Rail {
+    /// The API's enum.
+    pub fn to_proto(self) -> mesh_proto::billing::v1::Rail {
+        match self {
+            Self::Stripe => mesh_proto::billing::v1::Rail::Stripe,
+            Self::Stars => mesh_proto::billing::v1::Rail::Stars,
+            Self::Grant => mesh_proto::billing::v1::Rail::Grant,
+        }
+    }
+
+    /// A short lowercase name, for exports and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Stripe => "stripe",
+            Self::Stars => "stars",
+            Self::Grant => "grant",
+        }
+    }
+}
+
 /// What one payment (or grant) paid for: the key a refund, a dispute or a
 /// revocation ends access by.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +155,9 @@ pub enum Paying {
     Subscription(String),
     /// A one-time Checkout payment (`pi_...`).
     Purchase(String),
+    /// A Telegram Stars payment (its `telegram_payment_charge_id`): a Stars
+    /// subscription's period or a one-time Stars purchase.
+    Stars(String),
     /// Whatever the user pays for (a hold recorded before holds named
     /// their payment).
     Everything,
@@ -187,6 +222,12 @@ pub struct Record {
     /// Every one-time payment, each a period of its own (oldest first).
     #[serde(default)]
     pub purchases: Vec<Purchase>,
+    /// Every Telegram Stars subscription, each a source of its own.
+    #[serde(default)]
+    pub stars: Vec<StarsSub>,
+    /// Stars charges known to be refunded (the newest hundred).
+    #[serde(default)]
+    pub stars_refunds: Vec<String>,
     /// Open disputes, each holding back what its payment bought.
     #[serde(default)]
     pub holds: Vec<Hold>,
@@ -205,7 +246,7 @@ pub struct Record {
     pub updated_at: i64,
     /// Writes to Stripe decided and not yet confirmed ([`crate::writes`]).
     #[serde(default)]
-    pub pending: Vec<StripeWrite>,
+    pub pending: Vec<PaymentWrite>,
 }
 
 /// A record as stored by this version or an earlier one (one subscription,
@@ -226,6 +267,10 @@ struct Stored {
     #[serde(default)]
     purchase: Option<serde_json::Value>,
     #[serde(default)]
+    stars: Vec<StarsSub>,
+    #[serde(default)]
+    stars_refunds: Vec<String>,
+    #[serde(default)]
     holds: Vec<Hold>,
     #[serde(default)]
     hold: Option<Hold>,
@@ -238,7 +283,7 @@ struct Stored {
     #[serde(default)]
     updated_at: i64,
     #[serde(default)]
-    pending: Vec<StripeWrite>,
+    pending: Vec<PaymentWrite>,
 }
 
 impl From<Stored> for Record {
@@ -265,6 +310,8 @@ impl From<Stored> for Record {
                 paid_at: 0,
                 term: until.map_or(Term::Lifetime, Term::Until),
                 ended: old.get("revoked").and_then(serde_json::Value::as_bool) == Some(true),
+                stars: false,
+                stars_amount: 0,
             });
         }
         let mut holds = s.holds;
@@ -275,6 +322,8 @@ impl From<Stored> for Record {
             subscriptions,
             grant: s.grant,
             purchases,
+            stars: s.stars,
+            stars_refunds: s.stars_refunds,
             holds,
             ever_paid: s.ever_paid,
             trial_used: s.trial_used,
@@ -294,6 +343,8 @@ pub(crate) struct Source<'a> {
     /// When the source began (a subscription's creation), to rank sources
     /// of one kind: the newest speaks.
     pub(crate) created: i64,
+    /// What pays for it.
+    pub(crate) rail: Rail,
 }
 
 /// How many subscriptions a record keeps (ended ones go first).
@@ -342,6 +393,9 @@ impl Record {
             .filter(|s| !self.held(&Paying::Subscription(s.id.clone())))
             .filter_map(|s| s.source(now, grace))
             .collect();
+        if !self.held(&Paying::Everything) {
+            subs.extend(self.stars.iter().filter_map(|s| s.source(now, grace)));
+        }
         subs.sort_by_key(|s| std::cmp::Reverse((s.renews, s.created)));
         let purchases = self.purchase_sources(now).into_iter().filter(|p| {
             // A purchase is held back when a dispute names any payment of
@@ -363,6 +417,7 @@ impl Record {
                 renews: false,
                 plan: Some(&g.plan_id),
                 created: 0,
+                rail: Rail::Grant,
             });
         subs.into_iter().chain(purchases).chain(grant).collect()
     }
@@ -372,16 +427,21 @@ impl Record {
         let sources = self.sources(now, grace);
         let current = self.current_sub();
         let purchase_end = self.purchase_ends().into_iter().map(|(_, e)| e).max();
+        let stars_until = self.stars.iter().filter(|s| !s.ended).filter_map(StarsSub::until).max();
         let paid_until = current
             .and_then(|s| s.period_end)
+            .or(stars_until)
             .or_else(|| purchase_end.flatten());
         let granted_until = self.grant.as_ref().map(|g| g.until);
         let known_plan = current
             .and_then(|s| s.plan_id.clone())
+            .or_else(|| self.stars.last().map(|s| s.plan_id.clone()))
             .or_else(|| self.purchases.last().map(|p| p.plan_id.clone()))
             .or_else(|| self.grant.as_ref().map(|g| g.plan_id.clone()));
-        let ever =
-            !self.subscriptions.is_empty() || self.grant.is_some() || !self.purchases.is_empty();
+        let ever = !self.subscriptions.is_empty()
+            || self.grant.is_some()
+            || !self.purchases.is_empty()
+            || !self.stars.is_empty();
         if sources.is_empty() {
             let state = match () {
                 () if !self.holds.is_empty() => State::Suspended,
@@ -434,11 +494,12 @@ impl Record {
             .iter()
             .filter_map(|s| s.lapses_at(now, grace, renewal_slack));
         let grant = self.grant.as_ref().map(|g| g.until).filter(|u| now < *u);
+        let stars = self.stars.iter().filter_map(|s| s.lapses_at(now, grace));
         let purchases = self
             .purchase_sources(now)
             .into_iter()
             .filter_map(|p| p.until);
-        subs.chain(grant).chain(purchases).min()
+        subs.chain(grant).chain(stars).chain(purchases).min()
     }
 
     /// Takes Stripe's view of one of the user's subscriptions, read at
@@ -519,6 +580,9 @@ impl Record {
             for p in &mut self.purchases {
                 p.ended = true;
             }
+            for s in &mut self.stars {
+                s.ended = true;
+            }
         }
     }
 
@@ -536,6 +600,7 @@ impl Record {
                 None => false,
             },
             Paying::Purchase(intent) => self.end_purchase(intent),
+            Paying::Stars(charge) => self.stars_refunded(charge, "system"),
             // A grant is nobody's payment: it stays.
             Paying::Everything => {
                 self.revoke(false, i64::MAX);
@@ -546,7 +611,7 @@ impl Record {
 
     /// Decides a write to Stripe, made right after the commit
     /// ([`crate::writes`]); one already pending is not added twice.
-    pub fn decide(&mut self, write: StripeWrite) {
+    pub fn decide(&mut self, write: PaymentWrite) {
         if !self.pending.contains(&write) {
             self.pending.push(write);
         }
@@ -563,12 +628,28 @@ impl Record {
             .filter(|s| match paying {
                 Paying::Subscription(id) => s.id == *id,
                 Paying::Everything => true,
-                Paying::Purchase(_) => false,
+                Paying::Purchase(_) | Paying::Stars(_) => false,
             })
             .map(|s| s.id.clone())
             .collect();
         for subscription in ids {
-            self.decide(StripeWrite::Cancel { subscription });
+            self.decide(PaymentWrite::Cancel { subscription });
+        }
+        // A revocation stops Telegram renewing too.
+        if *paying == Paying::Everything {
+            let stars: Vec<String> = self
+                .stars
+                .iter()
+                .filter(|s| !s.canceled)
+                .map(|s| s.charge.clone())
+                .collect();
+            for charge in stars {
+                self.decide(PaymentWrite::StarsRenewal {
+                    charge,
+                    cancel: true,
+                    actor: "system".into(),
+                });
+            }
         }
     }
 
@@ -651,7 +732,21 @@ impl Record {
                 .unwrap_or_default(),
             trial_used: self.trial_used,
             lifetime: view.lifetime,
+            rail: self
+                .rail(now, grace)
+                .map_or(mesh_proto::billing::v1::Rail::None, Rail::to_proto)
+                .into(),
+            stars_subscription_charge_id: self
+                .live_stars(now, grace)
+                .map(|s| s.charge.clone())
+                .unwrap_or_default(),
         }
+    }
+
+    /// What pays for the access the user has at `now` (the source that
+    /// speaks for them).
+    pub fn rail(&self, now: i64, grace: i64) -> Option<Rail> {
+        self.sources(now, grace).first().map(|s| s.rail)
     }
 }
 
@@ -814,6 +909,7 @@ mod tests {
             session: "cs_1".into(),
             payment_intent: Some("pi_1".into()),
             paid_at: 10,
+            stars: None,
         });
         assert!(r.observe(&sub("sub_new", "active", 20), &p, 2, false, 0));
         assert!(r.end_paid(&Paying::Subscription("sub_old".into())));

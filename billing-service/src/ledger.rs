@@ -22,6 +22,7 @@ use mesh_proto::billing::v1::{AuditEntry, ChangeCause, EntitlementChange};
 use mesh_state::{Store, Tx, TxOutcome};
 use serde::{Deserialize, Serialize};
 
+use crate::stars::StarsApi;
 use crate::counters::{self, Daily};
 use crate::entitlement::{Record, State, View, now, timestamp};
 use crate::error::BillingError;
@@ -218,6 +219,7 @@ pub struct Ledger {
     store: Store,
     notices: Notices,
     terms: Arc<Terms>,
+    stars: Option<StarsApi>,
 }
 
 /// How often a transition is recomputed when concurrent writers keep
@@ -231,7 +233,19 @@ impl Ledger {
             store,
             notices,
             terms: Arc::new(terms),
+            stars: None,
         }
+    }
+
+    /// The same ledger, making Telegram Stars writes through `stars`.
+    pub fn with_stars(mut self, stars: Option<StarsApi>) -> Self {
+        self.stars = stars;
+        self
+    }
+
+    /// Telegram's Stars API, when a bot token is configured.
+    pub fn stars(&self) -> Option<&StarsApi> {
+        self.stars.as_ref()
     }
 
     /// The store.
@@ -536,6 +550,14 @@ impl Ledger {
             &mut tx,
             before.yearly_revenue(from).as_ref(),
             after.yearly_revenue(to).as_ref(),
+        );
+        // Each side as of its own commit: what was counted then.
+        let grace = self.terms.grace;
+        counters::stars(
+            &mut tx,
+            (before.stars_monthly(before.updated_at, grace), before.stars_since(0)),
+            (after.stars_monthly(at, grace), after.stars_since(0)),
+            at,
         );
         if let Some(what) = cause.bump {
             counters::bump(&mut tx, what, at);

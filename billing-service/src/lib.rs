@@ -6,7 +6,8 @@
 //! place entitlements change, committing the record with its audit entry,
 //! change-log entry, counters, schedules for the [`sweeper`] and
 //! [`notices`] to bot-service in one atomic step. [`stripe_api`] calls
-//! Stripe; [`plans`] loads the plans file; [`service`] is the gRPC API,
+//! Stripe; [`stars`] is the second rail, Telegram Stars, on the same
+//! ledger; [`plans`] loads the plans file; [`service`] is the gRPC API,
 //! with [`account`] (what users do) and [`admin`] (what admins do).
 
 pub mod account;
@@ -27,6 +28,7 @@ pub mod plans;
 pub mod prices;
 pub mod purchase;
 pub mod service;
+pub mod stars;
 pub mod stripe_api;
 pub mod subscription;
 pub mod sweeper;
@@ -87,7 +89,18 @@ pub async fn run(
         config.grpc_tls.as_ref(),
         shutdown.clone(),
     )?;
-    let ledger = ledger::Ledger::new(store.clone(), notices, terms);
+    let stars = match &config.telegram_token {
+        Some(token) => Some(stars::StarsApi::new(
+            token,
+            &config.telegram_api_url,
+            config.stripe_timeout,
+        )?),
+        None => {
+            tracing::warn!("TELEGRAM_BOT_TOKEN is not set: Telegram Stars is not offered");
+            None
+        }
+    };
+    let ledger = ledger::Ledger::new(store.clone(), notices, terms).with_stars(stars);
     let events = events::EventApplier::new(
         ledger.clone(),
         stripe.clone(),

@@ -65,7 +65,11 @@ impl Billing {
             window(Daily::CheckoutStarted),
             window(Daily::CheckoutCompleted),
         )?;
+        let (stars_monthly, stars_last_30_days) =
+            counters::stars_revenue(store, at, WINDOW_DAYS).await?;
         Ok(GetStatsResponse {
+            stars_monthly,
+            stars_last_30_days,
             known_users: store.set_len(keys::USERS).await?,
             with_access: by_plan.values().sum(),
             with_access_by_plan: by_plan,

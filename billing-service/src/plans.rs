@@ -40,7 +40,9 @@ pub struct PlanSpec {
     pub name: String,
     /// Description shown to users.
     pub description: String,
-    /// The Stripe price (`price_...`).
+    /// The Stripe price (`price_...`); empty for a plan sold only for
+    /// Telegram Stars.
+    #[serde(default)]
     pub stripe_price_id: String,
     /// Free trial days (default 0).
     #[serde(default)]
@@ -58,6 +60,22 @@ pub struct PlanSpec {
     /// run without `STRIPE_SECRET_KEY`).
     #[serde(default)]
     pub price_display: Option<String>,
+    /// Its price in whole Telegram Stars (1-10000): per 30 days for a
+    /// subscription plan (Telegram renews Stars subscriptions every 30
+    /// days), once for a one-time plan. Absent: not sold for Stars.
+    #[serde(default)]
+    pub stars_price: Option<u32>,
+}
+
+/// The most a Stars price may be: Telegram's cap on a subscription's
+/// period (Bot API 9.0), applied to one-time plans too.
+pub const MAX_STARS: u32 = 10_000;
+
+impl PlanSpec {
+    /// Whether Stripe Checkout sells it.
+    pub fn on_stripe(&self) -> bool {
+        !self.stripe_price_id.is_empty()
+    }
 }
 
 /// What the plans file holds.
@@ -126,7 +144,9 @@ impl Plans {
 
     /// The plan selling Stripe price `price`.
     pub fn by_price(&self, price: &str) -> Option<&PlanSpec> {
-        self.specs.iter().find(|p| p.stripe_price_id == price)
+        self.specs
+            .iter()
+            .find(|p| p.on_stripe() && p.stripe_price_id == price)
     }
 
     /// The plan a subscription sells: by its price, else the `plan_id` we
@@ -183,10 +203,33 @@ pub fn parse(text: &str) -> Result<PlansFile, String> {
         if p.name.trim().is_empty() {
             return Err(format!("plan {:?} has no name", p.id));
         }
-        if !p.stripe_price_id.starts_with("price_") {
+        match (p.stripe_price_id.as_str(), p.stars_price) {
+            ("", None) => {
+                return Err(format!(
+                    "plan {:?}: give a stripe_price_id, a stars_price, or both",
+                    p.id
+                ));
+            }
+            ("", Some(_)) => {}
+            (price, _) if !price.starts_with("price_") => {
+                return Err(format!(
+                    "plan {:?}: stripe_price_id must start with price_",
+                    p.id
+                ));
+            }
+            _ => {}
+        }
+        if let Some(stars) = p.stars_price
+            && !(1..=MAX_STARS).contains(&stars)
+        {
             return Err(format!(
-                "plan {:?}: stripe_price_id must start with price_",
-                p.id
+                "plan {:?}: stars_price must be a whole number of Stars from 1 to {MAX_STARS} (Telegram's limit{})",
+                p.id,
+                if p.mode == Mode::Subscription {
+                    " for a 30-day subscription period"
+                } else {
+                    ""
+                }
             ));
         }
         if p.chats.contains(&0) {
@@ -299,6 +342,13 @@ mod tests {
         assert!(pass("mode = \"payment\"\ntrial_days = 3\n").is_err());
         assert!(pass("mode = \"payment\"\nduration_days = 0\n").is_err());
         assert!(pass("mode = \"rental\"\n").is_err());
+        assert_eq!(pass("stars_price = 250\n").unwrap().plans[0].stars_price, Some(250));
+        for bad in ["stars_price = 0\n", "stars_price = 10001\n", "stars_price = 2.5\n", "stars_price = -1\n"] {
+            assert!(pass(bad).is_err(), "{bad}");
+        }
+        let stars_only = parse("[[plans]]\nid = \"s\"\nname = \"N\"\ndescription = \"D\"\nstars_price = 500\n").unwrap();
+        assert!(!stars_only.plans[0].on_stripe());
+        assert!(parse("[[plans]]\nid = \"s\"\nname = \"N\"\ndescription = \"D\"\n").is_err(), "no price at all");
         let chats =
             parse("[[chats]]\nid = -1\nname = \"Signals\"\ndescription = \"Daily ideas\"\n")
                 .unwrap();

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::entitlement::{Record, Source, State};
+use crate::entitlement::{Rail, Record, Source, State};
 
 /// Access bought with one payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +25,12 @@ pub struct Purchase {
     /// Refunded, lost in a dispute, or revoked: it adds nothing any more.
     #[serde(default)]
     pub ended: bool,
+    /// Paid in Telegram Stars: `session` is its `telegram_payment_charge_id`.
+    #[serde(default)]
+    pub stars: bool,
+    /// What it cost in Stars.
+    #[serde(default)]
+    pub stars_amount: u32,
 }
 
 /// How much access one purchase bought.
@@ -54,6 +60,8 @@ pub struct Paid {
     /// When it was paid (unix seconds; Stripe's clock, so a late or
     /// repeated delivery of the event grants the same period).
     pub paid_at: i64,
+    /// Paid in Telegram Stars, this many (`session` is the charge id).
+    pub stars: Option<u32>,
 }
 
 /// At most this many purchases are remembered per user (the oldest ended
@@ -88,6 +96,8 @@ impl Record {
             paid_at: paid.paid_at,
             term: paid.days.map_or(Term::Lifetime, Term::Days),
             ended: false,
+            stars: paid.stars.is_some(),
+            stars_amount: paid.stars.unwrap_or(0),
         });
         self.purchases.sort_by_key(|p| p.paid_at);
         while self.purchases.len() > REMEMBERED {
@@ -123,6 +133,11 @@ impl Record {
                 renews: false,
                 plan: Some(plan),
                 created: 0,
+                rail: if self.purchases.iter().any(|p| p.plan_id == plan && p.stars && !p.ended) {
+                    Rail::Stars
+                } else {
+                    Rail::Stripe
+                },
             })
             .collect()
     }
@@ -164,6 +179,7 @@ mod tests {
             session: session.into(),
             payment_intent: Some(format!("pi_{session}")),
             paid_at: at,
+            stars: None,
         }
     }
 

@@ -123,8 +123,13 @@ impl BillingService for Billing {
                 }
                 .into(),
                 duration_days: p.duration_days.unwrap_or(0),
-                price: self.prices.get(&p.stripe_price_id).map(|t| t.to_proto()),
+                price: p
+                    .on_stripe()
+                    .then(|| self.prices.get(&p.stripe_price_id))
+                    .flatten()
+                    .map(|t| t.to_proto()),
                 price_display: p.price_display.clone().unwrap_or_default(),
+                stars_price: p.stars_price.unwrap_or(0),
                 chat_info: p
                     .chats
                     .iter()
@@ -369,5 +374,39 @@ impl BillingService for Billing {
     ) -> Result<Response<MemberStream>, Status> {
         self.authorize(&request, Right::Admin)?;
         Ok(Response::new(self.export().await?))
+    }
+
+    async fn create_stars_invoice(
+        &self,
+        request: Request<CreateStarsInvoiceRequest>,
+    ) -> Result<Response<CreateStarsInvoiceResponse>, Status> {
+        self.authorize(&request, Right::Call)?;
+        Ok(Response::new(self.stars_invoice(request.into_inner()).await?))
+    }
+
+    async fn check_stars_payment(
+        &self,
+        request: Request<CheckStarsPaymentRequest>,
+    ) -> Result<Response<CheckStarsPaymentResponse>, Status> {
+        self.authorize(&request, Right::Call)?;
+        Ok(Response::new(self.stars_check(request.into_inner()).await?))
+    }
+
+    async fn apply_stars_payment(
+        &self,
+        request: Request<ApplyStarsPaymentRequest>,
+    ) -> Result<Response<ApplyStarsPaymentResponse>, Status> {
+        self.authorize(&request, Right::Call)?;
+        Ok(Response::new(self.stars_apply(request.into_inner()).await?))
+    }
+
+    async fn refund_stars_payment(
+        &self,
+        request: Request<RefundStarsPaymentRequest>,
+    ) -> Result<Response<RefundStarsPaymentResponse>, Status> {
+        self.authorize(&request, Right::Admin)?;
+        Ok(Response::new(
+            self.stars_admin_refund(request.into_inner()).await?,
+        ))
     }
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::entitlement::{Record, Source, State};
+use crate::entitlement::{Rail, Record, Source, State};
 use crate::money::PriceTerms;
 use crate::plans::Plans;
 use crate::stripe_api::SubscriptionView;
@@ -104,6 +104,7 @@ impl Sub {
             renews,
             plan: self.plan_id.as_deref(),
             created: self.created,
+            rail: Rail::Stripe,
         })
     }
 

@@ -50,12 +50,17 @@ pub enum BillingRefusal {
     /// A watcher's cursor is older than the change log keeps: changes
     /// after it are gone.
     CursorTrimmed,
+    /// The plan is not sold for Telegram Stars (or, at Checkout, only for
+    /// Stars).
+    NoStarsPrice,
+    /// No Stars payment of the user's to refund.
+    NoStarsPayment,
 }
 
 impl BillingRefusal {
     /// The ErrorInfo domain.
     pub const DOMAIN: &str = "billing.v1";
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 9] = [
         Self::PaymentsNotConfigured,
         Self::AlreadySubscribed,
         Self::Resumable,
@@ -63,6 +68,8 @@ impl BillingRefusal {
         Self::NoCustomer,
         Self::UnknownPlan,
         Self::CursorTrimmed,
+        Self::NoStarsPrice,
+        Self::NoStarsPayment,
     ];
 
     /// The ErrorInfo reason.
@@ -75,13 +82,15 @@ impl BillingRefusal {
             Self::NoCustomer => "NO_CUSTOMER",
             Self::UnknownPlan => "UNKNOWN_PLAN",
             Self::CursorTrimmed => "CURSOR_TRIMMED",
+            Self::NoStarsPrice => "NO_STARS_PRICE",
+            Self::NoStarsPayment => "NO_STARS_PAYMENT",
         }
     }
 
     /// The gRPC code it is sent with.
     pub fn code(self) -> tonic::Code {
         match self {
-            Self::NoCustomer | Self::UnknownPlan => tonic::Code::NotFound,
+            Self::NoCustomer | Self::UnknownPlan | Self::NoStarsPayment => tonic::Code::NotFound,
             Self::CursorTrimmed => tonic::Code::OutOfRange,
             _ => tonic::Code::FailedPrecondition,
         }

@@ -7,7 +7,7 @@ use crate::notices::{Notice, NoticeKind};
 use crate::plans::Plans;
 use crate::purchase::Paid;
 use crate::stripe_api::SubscriptionView;
-use crate::writes::StripeWrite;
+use crate::writes::PaymentWrite;
 
 /// The change an event makes, applied to the record inside the commit.
 pub(super) enum Change {
@@ -222,11 +222,11 @@ impl Change {
                 observed.apply(r, plans, now);
                 let sub = second;
                 r.mark_duplicate(sub);
-                r.decide(StripeWrite::Cancel {
+                r.decide(PaymentWrite::Cancel {
                     subscription: sub.clone(),
                 });
                 if let Some(pi) = refund {
-                    r.decide(StripeWrite::Refund {
+                    r.decide(PaymentWrite::Refund {
                         payment_intent: pi.clone(),
                     });
                 }

@@ -145,6 +145,7 @@ impl EventApplier {
                     session,
                     payment_intent: intent,
                     paid_at: event.created,
+                    stars: None,
                 },
                 customer,
             }),
