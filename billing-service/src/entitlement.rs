@@ -785,6 +785,7 @@ mod tests {
                     mode: crate::plans::Mode::Subscription,
                     duration_days: None,
                     price_display: None,
+                    stars_price: None,
                 }],
                 chats: Vec::new(),
             },

@@ -57,6 +57,7 @@ help-admin =
     /user <Nutzer> - Stand und Verlauf eines Mitglieds
     /grant <Nutzer> <Tarif> <Tage> [Grund] - Zugang geben
     /revoke <Nutzer> [grant] [Grund] - Zugang beenden
+    /refund <Nutzer> [Zahlung] - eine Zahlung in Telegram Stars erstatten
     /broadcast [Segment] <Text> - einem Segment schreiben (oder auf eine Nachricht antworten, um sie zu kopieren)
     /broadcast_cancel - laufende Sendungen stoppen
 unknown = Entschuldige, das habe ich nicht verstanden. Sende /help, um zu sehen, was ich kann.
@@ -77,6 +78,7 @@ cmd-stats = Mitglieder, Umsatz und Konversion
 cmd-user = Stand und Verlauf eines Mitglieds
 cmd-grant = Einem Nutzer Zugang geben
 cmd-revoke = Den Zugang eines Nutzers beenden
+cmd-refund = Eine Zahlung in Telegram Stars erstatten
 cmd-broadcast = Einem Nutzersegment schreiben
 cmd-broadcast-cancel = Laufende Sendungen stoppen
 
@@ -208,3 +210,32 @@ broadcast-canceled = { $count ->
 }
 admin-alert = Achtung, Nutzer { $user }: { $detail }
 admin-missing-rights = Dem Bot fehlen Rechte im Chat { $chat }: { $rights }. Mach ihn dort zum Administrator mit „Nutzer einladen“ und „Nutzer sperren“, sonst bekommen Nutzer der Pläne mit diesem Chat keinen Link und Fremde können nicht entfernt werden.
+
+## Telegram Stars
+
+plan-price-or = { $card } oder { $stars }
+plan-price-stars = ⭐ { $stars } Stars pro 30 Tage
+plan-price-stars-days = ⭐ { $stars } Stars für { $days ->
+    [one] { $days } Tag
+   *[other] { $days } Tage
+}
+plan-price-stars-lifetime = ⭐ { $stars } Stars, lebenslanger Zugang
+stars-button = ⭐ { $stars } Stars bezahlen
+pay-prompt-stars = Bezahle per Karte über Stripe oder direkt hier mit Telegram Stars. Deine Einladung kommt, sobald die Zahlung durch ist.
+pay-prompt-stars-only = Tippe auf den Knopf, um direkt hier mit Telegram Stars zu bezahlen. Deine Einladung kommt, sobald die Zahlung durch ist.
+stars-refused-not-ours = Diese Rechnung gilt nicht mehr. Sende /subscribe für eine neue.
+stars-refused-plan-gone = Dieser Tarif wird nicht mehr für Stars verkauft. Sende /plans für das aktuelle Angebot.
+stars-refused-price = Der Preis hat sich geändert. Sende /subscribe für eine neue Rechnung.
+stars-refused-entitled = Du hast bereits Zugang (oder ein Abo). Sende /status, um zu sehen, bis wann.
+stars-refused-unavailable = Zahlungen können gerade nicht geprüft werden. Bitte versuche es in einer Minute noch einmal.
+payment-unplaced = Deine Zahlung ist angekommen, passt aber zu keinem unserer Angebote. Ein Admin weiß Bescheid und kümmert sich darum.
+status-rail = Bezahlt mit: { $rail ->
+    [stars] Telegram Stars
+    [grant] einer Freischaltung durch einen Admin
+   *[stripe] Karte (Stripe)
+}
+portal-stars = Du bezahlst mit Telegram Stars: Das Abo verwaltest du in den Telegram-Einstellungen (Einstellungen › Meine Stars). Du kannst hier auch /cancel senden, um die Verlängerung zu beenden.
+refund-done = { $stars } Stars an Nutzer { $user } erstattet (Zahlung { $charge }).
+refund-none = Nutzer { $user } hat keine Zahlung in Telegram Stars, die erstattet werden kann.
+refund-failed = Telegram hat die Erstattung abgelehnt: { $reason }
+stats-stars = Telegram Stars: ⭐ { $monthly } pro Monat aus Abos; { $paid } in 30 Tagen bezahlt

@@ -57,6 +57,7 @@ help-admin =
     /user <user> - a member's state and history
     /grant <user> <plan> <days> [reason] - give access
     /revoke <user> [grant] [reason] - end access
+    /refund <user> [charge] - refund a Telegram Stars payment
     /broadcast [segment] <text> - message a segment (or reply to a message to copy it)
     /broadcast_cancel - stop running broadcasts
 unknown = Sorry, I didn't understand that. Send /help to see what I can do.
@@ -77,6 +78,7 @@ cmd-stats = Members, revenue and conversion
 cmd-user = A member's state and history
 cmd-grant = Give a user access
 cmd-revoke = End a user's access
+cmd-refund = Refund a Telegram Stars payment
 cmd-broadcast = Message a segment of users
 cmd-broadcast-cancel = Stop running broadcasts
 
@@ -208,3 +210,32 @@ broadcast-canceled = { $count ->
 }
 admin-alert = Attention, user { $user }: { $detail }
 admin-missing-rights = The bot lacks rights in chat { $chat }: { $rights }. Make it an administrator there with "Invite users" and "Ban users", or users of the plans that open this chat get no link to it and strangers can't be removed.
+
+## Telegram Stars
+
+plan-price-or = { $card } or { $stars }
+plan-price-stars = ⭐ { $stars } Stars per 30 days
+plan-price-stars-days = ⭐ { $stars } Stars for { $days ->
+    [one] { $days } day
+   *[other] { $days } days
+}
+plan-price-stars-lifetime = ⭐ { $stars } Stars, lifetime access
+stars-button = ⭐ Pay { $stars } Stars
+pay-prompt-stars = Pay by card with Stripe, or with Telegram Stars right here. You'll get your invite as soon as the payment goes through.
+pay-prompt-stars-only = Tap the button to pay with Telegram Stars right here. You'll get your invite as soon as the payment goes through.
+stars-refused-not-ours = This invoice is no longer valid. Send /subscribe for a fresh one.
+stars-refused-plan-gone = This plan is no longer sold for Stars. Send /plans to see what is.
+stars-refused-price = The price has changed. Send /subscribe for a fresh invoice.
+stars-refused-entitled = You already have access (or a subscription). Send /status to see until when.
+stars-refused-unavailable = Payments can't be checked right now. Please try again in a minute.
+payment-unplaced = Your payment arrived, but it doesn't match an offer of ours. An admin has been told and will sort it out.
+status-rail = Paid with: { $rail ->
+    [stars] Telegram Stars
+    [grant] an admin's grant
+   *[stripe] card (Stripe)
+}
+portal-stars = You pay with Telegram Stars: Telegram's settings manage the subscription (Settings › My Stars). You can also send /cancel here to stop the renewal.
+refund-done = Refunded { $stars } Stars to user { $user } (charge { $charge }).
+refund-none = User { $user } has no Telegram Stars payment to refund.
+refund-failed = Telegram refused the refund: { $reason }
+stats-stars = Telegram Stars: ⭐ { $monthly } a month from subscriptions; { $paid } paid in 30 days

@@ -57,6 +57,7 @@ help-admin =
     /user <usuario> - estado e historial de un miembro
     /grant <usuario> <plan> <días> [motivo] - dar acceso
     /revoke <usuario> [grant] [motivo] - quitar el acceso
+    /refund <usuario> [cargo] - reembolsar un pago en Telegram Stars
     /broadcast [segmento] <texto> - escribir a un segmento (o responde a un mensaje para copiarlo)
     /broadcast_cancel - detener los envíos en curso
 unknown = Perdona, no te he entendido. Envía /help para ver lo que puedo hacer.
@@ -77,6 +78,7 @@ cmd-stats = Miembros, ingresos y conversión
 cmd-user = Estado e historial de un miembro
 cmd-grant = Dar acceso a un usuario
 cmd-revoke = Quitar el acceso a un usuario
+cmd-refund = Reembolsar un pago en Telegram Stars
 cmd-broadcast = Escribir a un segmento de usuarios
 cmd-broadcast-cancel = Detener los envíos en curso
 
@@ -208,3 +210,32 @@ broadcast-canceled = { $count ->
 }
 admin-alert = Atención, usuario { $user }: { $detail }
 admin-missing-rights = Al bot le faltan permisos en el chat { $chat }: { $rights }. Hazlo administrador allí con «Invitar usuarios» y «Bloquear usuarios»; si no, los usuarios de los planes que abren este chat no reciben enlace y no se puede expulsar a extraños.
+
+## Telegram Stars
+
+plan-price-or = { $card } o { $stars }
+plan-price-stars = ⭐ { $stars } Stars cada 30 días
+plan-price-stars-days = ⭐ { $stars } Stars por { $days ->
+    [one] { $days } día
+   *[other] { $days } días
+}
+plan-price-stars-lifetime = ⭐ { $stars } Stars, acceso de por vida
+stars-button = ⭐ Pagar { $stars } Stars
+pay-prompt-stars = Paga con tarjeta a través de Stripe o con Telegram Stars aquí mismo. Recibirás tu invitación en cuanto se confirme el pago.
+pay-prompt-stars-only = Pulsa el botón para pagar con Telegram Stars aquí mismo. Recibirás tu invitación en cuanto se confirme el pago.
+stars-refused-not-ours = Esta factura ya no es válida. Envía /subscribe para obtener una nueva.
+stars-refused-plan-gone = Este plan ya no se vende en Stars. Envía /plans para ver los disponibles.
+stars-refused-price = El precio ha cambiado. Envía /subscribe para obtener una factura nueva.
+stars-refused-entitled = Ya tienes acceso (o una suscripción). Envía /status para ver hasta cuándo.
+stars-refused-unavailable = Ahora mismo no se pueden comprobar los pagos. Inténtalo de nuevo en un minuto.
+payment-unplaced = Tu pago ha llegado, pero no corresponde a ninguna oferta nuestra. Un administrador ya está avisado y lo resolverá.
+status-rail = Pagado con: { $rail ->
+    [stars] Telegram Stars
+    [grant] una concesión de un administrador
+   *[stripe] tarjeta (Stripe)
+}
+portal-stars = Pagas con Telegram Stars: la suscripción se gestiona en los ajustes de Telegram (Ajustes › Mis Stars). También puedes enviar /cancel aquí para detener la renovación.
+refund-done = Reembolsadas { $stars } Stars al usuario { $user } (cargo { $charge }).
+refund-none = El usuario { $user } no tiene ningún pago en Telegram Stars que reembolsar.
+refund-failed = Telegram rechazó el reembolso: { $reason }
+stats-stars = Telegram Stars: ⭐ { $monthly } al mes en suscripciones; { $paid } pagadas en 30 días

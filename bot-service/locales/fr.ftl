@@ -57,6 +57,7 @@ help-admin =
     /user <utilisateur> - état et historique d'un membre
     /grant <utilisateur> <formule> <jours> [motif] - donner l'accès
     /revoke <utilisateur> [grant] [motif] - retirer l'accès
+    /refund <utilisateur> [paiement] - rembourser un paiement en Telegram Stars
     /broadcast [segment] <texte> - écrire à un segment (ou répondez à un message pour le copier)
     /broadcast_cancel - arrêter les envois en cours
 unknown = Désolé, je n'ai pas compris. Envoyez /help pour voir ce que je sais faire.
@@ -77,6 +78,7 @@ cmd-stats = Membres, revenus et conversion
 cmd-user = État et historique d'un membre
 cmd-grant = Donner l'accès à un utilisateur
 cmd-revoke = Retirer l'accès à un utilisateur
+cmd-refund = Rembourser un paiement en Telegram Stars
 cmd-broadcast = Écrire à un segment d'utilisateurs
 cmd-broadcast-cancel = Arrêter les envois en cours
 
@@ -208,3 +210,32 @@ broadcast-canceled = { $count ->
 }
 admin-alert = Attention, utilisateur { $user } : { $detail }
 admin-missing-rights = Il manque des droits au bot dans le chat { $chat } : { $rights }. Nommez-le administrateur avec « Inviter des utilisateurs » et « Bannir des utilisateurs », sinon les abonnés des plans qui ouvrent ce chat n'y reçoivent pas de lien et les inconnus ne peuvent pas être retirés.
+
+## Telegram Stars
+
+plan-price-or = { $card } ou { $stars }
+plan-price-stars = ⭐ { $stars } Stars tous les 30 jours
+plan-price-stars-days = ⭐ { $stars } Stars pour { $days ->
+    [one] { $days } jour
+   *[other] { $days } jours
+}
+plan-price-stars-lifetime = ⭐ { $stars } Stars, accès à vie
+stars-button = ⭐ Payer { $stars } Stars
+pay-prompt-stars = Payez par carte avec Stripe, ou en Telegram Stars directement ici. Vous recevrez votre invitation dès que le paiement sera passé.
+pay-prompt-stars-only = Touchez le bouton pour payer en Telegram Stars directement ici. Vous recevrez votre invitation dès que le paiement sera passé.
+stars-refused-not-ours = Cette facture n'est plus valable. Envoyez /subscribe pour en obtenir une nouvelle.
+stars-refused-plan-gone = Cette formule n'est plus vendue en Stars. Envoyez /plans pour voir l'offre.
+stars-refused-price = Le prix a changé. Envoyez /subscribe pour une nouvelle facture.
+stars-refused-entitled = Vous avez déjà accès (ou un abonnement). Envoyez /status pour voir jusqu'à quand.
+stars-refused-unavailable = Les paiements ne peuvent pas être vérifiés pour le moment. Réessayez dans une minute.
+payment-unplaced = Votre paiement est arrivé, mais il ne correspond à aucune de nos offres. Un administrateur a été prévenu et va s'en occuper.
+status-rail = Payé par : { $rail ->
+    [stars] Telegram Stars
+    [grant] un accès offert par un administrateur
+   *[stripe] carte (Stripe)
+}
+portal-stars = Vous payez en Telegram Stars : l'abonnement se gère dans les réglages de Telegram (Réglages › Mes Stars). Vous pouvez aussi envoyer /cancel ici pour arrêter le renouvellement.
+refund-done = { $stars } Stars remboursées à l'utilisateur { $user } (paiement { $charge }).
+refund-none = L'utilisateur { $user } n'a aucun paiement en Telegram Stars à rembourser.
+refund-failed = Telegram a refusé le remboursement : { $reason }
+stats-stars = Telegram Stars : ⭐ { $monthly } par mois en abonnements ; { $paid } payées en 30 jours

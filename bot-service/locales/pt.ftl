@@ -57,6 +57,7 @@ help-admin =
     /user <usuário> - estado e histórico de um membro
     /grant <usuário> <plano> <dias> [motivo] - dar acesso
     /revoke <usuário> [grant] [motivo] - encerrar o acesso
+    /refund <usuário> [cobrança] - reembolsar um pagamento em Telegram Stars
     /broadcast [segmento] <texto> - escrever para um segmento (ou responda a uma mensagem para copiá-la)
     /broadcast_cancel - parar os envios em andamento
 unknown = Desculpe, não entendi. Envie /help para ver o que posso fazer.
@@ -77,6 +78,7 @@ cmd-stats = Membros, receita e conversão
 cmd-user = Estado e histórico de um membro
 cmd-grant = Dar acesso a um usuário
 cmd-revoke = Encerrar o acesso de um usuário
+cmd-refund = Reembolsar um pagamento em Telegram Stars
 cmd-broadcast = Escrever para um segmento de usuários
 cmd-broadcast-cancel = Parar os envios em andamento
 
@@ -208,3 +210,32 @@ broadcast-canceled = { $count ->
 }
 admin-alert = Atenção, usuário { $user }: { $detail }
 admin-missing-rights = O bot não tem permissões no chat { $chat }: { $rights }. Torne-o administrador lá com «Convidar usuários» e «Banir usuários»; caso contrário, os usuários dos planos que abrem este chat não recebem link e estranhos não podem ser removidos.
+
+## Telegram Stars
+
+plan-price-or = { $card } ou { $stars }
+plan-price-stars = ⭐ { $stars } Stars a cada 30 dias
+plan-price-stars-days = ⭐ { $stars } Stars por { $days ->
+    [one] { $days } dia
+   *[other] { $days } dias
+}
+plan-price-stars-lifetime = ⭐ { $stars } Stars, acesso vitalício
+stars-button = ⭐ Pagar { $stars } Stars
+pay-prompt-stars = Pague com cartão pelo Stripe ou com Telegram Stars aqui mesmo. Você recebe o convite assim que o pagamento for confirmado.
+pay-prompt-stars-only = Toque no botão para pagar com Telegram Stars aqui mesmo. Você recebe o convite assim que o pagamento for confirmado.
+stars-refused-not-ours = Esta fatura não é mais válida. Envie /subscribe para receber uma nova.
+stars-refused-plan-gone = Este plano não é mais vendido em Stars. Envie /plans para ver os disponíveis.
+stars-refused-price = O preço mudou. Envie /subscribe para receber uma nova fatura.
+stars-refused-entitled = Você já tem acesso (ou uma assinatura). Envie /status para ver até quando.
+stars-refused-unavailable = Não é possível verificar pagamentos agora. Tente de novo em um minuto.
+payment-unplaced = Seu pagamento chegou, mas não corresponde a nenhuma oferta nossa. Um administrador foi avisado e vai resolver.
+status-rail = Pago com: { $rail ->
+    [stars] Telegram Stars
+    [grant] uma concessão de um administrador
+   *[stripe] cartão (Stripe)
+}
+portal-stars = Você paga com Telegram Stars: a assinatura é gerenciada nas configurações do Telegram (Configurações › Minhas Stars). Você também pode enviar /cancel aqui para parar a renovação.
+refund-done = Reembolsadas { $stars } Stars ao usuário { $user } (cobrança { $charge }).
+refund-none = O usuário { $user } não tem pagamento em Telegram Stars para reembolsar.
+refund-failed = O Telegram recusou o reembolso: { $reason }
+stats-stars = Telegram Stars: ⭐ { $monthly } por mês em assinaturas; { $paid } pagas em 30 dias

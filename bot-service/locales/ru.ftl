@@ -59,6 +59,7 @@ help-admin =
     /user <пользователь> - состояние и история участника
     /grant <пользователь> <тариф> <дни> [причина] - выдать доступ
     /revoke <пользователь> [grant] [причина] - закрыть доступ
+    /refund <пользователь> [платёж] - вернуть оплату в Telegram Stars
     /broadcast [сегмент] <текст> - написать сегменту (или ответьте на сообщение, чтобы скопировать его)
     /broadcast_cancel - остановить идущие рассылки
 unknown = Извините, я не понял. Отправьте /help, чтобы узнать, что я умею.
@@ -79,6 +80,7 @@ cmd-stats = Участники, выручка и конверсия
 cmd-user = Состояние и история участника
 cmd-grant = Выдать доступ пользователю
 cmd-revoke = Закрыть доступ пользователю
+cmd-refund = Вернуть оплату в Telegram Stars
 cmd-broadcast = Написать сегменту пользователей
 cmd-broadcast-cancel = Остановить идущие рассылки
 
@@ -211,3 +213,33 @@ broadcast-canceled = { $count ->
 }
 admin-alert = Внимание, пользователь { $user }: { $detail }
 admin-missing-rights = У бота нет прав в чате { $chat }: { $rights }. Сделайте его администратором с правами «Приглашать пользователей» и «Блокировать пользователей», иначе подписчики планов с этим чатом не получат ссылку, а посторонних нельзя будет удалить.
+
+## Telegram Stars
+
+plan-price-or = { $card } или { $stars }
+plan-price-stars = ⭐ { $stars } Stars за 30 дней
+plan-price-stars-days = ⭐ { $stars } Stars за { $days ->
+    [one] { $days } день
+    [few] { $days } дня
+   *[other] { $days } дней
+}
+plan-price-stars-lifetime = ⭐ { $stars } Stars, бессрочный доступ
+stars-button = ⭐ Оплатить { $stars } Stars
+pay-prompt-stars = Оплатите картой через Stripe или прямо здесь в Telegram Stars. Приглашение придёт сразу после оплаты.
+pay-prompt-stars-only = Нажмите кнопку, чтобы оплатить прямо здесь в Telegram Stars. Приглашение придёт сразу после оплаты.
+stars-refused-not-ours = Этот счёт больше не действует. Отправьте /subscribe, чтобы получить новый.
+stars-refused-plan-gone = Этот тариф больше не продаётся за Stars. Отправьте /plans, чтобы увидеть доступные.
+stars-refused-price = Цена изменилась. Отправьте /subscribe, чтобы получить новый счёт.
+stars-refused-entitled = У вас уже есть доступ (или подписка). Отправьте /status, чтобы узнать срок.
+stars-refused-unavailable = Сейчас не получается проверить оплату. Попробуйте ещё раз через минуту.
+payment-unplaced = Оплата пришла, но не соответствует ни одному нашему предложению. Администратор уже знает и разберётся.
+status-rail = Оплачено: { $rail ->
+    [stars] Telegram Stars
+    [grant] доступ выдан администратором
+   *[stripe] картой (Stripe)
+}
+portal-stars = Вы платите в Telegram Stars: подпиской управляют настройки Telegram (Настройки › Мои звёзды). Можно также отправить здесь /cancel, чтобы отключить продление.
+refund-done = Пользователю { $user } возвращено { $stars } Stars (платёж { $charge }).
+refund-none = У пользователя { $user } нет оплат в Telegram Stars для возврата.
+refund-failed = Telegram отказал в возврате: { $reason }
+stats-stars = Telegram Stars: ⭐ { $monthly } в месяц по подпискам; { $paid } оплачено за 30 дней

@@ -68,6 +68,15 @@ pub enum Action {
         /// Link lifetime in seconds.
         expire_secs: i64,
     },
+    /// `answerPreCheckoutQuery` (from the queue, when the answer at
+    /// acceptance failed).
+    AnswerPreCheckoutQuery {
+        /// The query.
+        pre_checkout_query_id: String,
+        /// Why it is refused; `None`: ok.
+        #[serde(default)]
+        error_message: Option<String>,
+    },
     /// `approveChatJoinRequest`.
     ApproveJoinRequest {
         /// The premium chat.
@@ -104,7 +113,7 @@ impl Action {
             | Self::RemoveMember { chat_id, .. } => *chat_id,
             // Callback answers go to no chat; they are not rate limited by
             // Telegram per chat, so give them their own lane.
-            Self::AnswerCallbackQuery { .. } => 0,
+            Self::AnswerCallbackQuery { .. } | Self::AnswerPreCheckoutQuery { .. } => 0,
         }
     }
 
@@ -122,6 +131,7 @@ impl Action {
             Self::SendMessage { .. } => "sendMessage",
             Self::CopyMessage { .. } => "copyMessage",
             Self::AnswerCallbackQuery { .. } => "answerCallbackQuery",
+            Self::AnswerPreCheckoutQuery { .. } => "answerPreCheckoutQuery",
             Self::SendInvite { .. } => "createChatInviteLink+sendMessage",
             Self::ApproveJoinRequest { .. } => "approveChatJoinRequest",
             Self::DeclineJoinRequest { .. } => "declineChatJoinRequest",

@@ -212,4 +212,69 @@ impl BillingClient {
         )?
         .telegram_user_ids)
     }
+
+    /// A Telegram Stars invoice link for `plan`.
+    pub async fn stars_invoice(
+        &self,
+        user: i64,
+        plan: &str,
+    ) -> Result<CreateStarsInvoiceResponse, tonic::Status> {
+        rpc!(
+            self,
+            create_stars_invoice,
+            "CreateStarsInvoice",
+            CreateStarsInvoiceRequest {
+                telegram_user_id: user,
+                plan_id: plan.to_owned(),
+            }
+        )
+    }
+
+    /// Whether a pre-checkout query may go ahead. Its own deadline:
+    /// Telegram waits 10 s for the answer in all.
+    pub async fn check_stars(
+        &self,
+        request: CheckStarsPaymentRequest,
+        deadline: Duration,
+    ) -> Result<CheckStarsPaymentResponse, tonic::Status> {
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(deadline);
+        let span = mesh_telemetry::grpc_client_span!(
+            "billing.v1.BillingService",
+            "CheckStarsPayment"
+        );
+        let mut client = self.inner.clone();
+        mesh_telemetry::grpc::client_call(span, client.check_stars_payment(request))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// A `successful_payment` or `refunded_payment` in Stars.
+    pub async fn apply_stars(
+        &self,
+        request: ApplyStarsPaymentRequest,
+    ) -> Result<ApplyStarsPaymentResponse, tonic::Status> {
+        rpc!(self, apply_stars_payment, "ApplyStarsPayment", request)
+    }
+
+    /// An admin's refund of a Stars payment (`charge` empty: the latest).
+    pub async fn refund_stars(
+        &self,
+        user: i64,
+        charge: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<RefundStarsPaymentResponse, tonic::Status> {
+        rpc!(
+            self,
+            refund_stars_payment,
+            "RefundStarsPayment",
+            RefundStarsPaymentRequest {
+                telegram_user_id: user,
+                telegram_payment_charge_id: charge.to_owned(),
+                reason: reason.to_owned(),
+                actor: actor.to_owned(),
+            }
+        )
+    }
 }

@@ -35,6 +35,7 @@ const ADMIN: &[(&str, &str)] = &[
     ("user", "cmd-user"),
     ("grant", "cmd-grant"),
     ("revoke", "cmd-revoke"),
+    ("refund", "cmd-refund"),
     ("broadcast", "cmd-broadcast"),
     ("broadcast_cancel", "cmd-broadcast-cancel"),
 ];

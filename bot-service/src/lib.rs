@@ -35,6 +35,7 @@ pub mod messages;
 pub mod outbox;
 pub mod partition;
 pub mod polling;
+pub mod precheckout;
 pub mod pricing;
 pub mod rights;
 pub mod service;
@@ -135,6 +136,8 @@ pub async fn run(
             shutdown.clone(),
         )
     });
+    let pre_checkout =
+        precheckout::PreCheckout::new(billing.clone(), telegram.clone(), config.messages.clone());
     let senders = outbox.spawn(config.outbox_workers, telegram, shutdown.clone());
     let handler = handler::Handler::new(config.clone(), billing, store.clone());
     let workers = worker::spawn_pool(
@@ -153,7 +156,8 @@ pub async fn run(
         config.username.clone(),
         wake,
         outbox_wake,
-    );
+    )
+    .with_pre_checkout(pre_checkout);
     let auth = mesh_proto::serving::RequireBearer::new(
         config.api_token.clone(),
         "bot_unauthorized_calls_total",

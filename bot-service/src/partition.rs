@@ -94,6 +94,9 @@ pub struct Location<'a> {
     pub partition: String,
     /// Its new message, when it is one.
     pub message: Option<MessageHead<'a>>,
+    /// It is a pre-checkout query (answered as it is accepted: see
+    /// [`crate::precheckout`]).
+    pub pre_checkout: bool,
 }
 
 /// Only the fields that locate a chat; serde skips the rest.
@@ -132,6 +135,7 @@ pub fn read(update: &[u8]) -> Result<Location<'_>, serde_json::Error> {
         update_id: p.update_id,
         partition,
         message: None,
+        pre_checkout: false,
     };
     let member = p
         .chat_join_request
@@ -169,6 +173,7 @@ pub fn read(update: &[u8]) -> Result<Location<'_>, serde_json::Error> {
                 .as_ref()
                 .map(|c| c.message.as_ref().map_or(c.from.id, |m| m.chat.id))
         });
+    let pre_checkout = p.pre_checkout_query.is_some();
     let user = [
         p.inline_query,
         p.chosen_inline_result,
@@ -189,6 +194,7 @@ pub fn read(update: &[u8]) -> Result<Location<'_>, serde_json::Error> {
         update_id: p.update_id,
         partition: key,
         message: p.message,
+        pre_checkout,
     })
 }
 

@@ -135,7 +135,7 @@ async fn poll_once(
             span: tracing::Span::current(),
         })
         .collect();
-    let outcomes = accept_updates(store, queue, username, wake, &page)
+    let outcomes = accept_updates(store, queue, username, wake, None, &page)
         .await
         .map_err(|e| e.to_string())?;
     for outcome in outcomes {

@@ -61,8 +61,40 @@ pub fn amount(lang: Lang, minor: i64, currency: &str) -> String {
     }
 }
 
-/// The price of `plan` as text (with its trial), or `None` when unknown.
+/// The price of `plan` as text: the card price (with its trial) and the
+/// Telegram Stars price, whichever it is sold for; `None` when unknown.
 pub fn price(texts: &Catalogue, lang: Lang, plan: &Plan) -> Option<String> {
+    let stars = stars_price(texts, lang, plan);
+    match (card_price(texts, lang, plan), stars) {
+        (Some(card), Some(stars)) => Some(texts.text(
+            lang,
+            "plan-price-or",
+            &[("card", (&card).into()), ("stars", (&stars).into())],
+        )),
+        (card, stars) => card.or(stars),
+    }
+}
+
+/// The Stars price of `plan`: per 30 days for a subscription (Telegram
+/// renews Stars subscriptions every 30 days), else once.
+fn stars_price(texts: &Catalogue, lang: Lang, plan: &Plan) -> Option<String> {
+    if plan.stars_price == 0 {
+        return None;
+    }
+    let stars = i64::from(plan.stars_price);
+    Some(match (plan.mode(), plan.duration_days) {
+        (PlanMode::Payment, 0) => texts.text(lang, "plan-price-stars-lifetime", &[("stars", stars.into())]),
+        (PlanMode::Payment, days) => texts.text(
+            lang,
+            "plan-price-stars-days",
+            &[("stars", stars.into()), ("days", i64::from(days).into())],
+        ),
+        _ => texts.text(lang, "plan-price-stars", &[("stars", stars.into())]),
+    })
+}
+
+/// The card (Stripe) price of `plan`, with its trial.
+fn card_price(texts: &Catalogue, lang: Lang, plan: &Plan) -> Option<String> {
     let base = match &plan.price {
         Some(p) => {
             let a = amount(lang, p.unit_amount, &p.currency);

@@ -15,6 +15,7 @@ use mesh_telemetry::grpc::{Side, record_grpc_status};
 use prost::Message;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use crate::chatter;
 use crate::dead_letters;
@@ -22,6 +23,7 @@ use crate::envelope::{self, Kind};
 use crate::error::BotError;
 use crate::keys;
 use crate::partition;
+use crate::precheckout::{self, PreCheckout};
 
 /// The gRPC service.
 pub struct Bot {
@@ -30,6 +32,7 @@ pub struct Bot {
     username: Option<String>,
     wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
+    pre_checkout: Option<PreCheckout>,
 }
 
 impl Bot {
@@ -49,7 +52,15 @@ impl Bot {
             username,
             wake,
             outbox_wake,
+            pre_checkout: None,
         }
+    }
+
+    /// The same service, answering pre-checkout queries as they are
+    /// accepted.
+    pub fn with_pre_checkout(mut self, pre_checkout: PreCheckout) -> Self {
+        self.pre_checkout = Some(pre_checkout);
+        self
     }
 }
 
@@ -76,12 +87,15 @@ pub const MAX_BATCH: usize = 512;
 /// update that is not a Telegram update is refused alone; a store failure
 /// fails them all (none was accepted). Group chatter (see
 /// [`chatter::ignorable`], `username` being the bot's) is only remembered
-/// as seen: it needs no work, so it costs no queue writes.
+/// as seen: it needs no work, so it costs no queue writes. So is a
+/// pre-checkout query that `pre_checkout` answered before the store write
+/// (one it could not answer is queued like any update).
 pub async fn accept_updates(
     store: &Store,
     queue: &QueueConfig,
     username: Option<&str>,
     wake: &Notify,
+    pre_checkout: Option<&PreCheckout>,
     updates: &[Incoming<'_>],
 ) -> Result<Vec<Outcome>, BotError> {
     struct Located {
@@ -105,7 +119,19 @@ pub async fn accept_updates(
                 outcomes.push(Err("update_id does not match update_json".into()));
             }
             Ok(location) => {
-                let chatter = chatter::is_chatter(&location, username);
+                let answered = match (location.pre_checkout, pre_checkout) {
+                    (true, Some(answerer)) => match precheckout::read(update.json) {
+                        Some(query) => {
+                            answerer
+                                .answer(&query)
+                                .instrument(update.span.clone())
+                                .await
+                        }
+                        None => false,
+                    },
+                    _ => false,
+                };
+                let chatter = answered || chatter::is_chatter(&location, username);
                 let item = if chatter {
                     Vec::new()
                 } else {
@@ -163,6 +189,7 @@ pub async fn accept_update(
     queue: &QueueConfig,
     username: Option<&str>,
     wake: &Notify,
+    pre_checkout: Option<&PreCheckout>,
     update: &[u8],
     claimed_id: Option<i64>,
 ) -> Result<(i64, bool), BotError> {
@@ -171,7 +198,7 @@ pub async fn accept_update(
         claimed_id,
         span: tracing::Span::current(),
     };
-    let outcome = accept_updates(store, queue, username, wake, &[incoming]).await?;
+    let outcome = accept_updates(store, queue, username, wake, pre_checkout, &[incoming]).await?;
     match outcome.into_iter().next() {
         Some(Ok(accepted)) => Ok(accepted),
         Some(Err(reason)) => Err(BotError::InvalidArgument(reason)),
@@ -191,6 +218,7 @@ impl BotService for Bot {
             &self.queue,
             self.username.as_deref(),
             &self.wake,
+            self.pre_checkout.as_ref(),
             &request.update_json,
             Some(request.update_id),
         )
@@ -227,6 +255,7 @@ impl BotService for Bot {
             &self.queue,
             self.username.as_deref(),
             &self.wake,
+            self.pre_checkout.as_ref(),
             &incoming,
         )
         .await

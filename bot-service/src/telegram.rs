@@ -107,6 +107,26 @@ impl Telegram {
         outcome
     }
 
+    /// Answers a pre-checkout query at once (not through the outbox: it
+    /// has 10 s). `error`: refused, with the text the user sees.
+    pub async fn answer_pre_checkout(&self, id: &str, error: Option<&str>) -> Result<(), SendError> {
+        let Self::Live(bot) = self else {
+            tracing::info!(ok = error.is_none(), "dry run: would call answerPreCheckoutQuery");
+            return Ok(());
+        };
+        let span = tracing::info_span!(
+            "telegram.call",
+            otel.name = "answerPreCheckoutQuery",
+            otel.kind = "client",
+            http.request.method = "POST",
+            telegram.method = "answerPreCheckoutQuery",
+        );
+        let outcome = answer_query(bot, id, error).instrument(span).await;
+        let label = if outcome.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("bot_telegram_calls_total", "method" => "answerPreCheckoutQuery", "outcome" => label).increment(1);
+        outcome
+    }
+
     /// `revokeChatInviteLink`: the link stops working (a used or expired
     /// one is refused by Telegram, which is as good).
     pub async fn revoke_invite(&self, chat: i64, link: &str) -> Result<(), SendError> {
@@ -259,6 +279,10 @@ async fn run(bot: &Bot, action: &Action) -> Result<Sent, SendError> {
                 .map_err(classify)?;
             Ok(Sent { links })
         }
+        Action::AnswerPreCheckoutQuery {
+            pre_checkout_query_id,
+            error_message,
+        } => done(answer_query(bot, pre_checkout_query_id, error_message.as_deref()).await),
         Action::ApproveJoinRequest { chat_id, user_id } => done(
             bot.approve_chat_join_request(ChatId(*chat_id), user(*user_id)?)
                 .await
@@ -287,6 +311,16 @@ async fn run(bot: &Bot, action: &Action) -> Result<Sent, SendError> {
             )
         }
     }
+}
+
+/// `answerPreCheckoutQuery`: ok without `error`, else refused with it.
+async fn answer_query(bot: &Bot, id: &str, error: Option<&str>) -> Result<(), SendError> {
+    use teloxide_core::payloads::AnswerPreCheckoutQuerySetters;
+    let mut request = bot.answer_pre_checkout_query(id.to_owned().into(), error.is_none());
+    if let Some(error) = error {
+        request = request.error_message(error.to_owned());
+    }
+    request.await.map(drop).map_err(classify)
 }
 
 fn user(id: i64) -> Result<UserId, SendError> {

@@ -13,6 +13,7 @@ pub const ALLOWED_UPDATES: &[&str] = &[
     "chat_member",
     "chat_join_request",
     "my_chat_member",
+    "pre_checkout_query",
 ];
 
 fn allowed() -> Vec<AllowedUpdate> {
@@ -22,6 +23,7 @@ fn allowed() -> Vec<AllowedUpdate> {
         AllowedUpdate::ChatMember,
         AllowedUpdate::ChatJoinRequest,
         AllowedUpdate::MyChatMember,
+        AllowedUpdate::PreCheckoutQuery,
     ]
 }
 

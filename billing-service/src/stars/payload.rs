@@ -100,8 +100,8 @@ mod tests {
     /// 128 bytes at the longest.
     #[test]
     fn round_trip_and_forgery() {
-        let key = PayloadKey::from_token(&Secret::new("1:token-aaaaaaaaaaaaaaaaaaaa".into()));
-        let other = PayloadKey::from_token(&Secret::new("2:token-bbbbbbbbbbbbbbbbbbbb".into()));
+        let key = PayloadKey::from_token(&Secret::new("1:token-aaaaaaaaaaaaaaaaaaaa"));
+        let other = PayloadKey::from_token(&Secret::new("2:token-bbbbbbbbbbbbbbbbbbbb"));
         let offer = Offer {
             user: i64::MAX,
             plan: "a".repeat(32),

@@ -103,6 +103,16 @@ impl Handler {
         } else {
             0
         };
+        if s.stars_monthly > 0 || s.stars_last_30_days != 0 {
+            lines.push(self.t(
+                lang,
+                "stats-stars",
+                &[
+                    ("monthly", n(s.stars_monthly).into()),
+                    ("paid", s.stars_last_30_days.into()),
+                ],
+            ));
+        }
         lines.push(self.t(
             lang,
             "stats-30d",
@@ -169,6 +179,10 @@ impl Handler {
                 ("until", (&until).into()),
             ],
         )];
+        if entitlement.has_access {
+            let rail = super::user::rail_key(&entitlement);
+            lines.push(self.t(lang, "status-rail", &[("rail", rail.into())]));
+        }
         if audit.is_empty() {
             lines.push(self.t(lang, "user-no-audit", &[]));
         }
@@ -271,6 +285,53 @@ impl Handler {
             }
             Err(s) if s.code() == tonic::Code::InvalidArgument => {
                 self.t(ctx.lang, "usage", &[("usage", s.message().into())])
+            }
+            Err(_) => self.t(ctx.lang, "try-later", &[]),
+        };
+        out.send(message(ctx.chat, text));
+        Ok(())
+    }
+
+    /// `/refund <user> [charge]`: refunds a Stars payment (the user's
+    /// latest, or the one named); what it bought ends under the refund
+    /// policy. Handling the command again refunds nothing twice: billing
+    /// picks the same latest payment and Telegram's refund is made once.
+    pub(super) async fn refund(
+        &self,
+        ctx: &Ctx,
+        args: &str,
+        out: &mut Effects,
+    ) -> Result<(), HandleError> {
+        let mut words = args.split_whitespace();
+        let Some(user) = words.next().and_then(|u| u.parse::<i64>().ok()) else {
+            self.usage(ctx, "/refund <user id> [charge]", out);
+            return Ok(());
+        };
+        let charge = words.next().unwrap_or_default();
+        let reason = reason(words, "refunded by admin");
+        let actor = format!("telegram:{}", ctx.user);
+        let refunded = self.billing.refund_stars(user, charge, &reason, &actor).await;
+        let who = user.to_string();
+        let text = match Self::retry_if_away(refunded)? {
+            Ok(r) => self.t(
+                ctx.lang,
+                "refund-done",
+                &[
+                    ("user", (&who).into()),
+                    ("stars", i64::from(r.amount).into()),
+                    ("charge", (&r.telegram_payment_charge_id).into()),
+                ],
+            ),
+            Err(s) if mesh_proto::refusal::BillingRefusal::of(&s)
+                == Some(mesh_proto::refusal::BillingRefusal::NoStarsPayment) =>
+            {
+                self.t(ctx.lang, "refund-none", &[("user", (&who).into())])
+            }
+            Err(s) if s.code() == tonic::Code::InvalidArgument => {
+                self.t(ctx.lang, "usage", &[("usage", s.message().into())])
+            }
+            Err(s) if s.code() == tonic::Code::FailedPrecondition => {
+                self.t(ctx.lang, "refund-failed", &[("reason", s.message().into())])
             }
             Err(_) => self.t(ctx.lang, "try-later", &[]),
         };

@@ -4,9 +4,8 @@
 use mesh_proto::refusal::BillingRefusal;
 use teloxide_core::types::CallbackQuery;
 
-use super::user::resumable;
 use super::{HandleError, Handler};
-use crate::action::{Action, Button};
+use crate::action::Action;
 use crate::callback::Callback;
 use crate::effects::Effects;
 use crate::keys;
@@ -18,7 +17,9 @@ impl Handler {
         update_id: i64,
         out: &mut Effects,
     ) -> Result<(), HandleError> {
-        let ctx = self.ctx(&q.from, 0, update_id, out);
+        // Answers go to the user's private chat.
+        let private = i64::try_from(q.from.id.0).unwrap_or_default();
+        let ctx = self.ctx(&q.from, private, update_id, out);
         let user = ctx.user;
         let lang = ctx.lang;
         out.send(Action::AnswerCallbackQuery {
@@ -30,30 +31,13 @@ impl Handler {
         };
         let action = match callback {
             Callback::Subscribe(plan) => {
-                match Self::retry_if_away(self.billing.checkout(user, &plan, &q.id.0).await)? {
-                    Ok(session) => Action::SendMessage {
-                        chat_id: user,
-                        text: self.t(lang, "pay-prompt", &[]),
-                        buttons: vec![vec![Button::Url {
-                            text: self.t(lang, "pay-button", &[]),
-                            url: session.url,
-                        }]],
-                    },
-                    Err(s) => match BillingRefusal::of(&s) {
-                        Some(BillingRefusal::AlreadySubscribed) => {
-                            self.say(user, lang, "already-subscribed")
-                        }
-                        Some(BillingRefusal::Resumable) => {
-                            match self.billing.entitlement(user).await {
-                                Ok(e) if resumable(&e) => self.resume_prompt(user, lang, &e),
-                                _ => self.say(user, lang, "already-subscribed"),
-                            }
-                        }
-                        Some(BillingRefusal::PaymentsNotConfigured) => {
-                            self.say(user, lang, "payments-unavailable")
-                        }
-                        _ => self.say(user, lang, "try-later"),
-                    },
+                let plans = match self.plans().await {
+                    Ok(plans) => plans,
+                    Err(s) => return Err(Self::billing_down(s)),
+                };
+                match plans.iter().find(|p| p.id == plan) {
+                    Some(p) => self.pay_offer(&ctx, p, &q.id.0).await?,
+                    None => self.say(user, lang, "plans-none"),
                 }
             }
             Callback::CancelYes => {

@@ -5,6 +5,7 @@
 //! - [`user`]: the commands everyone has.
 //! - [`access`]: plans and prices, invites and `/join`.
 //! - [`callbacks`]: taps on inline buttons.
+//! - [`payments`]: Telegram Stars: the ⭐ offer, payments and refunds.
 //! - [`gate`]: who may be in the premium chats.
 //! - [`admin`]: the commands of `ADMIN_USER_IDS`.
 //! - [`broadcasts`]: an admin's broadcast, from draft to cancel.
@@ -19,6 +20,7 @@ mod broadcasts;
 mod callbacks;
 mod gate;
 mod notices;
+mod payments;
 mod user;
 
 use std::sync::Arc;
@@ -194,6 +196,7 @@ impl Handler {
             UpdateKind::CallbackQuery(q) => self.on_callback(q, id, &mut out).await?,
             UpdateKind::ChatJoinRequest(r) => self.on_join_request(r, &mut out).await?,
             UpdateKind::ChatMember(m) => self.on_chat_member(m, &mut out).await?,
+            UpdateKind::PreCheckoutQuery(q) => self.on_pre_checkout(q, &mut out).await,
             // In a private chat, "kicked" means the user blocked the bot.
             UpdateKind::MyChatMember(m) if m.chat.is_private() && m.new_chat_member.is_banned() => {
                 out.writes.set_add(keys::BLOCKED, &m.chat.id.0.to_string());

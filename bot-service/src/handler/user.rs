@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mesh_proto::billing::v1::{Entitlement, EntitlementState};
+use mesh_proto::billing::v1::{Entitlement, EntitlementState, Rail};
 use mesh_proto::refusal::BillingRefusal;
 use teloxide_core::types::{Message, User};
 
@@ -20,7 +20,25 @@ const CANCEL_CONFIRMATION: Duration = Duration::from_secs(600);
 
 /// Whether the user's subscription is set to end and can be resumed.
 pub(super) fn resumable(e: &Entitlement) -> bool {
-    e.has_access && !e.stripe_subscription_id.is_empty() && e.state() == EntitlementState::Canceled
+    e.has_access && subscribed(e) && e.state() == EntitlementState::Canceled
+}
+
+/// Whether a subscription (Stripe's or Telegram Stars') pays for the
+/// user's access.
+fn subscribed(e: &Entitlement) -> bool {
+    match e.rail() {
+        Rail::Stars => !e.stars_subscription_charge_id.is_empty(),
+        _ => !e.stripe_subscription_id.is_empty(),
+    }
+}
+
+/// The rail's word in the catalogue's `status-rail` selector.
+pub(super) fn rail_key(e: &Entitlement) -> &'static str {
+    match e.rail() {
+        Rail::Stars => "stars",
+        Rail::Grant => "grant",
+        _ => "stripe",
+    }
 }
 
 impl Handler {
@@ -33,6 +51,10 @@ impl Handler {
         let Some(from) = m.from.as_ref().filter(|u| !u.is_bot) else {
             return Ok(());
         };
+        if m.chat.is_private() && super::payments::is_payment(m) {
+            let ctx = self.ctx(from, m.chat.id.0, update_id, out);
+            return self.on_payment(m, &ctx, out).await;
+        }
         let Some(text) = m.text() else {
             return Ok(());
         };
@@ -74,6 +96,7 @@ impl Handler {
             "broadcast_cancel" if admin => self.broadcast_cancel(&ctx, out).await,
             "grant" if admin => self.grant(&ctx, args, out).await,
             "revoke" if admin => self.revoke(&ctx, args, out).await,
+            "refund" if admin => self.refund(&ctx, args, out).await,
             "broadcast" if admin => {
                 let reply = m.reply_to_message().map(|r| (r.chat.id.0, r.id.0));
                 self.broadcast(&ctx, args, reply, out).await
@@ -116,7 +139,13 @@ impl Handler {
                 out.send(self.resume_prompt(ctx.chat, ctx.lang, &e));
                 return Ok(());
             }
-            Ok(e) if e.has_access && !e.stripe_subscription_id.is_empty() => {
+            Ok(e) if e.has_access && e.rail() == Rail::Stars && subscribed(&e) => {
+                let text = self.status_text(ctx.lang, &e);
+                let manage = self.t(ctx.lang, "portal-stars", &[]);
+                out.send(crate::action::message(ctx.chat, format!("{text}\n\n{manage}")));
+                return Ok(());
+            }
+            Ok(e) if e.has_access && subscribed(&e) => {
                 let text = self.status_text(ctx.lang, &e);
                 out.send(
                     self.with_portal(ctx, text, &format!("u{}", ctx.update_id))
@@ -179,6 +208,9 @@ impl Handler {
             self.t(lang, "status-plan", &[("plan", plan.into())]),
             self.t(lang, "status-state", &[("state", (&state).into())]),
         ];
+        if e.has_access {
+            lines.push(self.t(lang, "status-rail", &[("rail", rail_key(e).into())]));
+        }
         if let Some(d) = date(e.current_period_end.as_ref().map(|t| t.seconds)) {
             let renews = !e.cancel_at_period_end
                 && matches!(
@@ -260,6 +292,15 @@ impl Handler {
         request_id: &str,
         out: &mut Effects,
     ) -> Result<(), HandleError> {
+        // Telegram's settings manage a Stars subscription; there is no
+        // Stripe portal for it.
+        if let Ok(e) = self.billing.entitlement(ctx.user).await
+            && e.has_access
+            && e.rail() == Rail::Stars
+        {
+            out.send(self.say(ctx.chat, ctx.lang, "portal-stars"));
+            return Ok(());
+        }
         let action = match Self::retry_if_away(self.billing.portal(ctx.user, request_id).await)? {
             Ok(url) => Action::SendMessage {
                 chat_id: ctx.chat,
@@ -290,7 +331,7 @@ impl Handler {
             }
         };
         let cancellable = entitlement.has_access
-            && !entitlement.stripe_subscription_id.is_empty()
+            && subscribed(&entitlement)
             && matches!(
                 entitlement.state(),
                 EntitlementState::Active | EntitlementState::Trialing | EntitlementState::PastDue
