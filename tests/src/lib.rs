@@ -2,7 +2,8 @@
 //!
 //! - [`telegram`]: a Bot API double speaking the real wire format
 //!   (`{"ok":..,"result":..}` envelopes, error codes, `retry_after`), which
-//!   records every call with its arrival time.
+//!   records every call with its arrival time; [`telegram_stars`] is its
+//!   Telegram Stars side (invoices, payments, refunds, transactions).
 //! - [`stripe`]: webhook signing (an implementation independent of the
 //!   gateway's) and event builders.
 //! - [`stripe_double`]: a Stripe API double (form-encoded nested keys, Bearer
@@ -30,6 +31,7 @@ pub mod stripe;
 pub mod stripe_double;
 pub mod sweep;
 pub mod telegram;
+pub mod telegram_stars;
 
 use std::time::Duration;
 

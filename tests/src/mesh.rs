@@ -35,6 +35,26 @@ mode = "payment"
 duration_days = 30
 "#;
 
+/// Plans sold for Telegram Stars, as plans-file entries: a 30-day Stars
+/// pass and a lifetime one, both Stars only (the repository's monthly plan
+/// is on both rails).
+pub const STARS_PLANS: &str = r#"
+[[plans]]
+id = "starpass"
+name = "Star pass"
+description = "Thirty days, paid in Stars."
+stars_price = 100
+mode = "payment"
+duration_days = 30
+
+[[plans]]
+id = "starlife"
+name = "Star lifetime"
+description = "For ever, paid in Stars."
+stars_price = 1000
+mode = "payment"
+"#;
+
 /// The repository's plans and `extra` entries, written for `test`; returns
 /// the path for `PLANS_FILE`.
 pub fn plans_with(test: &str, extra: &str) -> String {

@@ -59,6 +59,10 @@ struct Inner {
     links: HashMap<String, (i64, bool)>,
     /// The command menus set: (scope as JSON text, language) -> commands.
     commands: HashMap<(String, String), Value>,
+    /// Telegram Stars.
+    stars: crate::telegram_stars::Stars,
+    /// Update ids handed out by the Stars helpers.
+    next_update: i64,
 }
 
 /// The running double.
@@ -201,6 +205,105 @@ impl TelegramDouble {
             .push_back(failure);
     }
 
+    /// Invoice links made with `createInvoiceLink`, with what each sells.
+    pub fn invoices(&self) -> Vec<(String, crate::telegram_stars::Invoice)> {
+        let inner = self.lock();
+        let mut all: Vec<_> = inner
+            .stars
+            .invoices
+            .iter()
+            .map(|(l, i)| (l.clone(), i.clone()))
+            .collect();
+        all.sort_by_key(|(link, _)| {
+            link.trim_start_matches("https://t.me/$invoice")
+                .parse::<u64>()
+                .unwrap_or(0)
+        });
+        all
+    }
+
+    /// The `pre_checkout_query` update a user opening `link` sends, with a
+    /// fresh update id; the query's id is `pcq<update id>`.
+    pub fn pre_checkout_update(&self, link: &str, user: i64) -> Option<Value> {
+        let mut inner = self.lock();
+        let invoice = inner.stars.invoices.get(link)?.clone();
+        inner.next_update += 1;
+        let id = 900_000_000 + inner.next_update;
+        Some(json!({
+            "update_id": id,
+            "pre_checkout_query": {
+                "id": format!("pcq{id}"),
+                "from": crate::telegram_stars::user(user),
+                "currency": "XTR",
+                "total_amount": invoice.amount,
+                "invoice_payload": invoice.payload,
+            },
+        }))
+    }
+
+    /// The answer the bot gave pre-checkout query `id`, when it answered.
+    pub fn pre_checkout_answer(&self, id: &str) -> Option<Value> {
+        self.lock().stars.answered.get(id).cloned()
+    }
+
+    /// The user pays `link` (payment number `n`: 1 for the first, more
+    /// for a subscription's renewals) at unix time `date`: Telegram's
+    /// ledger records the charge, and the `successful_payment` message
+    /// update is returned (the charge id is its
+    /// `telegram_payment_charge_id`).
+    pub fn pay_stars(&self, link: &str, user: i64, n: u32, date: i64) -> Option<Value> {
+        let mut inner = self.lock();
+        let payment = inner.stars.pay(link, user, n, date)?;
+        inner.next_update += 1;
+        let id = 900_000_000 + inner.next_update;
+        inner.next_message_id += 1;
+        Some(json!({
+            "update_id": id,
+            "message": {
+                "message_id": inner.next_message_id,
+                "date": date,
+                "chat": {"id": user, "type": "private", "first_name": "Payer"},
+                "from": crate::telegram_stars::user(user),
+                "successful_payment": payment,
+            },
+        }))
+    }
+
+    /// The `refunded_payment` message update Telegram sends when charge
+    /// `charge` is refunded (outside the bot, say by Telegram's support):
+    /// the refund is recorded in Telegram's ledger too.
+    pub fn refund_update(&self, charge: &str) -> Option<Value> {
+        let mut inner = self.lock();
+        let c = inner.stars.charges.get(charge)?.clone();
+        if !c.refunded {
+            let params = json!({"user_id": c.user, "telegram_payment_charge_id": charge});
+            inner.stars.respond("refundStarPayment", &params);
+        }
+        inner.next_update += 1;
+        let id = 900_000_000 + inner.next_update;
+        inner.next_message_id += 1;
+        Some(json!({
+            "update_id": id,
+            "message": {
+                "message_id": inner.next_message_id,
+                "date": 1_700_000_000,
+                "chat": {"id": c.user, "type": "private", "first_name": "Payer"},
+                "from": crate::telegram_stars::user(c.user),
+                "refunded_payment": {
+                    "currency": "XTR",
+                    "total_amount": c.amount,
+                    "invoice_payload": c.payload,
+                    "telegram_payment_charge_id": charge,
+                },
+            },
+        }))
+    }
+
+    /// Charge `charge`: refunded, and renewals stopped by the bot.
+    pub fn charge(&self, charge: &str) -> Option<crate::telegram_stars::Charge> {
+        self.lock().stars.charges.get(charge).cloned()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner
             .lock()
@@ -279,6 +382,7 @@ async fn handle(
     // `SendMessage`); calls are recorded under the documented spelling.
     let Some(method) = KNOWN
         .iter()
+        .chain(crate::telegram_stars::METHODS)
         .find(|m| m.eq_ignore_ascii_case(&method))
         .map(|m| (*m).to_owned())
     else {
@@ -294,7 +398,12 @@ async fn handle(
     if method == "getUpdates" {
         return get_updates(&double, &params).await;
     }
-    let chat = params.get("chat_id").and_then(as_i64);
+    // Scripted failures and delays target a chat, or the user of a Stars
+    // method.
+    let chat = params
+        .get("chat_id")
+        .or_else(|| params.get("user_id"))
+        .and_then(as_i64);
     let delay = {
         let mut inner = double.lock();
         inner.started.push((method.clone(), chat));
@@ -345,6 +454,9 @@ fn respond(
             );
         }
         None => {}
+    }
+    if let Some(reply) = inner.stars.respond(method, params) {
+        return reply;
     }
     let result = match method {
         "sendMessage" | "editMessageText" => {

@@ -196,6 +196,7 @@ async fn update_handling_cancelled_at_every_await() {
             &config.queue,
             config.username.as_deref(),
             &wake,
+            None,
             &update(user),
             None,
         )

@@ -155,13 +155,18 @@ impl Handler {
         } else {
             Some(Self::retry_if_away(self.billing.checkout(ctx.user, &plan.id, request_id).await)?)
         };
-        let stars = self.stars_button(ctx, plan).await?;
         let refusal = |s: &tonic::Status| {
             matches!(
                 BillingRefusal::of(s),
                 Some(BillingRefusal::AlreadySubscribed | BillingRefusal::Resumable)
             )
         };
+        if let Some(Err(s)) = &card
+            && refusal(s)
+        {
+            return Ok(self.refused(ctx, s).await);
+        }
+        let stars = self.stars_button(ctx, plan).await?;
         let mut buttons = Vec::new();
         let mut first_error = None;
         match card {
