@@ -278,7 +278,9 @@ impl Billing {
         {
             let charge = sub.charge.clone();
             let canceled = sub.canceled;
-            return self.set_stars_renewal(user, &record, charge, canceled, cancel).await;
+            return self
+                .set_stars_renewal(user, &record, charge, canceled, cancel)
+                .await;
         }
         let stripe = self.stripe()?;
         let sub = live_sub(&record)
@@ -347,9 +349,10 @@ impl Billing {
                 "the Stars subscription renews already",
             ));
         }
-        let pending = record.pending.iter().any(
-            |w| matches!(w, PaymentWrite::StarsRenewal { charge: c, .. } if *c == charge),
-        );
+        let pending = record
+            .pending
+            .iter()
+            .any(|w| matches!(w, PaymentWrite::StarsRenewal { charge: c, .. } if *c == charge));
         if canceled != cancel && !pending {
             let (kind, what) = if cancel {
                 (ChangeCause::CancelRequest, "cancel")

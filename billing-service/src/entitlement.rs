@@ -427,7 +427,12 @@ impl Record {
         let sources = self.sources(now, grace);
         let current = self.current_sub();
         let purchase_end = self.purchase_ends().into_iter().map(|(_, e)| e).max();
-        let stars_until = self.stars.iter().filter(|s| !s.ended).filter_map(StarsSub::until).max();
+        let stars_until = self
+            .stars
+            .iter()
+            .filter(|s| !s.ended)
+            .filter_map(StarsSub::until)
+            .max();
         let paid_until = current
             .and_then(|s| s.period_end)
             .or(stars_until)

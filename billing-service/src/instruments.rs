@@ -21,6 +21,14 @@ pub fn describe() {
         "Stripe events received, by outcome (applied, duplicate, ignored, unknown_type)."
     );
     metrics::describe_counter!(
+        "billing_stars_payments_total",
+        "Telegram Stars payments and refunds applied, by kind (payment, refund) and outcome (applied, duplicate, not_ours)."
+    );
+    metrics::describe_counter!(
+        "billing_stars_refunds_total",
+        "Stars refunds an admin made (refundStarPayment)."
+    );
+    metrics::describe_counter!(
         "billing_stripe_events_ignored_total",
         "Stripe events acknowledged without effect, by reason (another product, not a subscription, ...)."
     );

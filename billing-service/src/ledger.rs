@@ -22,13 +22,13 @@ use mesh_proto::billing::v1::{AuditEntry, ChangeCause, EntitlementChange};
 use mesh_state::{Store, Tx, TxOutcome};
 use serde::{Deserialize, Serialize};
 
-use crate::stars::StarsApi;
 use crate::counters::{self, Daily};
 use crate::entitlement::{Record, State, View, now, timestamp};
 use crate::error::BillingError;
 use crate::lifecycle;
 use crate::notices::{self, AccessReason, Notice, NoticeKind, Notices};
 use crate::plans::Plans;
+use crate::stars::StarsApi;
 
 /// Store keys the ledger maintains.
 pub mod keys {
@@ -555,7 +555,10 @@ impl Ledger {
         let grace = self.terms.grace;
         counters::stars(
             &mut tx,
-            (before.stars_monthly(before.updated_at, grace), before.stars_since(0)),
+            (
+                before.stars_monthly(before.updated_at, grace),
+                before.stars_since(0),
+            ),
             (after.stars_monthly(at, grace), after.stars_since(0)),
             at,
         );

@@ -342,13 +342,26 @@ mod tests {
         assert!(pass("mode = \"payment\"\ntrial_days = 3\n").is_err());
         assert!(pass("mode = \"payment\"\nduration_days = 0\n").is_err());
         assert!(pass("mode = \"rental\"\n").is_err());
-        assert_eq!(pass("stars_price = 250\n").unwrap().plans[0].stars_price, Some(250));
-        for bad in ["stars_price = 0\n", "stars_price = 10001\n", "stars_price = 2.5\n", "stars_price = -1\n"] {
+        assert_eq!(
+            pass("stars_price = 250\n").unwrap().plans[0].stars_price,
+            Some(250)
+        );
+        for bad in [
+            "stars_price = 0\n",
+            "stars_price = 10001\n",
+            "stars_price = 2.5\n",
+            "stars_price = -1\n",
+        ] {
             assert!(pass(bad).is_err(), "{bad}");
         }
-        let stars_only = parse("[[plans]]\nid = \"s\"\nname = \"N\"\ndescription = \"D\"\nstars_price = 500\n").unwrap();
+        let stars_only =
+            parse("[[plans]]\nid = \"s\"\nname = \"N\"\ndescription = \"D\"\nstars_price = 500\n")
+                .unwrap();
         assert!(!stars_only.plans[0].on_stripe());
-        assert!(parse("[[plans]]\nid = \"s\"\nname = \"N\"\ndescription = \"D\"\n").is_err(), "no price at all");
+        assert!(
+            parse("[[plans]]\nid = \"s\"\nname = \"N\"\ndescription = \"D\"\n").is_err(),
+            "no price at all"
+        );
         let chats =
             parse("[[chats]]\nid = -1\nname = \"Signals\"\ndescription = \"Daily ideas\"\n")
                 .unwrap();

@@ -133,7 +133,11 @@ impl Record {
                 renews: false,
                 plan: Some(plan),
                 created: 0,
-                rail: if self.purchases.iter().any(|p| p.plan_id == plan && p.stars && !p.ended) {
+                rail: if self
+                    .purchases
+                    .iter()
+                    .any(|p| p.plan_id == plan && p.stars && !p.ended)
+                {
                     Rail::Stars
                 } else {
                     Rail::Stripe

@@ -381,7 +381,9 @@ impl BillingService for Billing {
         request: Request<CreateStarsInvoiceRequest>,
     ) -> Result<Response<CreateStarsInvoiceResponse>, Status> {
         self.authorize(&request, Right::Call)?;
-        Ok(Response::new(self.stars_invoice(request.into_inner()).await?))
+        Ok(Response::new(
+            self.stars_invoice(request.into_inner()).await?,
+        ))
     }
 
     async fn check_stars_payment(

@@ -156,9 +156,7 @@ impl Ledger {
             PaymentWrite::Cancel { subscription } => match stripe.cancel_now(subscription).await {
                 Ok(view) => Some(view),
                 // Gone at Stripe: ended, as far as the ledger goes.
-                Err(BillingError::NotFound(_)) => {
-                    record.sub(subscription).map(|s| s.ended(record))
-                }
+                Err(BillingError::NotFound(_)) => record.sub(subscription).map(|s| s.ended(record)),
                 Err(e) => return Err(e),
             },
             PaymentWrite::Refund { payment_intent } => {

@@ -221,7 +221,7 @@ plan-price-stars-days = ⭐ { $stars } Stars for { $days ->
 }
 plan-price-stars-lifetime = ⭐ { $stars } Stars, lifetime access
 stars-button = ⭐ Pay { $stars } Stars
-pay-prompt-stars = Pay by card with Stripe, or with Telegram Stars right here. You'll get your invite as soon as the payment goes through.
+pay-prompt-stars = Tap a button to pay securely: by card with Stripe, or with Telegram Stars right here. You'll get your invite as soon as the payment goes through.
 pay-prompt-stars-only = Tap the button to pay with Telegram Stars right here. You'll get your invite as soon as the payment goes through.
 stars-refused-not-ours = This invoice is no longer valid. Send /subscribe for a fresh one.
 stars-refused-plan-gone = This plan is no longer sold for Stars. Send /plans to see what is.

@@ -239,10 +239,8 @@ impl BillingClient {
     ) -> Result<CheckStarsPaymentResponse, tonic::Status> {
         let mut request = tonic::Request::new(request);
         request.set_timeout(deadline);
-        let span = mesh_telemetry::grpc_client_span!(
-            "billing.v1.BillingService",
-            "CheckStarsPayment"
-        );
+        let span =
+            mesh_telemetry::grpc_client_span!("billing.v1.BillingService", "CheckStarsPayment");
         let mut client = self.inner.clone();
         mesh_telemetry::grpc::client_call(span, client.check_stars_payment(request))
             .await

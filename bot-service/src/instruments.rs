@@ -18,6 +18,15 @@ pub fn describe() {
         "bot_chat_rights_missing",
         "Rights the bot lacks in a plan chat (0 when it has all it needs), by chat: checked at start-up and every 30 minutes."
     );
+    metrics::describe_histogram!(
+        "bot_pre_checkout_seconds",
+        metrics::Unit::Seconds,
+        "Time to answer a pre_checkout_query at acceptance (billing's check and answerPreCheckoutQuery); Telegram fails the payment after 10 s."
+    );
+    metrics::describe_counter!(
+        "bot_pre_checkout_total",
+        "Pre-checkout queries answered at acceptance, by answer (ok, refused)."
+    );
     metrics::describe_counter!(
         "bot_invite_refusals_total",
         "Invite links Telegram refused for one plan chat (the bot lacks a right there); the user's other chats were still invited."

@@ -83,7 +83,11 @@ fn stars_price(texts: &Catalogue, lang: Lang, plan: &Plan) -> Option<String> {
     }
     let stars = i64::from(plan.stars_price);
     Some(match (plan.mode(), plan.duration_days) {
-        (PlanMode::Payment, 0) => texts.text(lang, "plan-price-stars-lifetime", &[("stars", stars.into())]),
+        (PlanMode::Payment, 0) => texts.text(
+            lang,
+            "plan-price-stars-lifetime",
+            &[("stars", stars.into())],
+        ),
         (PlanMode::Payment, days) => texts.text(
             lang,
             "plan-price-stars-days",

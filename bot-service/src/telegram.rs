@@ -109,9 +109,16 @@ impl Telegram {
 
     /// Answers a pre-checkout query at once (not through the outbox: it
     /// has 10 s). `error`: refused, with the text the user sees.
-    pub async fn answer_pre_checkout(&self, id: &str, error: Option<&str>) -> Result<(), SendError> {
+    pub async fn answer_pre_checkout(
+        &self,
+        id: &str,
+        error: Option<&str>,
+    ) -> Result<(), SendError> {
         let Self::Live(bot) = self else {
-            tracing::info!(ok = error.is_none(), "dry run: would call answerPreCheckoutQuery");
+            tracing::info!(
+                ok = error.is_none(),
+                "dry run: would call answerPreCheckoutQuery"
+            );
             return Ok(());
         };
         let span = tracing::info_span!(

@@ -55,7 +55,7 @@ pub enum BillingOp {
 }
 
 /// The CSV header of `export-members`.
-const MEMBERS_HEADER: &str = "telegram_user_id,state,has_access,plan_id,access_until,lifetime,renews,paid_until,granted_until,trial_used,ever_paid,stripe_customer_id,stripe_subscription_id";
+const MEMBERS_HEADER: &str = "telegram_user_id,state,has_access,plan_id,access_until,lifetime,renews,paid_until,granted_until,trial_used,ever_paid,stripe_customer_id,stripe_subscription_id,rail,stars_subscription_charge_id";
 
 /// One member as a CSV row (times as unix seconds, empty when unknown).
 fn member_row(m: &mesh_proto::billing::v1::Member) -> String {
@@ -83,6 +83,11 @@ fn member_row(m: &mesh_proto::billing::v1::Member) -> String {
         m.ever_paid.to_string(),
         quote(&e.stripe_customer_id),
         quote(&e.stripe_subscription_id),
+        e.rail()
+            .as_str_name()
+            .trim_start_matches("RAIL_")
+            .to_ascii_lowercase(),
+        quote(&e.stars_subscription_charge_id),
     ]
     .join(",")
 }
@@ -116,8 +121,12 @@ pub fn billing(op: BillingOp) -> anyhow::Result<()> {
             request.set_timeout(LONG_CALL);
             let r = client.reconcile(request).await?.into_inner();
             println!(
-                "reconciled: {} subscriptions seen, {} entitlements updated, {} unmatched",
-                r.subscriptions_seen, r.entitlements_updated, r.unmatched
+                "reconciled: Stripe: {} subscriptions seen, {} entitlements updated, {} unmatched; Telegram Stars: {} transactions seen, {} users updated",
+                r.subscriptions_seen,
+                r.entitlements_updated,
+                r.unmatched,
+                r.stars_transactions_seen,
+                r.stars_users_updated
             );
         } else {
             let mut request = tonic::Request::new(RecoverEventsRequest {});

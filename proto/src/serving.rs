@@ -51,13 +51,17 @@ where
     P: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = bool> + Send + 'static,
 {
+    // The `google.rpc` error details too: a refusal's ErrorInfo then
+    // decodes in grpcurl instead of printing as raw bytes.
     let v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(service.descriptor)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(service.descriptor)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     let (reporter, health) = tonic_health::server::health_reporter();
     // `liveness` answers SERVING while the process runs: a liveness probe

@@ -228,7 +228,7 @@ impl TelegramDouble {
         let mut inner = self.lock();
         let invoice = inner.stars.invoices.get(link)?.clone();
         inner.next_update += 1;
-        let id = 900_000_000 + inner.next_update;
+        let id = 990_000_000 + inner.next_update;
         Some(json!({
             "update_id": id,
             "pre_checkout_query": {
@@ -255,7 +255,7 @@ impl TelegramDouble {
         let mut inner = self.lock();
         let payment = inner.stars.pay(link, user, n, date)?;
         inner.next_update += 1;
-        let id = 900_000_000 + inner.next_update;
+        let id = 990_000_000 + inner.next_update;
         inner.next_message_id += 1;
         Some(json!({
             "update_id": id,
@@ -280,7 +280,7 @@ impl TelegramDouble {
             inner.stars.respond("refundStarPayment", &params);
         }
         inner.next_update += 1;
-        let id = 900_000_000 + inner.next_update;
+        let id = 990_000_000 + inner.next_update;
         inner.next_message_id += 1;
         Some(json!({
             "update_id": id,

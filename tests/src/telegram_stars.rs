@@ -40,6 +40,9 @@ pub struct Charge {
     pub subscription: bool,
     /// Renewals stopped by the bot.
     pub canceled_by_bot: bool,
+    /// How often the bot changed that (asking for what is already so
+    /// changes nothing, as at Telegram).
+    pub renewal_changes: u32,
 }
 
 /// The Stars side of the double's state.
@@ -69,7 +72,9 @@ type Reply = (StatusCode, Json<Value>);
 fn bad(description: &str) -> Reply {
     (
         StatusCode::BAD_REQUEST,
-        Json(json!({"ok": false, "error_code": 400, "description": format!("Bad Request: {description}")})),
+        Json(
+            json!({"ok": false, "error_code": 400, "description": format!("Bad Request: {description}")}),
+        ),
     )
 }
 
@@ -83,12 +88,14 @@ fn json_param(params: &Value, key: &str) -> Option<Value> {
 
 fn int(params: &Value, key: &str) -> Option<i64> {
     let v = params.get(key)?;
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn flag(params: &Value, key: &str) -> Option<bool> {
     let v = params.get(key)?;
-    v.as_bool().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_bool()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn text<'a>(params: &'a Value, key: &str) -> &'a str {
@@ -140,10 +147,14 @@ impl Stars {
                 return Err(bad("PROVIDER_TOKEN_INVALID: XTR takes no provider token"));
             }
             if prices.len() != 1 {
-                return Err(bad("CURRENCY_TOTAL_AMOUNT_INVALID: XTR takes exactly one price"));
+                return Err(bad(
+                    "CURRENCY_TOTAL_AMOUNT_INVALID: XTR takes exactly one price",
+                ));
             }
         } else if period.is_some() {
-            return Err(bad("SUBSCRIPTION_PERIOD_INVALID: subscriptions are paid in XTR"));
+            return Err(bad(
+                "SUBSCRIPTION_PERIOD_INVALID: subscriptions are paid in XTR",
+            ));
         }
         let amount = prices
             .first()
@@ -184,18 +195,24 @@ impl Stars {
             return Err(bad("QUERY_ID_INVALID"));
         }
         if !ok && text(params, "error_message").is_empty() {
-            return Err(bad("ERROR_MESSAGE_EMPTY: an error_message is required when ok is false"));
+            return Err(bad(
+                "ERROR_MESSAGE_EMPTY: an error_message is required when ok is false",
+            ));
         }
         if self.answered.contains_key(&id) {
-            return Err(bad("QUERY_ID_INVALID: query is too old or already answered"));
+            return Err(bad(
+                "QUERY_ID_INVALID: query is too old or already answered",
+            ));
         }
         self.answered.insert(id, params.clone());
         Ok(json!(true))
     }
 
     fn refund(&mut self, params: &Value) -> Result<Value, Reply> {
-        let (Some(user), charge) = (int(params, "user_id"), text(params, "telegram_payment_charge_id"))
-        else {
+        let (Some(user), charge) = (
+            int(params, "user_id"),
+            text(params, "telegram_payment_charge_id"),
+        ) else {
             return Err(bad("USER_ID_INVALID"));
         };
         let Some(c) = self.charges.get_mut(charge).filter(|c| c.user == user) else {
@@ -229,6 +246,9 @@ impl Stars {
         // Only a subscription the bot cancelled may be re-enabled by it.
         if !canceled && !c.canceled_by_bot {
             return Err(bad("SUBSCRIPTION_NOT_CANCELED_BY_BOT"));
+        }
+        if c.canceled_by_bot != canceled {
+            c.renewal_changes += 1;
         }
         c.canceled_by_bot = canceled;
         Ok(json!(true))
@@ -266,6 +286,7 @@ impl Stars {
                 refunded: false,
                 subscription: invoice.period.is_some(),
                 canceled_by_bot: false,
+                renewal_changes: 0,
             },
         );
         let mut source = json!({"type": "user", "user": user_json(user), "transaction_type": "invoice_payment", "invoice_payload": invoice.payload});
@@ -284,7 +305,8 @@ impl Stars {
                 payment["is_first_recurring"] = json!(true);
             }
         }
-        self.transactions.push(json!({"id": charge, "amount": invoice.amount, "date": date, "source": source}));
+        self.transactions
+            .push(json!({"id": charge, "amount": invoice.amount, "date": date, "source": source}));
         Some(payment)
     }
 }

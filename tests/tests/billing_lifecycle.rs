@@ -31,9 +31,12 @@ async fn full_lifecycle_through_the_gateway() {
     let sessions = p.stripe.sessions();
     assert_eq!(sessions.len(), 1);
     let session = &sessions[0];
-    assert_eq!(
-        url_buttons(&pay),
-        vec![session["url"].as_str().unwrap().to_owned()]
+    // The card button, and the monthly plan's Telegram Stars button.
+    let buttons = url_buttons(&pay);
+    assert_eq!(buttons[0], session["url"].as_str().unwrap());
+    assert!(
+        buttons[1].starts_with("https://t.me/$invoice"),
+        "{buttons:?}"
     );
     assert_eq!(session["client_reference_id"], user.to_string());
     assert_eq!(

@@ -41,6 +41,28 @@ macro_rules! list_services {
     }};
 }
 
+/// Whether reflection v1 knows the file defining `symbol`.
+async fn knows_symbol(url: &str, symbol: &str) -> bool {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut client = ServerReflectionClient::new(mesh_proto::lazy_channel(url).expect("channel"));
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(symbol.to_owned())),
+    };
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("v1")
+        .into_inner();
+    matches!(
+        stream.message().await.expect("answer").and_then(|r| r.message_response),
+        Some(MessageResponse::FileDescriptorResponse(files)) if !files.file_descriptor_proto.is_empty()
+    )
+}
+
 async fn serving(url: &str, service: &str) -> bool {
     let mut client = HealthClient::new(mesh_proto::lazy_channel(url).expect("channel"));
     let response = client
@@ -75,6 +97,13 @@ async fn health_and_reflection_on_both_services() {
                     "{expected} in {listed:?}"
                 );
             }
+        }
+        // A refusal's details decode in grpcurl.
+        for symbol in ["google.rpc.ErrorInfo", "google.rpc.Status"] {
+            assert!(
+                knows_symbol(url, symbol).await,
+                "{symbol} through reflection"
+            );
         }
     }
     mesh.stop().await.unwrap();

@@ -97,7 +97,10 @@ async fn prices_in_the_users_language() {
     p.post(&text_update_in(3, 702, "/subscribe", "es")).await;
     let buttons = button_labels(&p.wait_message(702, "Elige un plan").await);
     assert!(
-        buttons.iter().any(|b| b == "Monthly · 9,99 USD al mes"),
+        // Both rails: the card price and the Telegram Stars price.
+        buttons
+            .iter()
+            .any(|b| b == "Monthly · 9,99 USD al mes o ⭐ 250 Stars cada 30 días"),
         "{buttons:?}"
     );
     p.stop().await;
@@ -307,6 +310,7 @@ async fn command_menus_are_set() {
         "user".into(),
         "grant".into(),
         "revoke".into(),
+        "refund".into(),
         "broadcast".into(),
         "broadcast_cancel".into()
     ]));

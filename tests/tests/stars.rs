@@ -27,8 +27,13 @@ async fn product(test: &str, extra: &[(&str, String)]) -> Product {
 /// The user taps `plan`; returns the offer message once it is sent.
 async fn tap(p: &Product, update_id: i64, user: i64, plan: &str) -> Value {
     let query = format!("cbq-{update_id}");
-    p.post(&callback_update(update_id, user, &query, &format!("sub:{plan}")))
-        .await;
+    p.post(&callback_update(
+        update_id,
+        user,
+        &query,
+        &format!("sub:{plan}"),
+    ))
+    .await;
     p.wait_call("the offer", |c| {
         c.ok && c.method == "sendMessage"
             && c.params["chat_id"] == user
@@ -50,10 +55,15 @@ fn stars_link(offer: &Value) -> String {
 /// record of the answer.
 async fn pre_checkout(p: &Product, link: &str, user: i64) -> Value {
     let update = p.telegram.pre_checkout_update(link, user).expect("invoice");
-    let id = update["pre_checkout_query"]["id"].as_str().unwrap().to_owned();
+    let id = update["pre_checkout_query"]["id"]
+        .as_str()
+        .expect("query id")
+        .to_owned();
     p.post(&update).await;
     // Answered before the gateway's 200: no waiting.
-    p.telegram.pre_checkout_answer(&id).expect("answered at acceptance")
+    p.telegram
+        .pre_checkout_answer(&id)
+        .expect("answered at acceptance")
 }
 
 /// Pays `link` as `user` (payment `n`) at `date` and delivers the
@@ -63,7 +73,7 @@ async fn pay(p: &Product, link: &str, user: i64, n: u32, date: i64) -> String {
     p.post(&update).await;
     update["message"]["successful_payment"]["telegram_payment_charge_id"]
         .as_str()
-        .unwrap()
+        .expect("charge id")
         .to_owned()
 }
 
@@ -98,7 +108,10 @@ async fn offer_pay_renew_once() {
     let offer = tap(&p, 2, user, "monthly").await;
     let buttons = url_buttons(&offer);
     assert_eq!(buttons.len(), 2, "{offer}");
-    assert!(buttons[0].starts_with("https://checkout.stripe.test/"), "{buttons:?}");
+    assert!(
+        buttons[0].starts_with("https://checkout.stripe.test/"),
+        "{buttons:?}"
+    );
     assert!(offer["text"].as_str().unwrap().contains("Telegram Stars"));
     let link = stars_link(&offer);
     let made = p
@@ -109,7 +122,10 @@ async fn offer_pay_renew_once() {
         .params;
     assert_eq!(made["currency"], "XTR");
     assert_eq!(made["subscription_period"], 2_592_000);
-    assert!(made.get("provider_token").is_none_or(Value::is_null), "{made}");
+    assert!(
+        made.get("provider_token").is_none_or(Value::is_null),
+        "{made}"
+    );
     assert_eq!(made["prices"].as_array().map(Vec::len), Some(1));
     assert_eq!(made["prices"][0]["amount"], 250);
     assert!(made["payload"].as_str().unwrap().len() <= 128);
@@ -118,15 +134,27 @@ async fn offer_pay_renew_once() {
     let update = p.telegram.pre_checkout_update(&link, 7102).unwrap();
     let mut update = update;
     update["pre_checkout_query"]["from"]["language_code"] = "de".into();
-    let id = update["pre_checkout_query"]["id"].as_str().unwrap().to_owned();
+    let id = update["pre_checkout_query"]["id"]
+        .as_str()
+        .expect("query id")
+        .to_owned();
     p.post(&update).await;
     let refused = p.telegram.pre_checkout_answer(&id).expect("answered");
     assert_eq!(refused["ok"], false);
-    assert!(refused["error_message"].as_str().unwrap().contains("Rechnung"), "{refused}");
+    assert!(
+        refused["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("Rechnung"),
+        "{refused}"
+    );
     // The wrong amount is refused too.
     let mut cheaper = p.telegram.pre_checkout_update(&link, user).unwrap();
     cheaper["pre_checkout_query"]["total_amount"] = 1.into();
-    let id = cheaper["pre_checkout_query"]["id"].as_str().unwrap().to_owned();
+    let id = cheaper["pre_checkout_query"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     p.post(&cheaper).await;
     assert_eq!(p.telegram.pre_checkout_answer(&id).unwrap()["ok"], false);
     assert_eq!(pre_checkout(&p, &link, user).await["ok"], true);
@@ -198,16 +226,25 @@ async fn refunds_end_what_they_bought() {
 
     // The one-time pass, refunded by the admin.
     let link_b = stars_link(&tap(&p, 2, b, "starpass").await);
-    let made = p.telegram.invoices().into_iter().find(|(l, _)| *l == link_b).unwrap().1;
+    let made = p
+        .telegram
+        .invoices()
+        .into_iter()
+        .find(|(l, _)| *l == link_b)
+        .unwrap()
+        .1;
     assert_eq!(made.period, None, "a one-time plan is not a subscription");
     assert_eq!(pre_checkout(&p, &link_b, b).await["ok"], true);
     let charge_b = pay(&p, &link_b, b, 1, now()).await;
     let e = p.wait_state(b, EntitlementState::Active).await;
     assert_eq!(e.rail(), Rail::Stars);
-    p.post(&text_update(3, ADMIN, &format!("/refund {b}"))).await;
-    p.wait_message(ADMIN, &format!("Refunded 100 Stars to user {b}")).await;
+    p.post(&text_update(3, ADMIN, &format!("/refund {b}")))
+        .await;
+    p.wait_message(ADMIN, &format!("Refunded 100 Stars to user {b}"))
+        .await;
     p.wait_state(b, EntitlementState::Expired).await;
-    p.post(&text_update(4, ADMIN, &format!("/refund {b}"))).await;
+    p.post(&text_update(4, ADMIN, &format!("/refund {b}")))
+        .await;
     p.wait_message(ADMIN, &format!("charge {charge_b}")).await;
     let refunds: Vec<Value> = successful_for(&p, "refundStarPayment", b);
     assert_eq!(refunds.len(), 1, "refunded once: {refunds:?}");
@@ -234,7 +271,8 @@ async fn cancel_resume_and_expiry() {
     p.wait_state(user, EntitlementState::Active).await;
     p.post(&text_update(2, user, "/cancel")).await;
     p.wait_message(user, "Cancel").await;
-    p.post(&callback_update(3, user, "cbq-3", "cancel:yes")).await;
+    p.post(&callback_update(3, user, "cbq-3", "cancel:yes"))
+        .await;
     let until = chrono_date(paid_at + 2_592_000);
     p.wait_message(user, &format!("cancelled. You keep access until {until}"))
         .await;
@@ -297,7 +335,8 @@ async fn one_entitlement_across_rails() {
     let early = stars_link(&tap(&p, 1, card, "monthly").await);
     p.subscribe(card).await;
     let before = p.telegram.successful("createInvoiceLink").len();
-    p.post(&callback_update(2, card, "cbq-2", "sub:monthly")).await;
+    p.post(&callback_update(2, card, "cbq-2", "sub:monthly"))
+        .await;
     p.wait_message(card, "already").await;
     assert_eq!(p.telegram.successful("createInvoiceLink").len(), before);
     assert_eq!(pre_checkout(&p, &early, card).await["ok"], false);
@@ -307,9 +346,15 @@ async fn one_entitlement_across_rails() {
     let refunds = successful_for(&p, "refundStarPayment", card);
     assert_eq!(refunds.len(), 1);
     assert_eq!(refunds[0]["telegram_payment_charge_id"], charge.as_str());
-    assert_eq!(successful_for(&p, "editUserStarSubscription", card).len(), 1);
+    assert_eq!(
+        successful_for(&p, "editUserStarSubscription", card).len(),
+        1
+    );
     let e = p.entitlement(card).await;
-    assert_eq!((e.state(), e.rail()), (EntitlementState::Active, Rail::Stripe));
+    assert_eq!(
+        (e.state(), e.rail()),
+        (EntitlementState::Active, Rail::Stripe)
+    );
 
     let stars = 7402;
     let link = stars_link(&tap(&p, 3, stars, "monthly").await);
@@ -421,7 +466,10 @@ async fn reconcile_rebuilds_from_transactions() {
     let life = p.entitlement(8001).await;
     assert!(life.has_access && life.lifetime);
     let gone = p.entitlement(8002).await;
-    assert!(!gone.has_access, "a refunded payment does not come back: {gone:?}");
+    assert!(
+        !gone.has_access,
+        "a refunded payment does not come back: {gone:?}"
+    );
     p.stop().await;
 }
 
@@ -455,7 +503,10 @@ async fn pre_checkout_while_queues_are_deep() {
     assert!(answered.iter().all(|(status, _)| *status == 200));
     let mut latencies: Vec<Duration> = answered.into_iter().map(|(_, took)| took).collect();
     let handled = p.telegram.successful("sendMessage").len();
-    assert!(handled < 4000, "the queues were deep: {handled} replies sent already");
+    assert!(
+        handled < 4000,
+        "the queues were deep: {handled} replies sent already"
+    );
     latencies.sort();
     let p99 = latencies[latencies.len() * 99 / 100 - 1];
     println!("pre-checkout p99 with 5000 updates queued: {p99:?}");

@@ -676,3 +676,180 @@ async fn sweep_lapse_to_removal() {
     .await;
     rig.p.stop().await;
 }
+
+/// A user with a Stars invoice link for the monthly plan (its first
+/// payment made at Telegram, the `successful_payment` update not yet
+/// delivered).
+async fn stars_paid(p: &Product, user: i64) -> (String, Value) {
+    let invoice = p
+        .billing()
+        .create_stars_invoice(mesh_proto::billing::v1::CreateStarsInvoiceRequest {
+            telegram_user_id: user,
+            plan_id: "monthly".into(),
+        })
+        .await
+        .expect("Stars invoice")
+        .into_inner();
+    let update = p
+        .telegram
+        .pay_stars(&invoice.url, user, 1, mesh_tests::stripe::now())
+        .expect("paid");
+    (invoice.url, update)
+}
+
+/// A Stars subscriber: paid and active.
+async fn stars_subscriber(p: &Product, user: i64) -> (String, String) {
+    let (link, update) = stars_paid(p, user).await;
+    p.post(&update).await;
+    p.wait_state(user, EntitlementState::Active).await;
+    let charge = update["message"]["successful_payment"]["telegram_payment_charge_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (link, charge)
+}
+
+/// A first Stars payment: one invite, one welcome.
+#[tokio::test]
+async fn sweep_stars_payment_to_invite() {
+    let rig = product("sweep_stars_paid").await;
+    let p = &rig.p;
+    rig.sweep(
+        "Stars payment -> invite",
+        24,
+        async |n| {
+            let user = 84_000_000 + i64::try_from(n).unwrap_or_default();
+            (user, stars_paid(p, user).await.1)
+        },
+        async |(_, update)| deliver_update(p, update).await,
+        async |(user, _), run| {
+            assert_eq!(invites(p, *user), 1, "{run}: invites");
+            assert_eq!(
+                messages(p, *user, "Welcome to premium"),
+                1,
+                "{run}: welcomes"
+            );
+            let e = p.entitlement(*user).await;
+            assert_eq!(e.state(), EntitlementState::Active, "{run}");
+            assert_eq!(e.rail(), mesh_proto::billing::v1::Rail::Stars, "{run}");
+        },
+    )
+    .await;
+    rig.p.stop().await;
+}
+
+/// A Stars renewal: the period extended once, no second invite or welcome.
+#[tokio::test]
+async fn sweep_stars_renewal_to_extension() {
+    let rig = product("sweep_stars_renewal").await;
+    let p = &rig.p;
+    rig.sweep(
+        "Stars renewal -> extension",
+        8,
+        async |n| {
+            let user = 85_000_000 + i64::try_from(n).unwrap_or_default();
+            let (link, _) = stars_subscriber(p, user).await;
+            let end = p
+                .entitlement(user)
+                .await
+                .current_period_end
+                .map_or(0, |t| t.seconds);
+            let renewal = p.telegram.pay_stars(&link, user, 2, end).expect("renewal");
+            (user, end, renewal)
+        },
+        async |(_, _, update)| deliver_update(p, update).await,
+        async |(user, end, _), run| {
+            let e = p.entitlement(*user).await;
+            assert_eq!(
+                e.current_period_end.map_or(0, |t| t.seconds),
+                end + 2_592_000,
+                "{run}: extended once"
+            );
+            assert_eq!(invites(p, *user), 1, "{run}: no second invite");
+            assert_eq!(
+                messages(p, *user, "Welcome to premium"),
+                1,
+                "{run}: no second welcome"
+            );
+        },
+    )
+    .await;
+    rig.p.stop().await;
+}
+
+/// A Stars refund: one removal, one message, the renewals stopped at
+/// Telegram once.
+#[tokio::test]
+async fn sweep_stars_refund_to_removal() {
+    let rig = product("sweep_stars_refund").await;
+    let p = &rig.p;
+    rig.sweep(
+        "Stars refund -> removal",
+        30,
+        async |n| {
+            let user = 86_000_000 + i64::try_from(n).unwrap_or_default();
+            let (_, charge) = stars_subscriber(p, user).await;
+            let refund = p.telegram.refund_update(&charge).expect("refund");
+            (user, charge, refund)
+        },
+        async |(_, _, update)| deliver_update(p, update).await,
+        async |(user, charge, _), run| {
+            let bans = calls(p, "banChatMember", |m| m["user_id"] == *user);
+            assert_eq!(bans, 1, "{run}: removals");
+            assert_eq!(
+                messages(p, *user, "your payment was refunded"),
+                1,
+                "{run}: messages"
+            );
+            let stopped = p.telegram.charge(charge).expect("charge");
+            assert!(stopped.canceled_by_bot, "{run}: renewals stopped");
+            assert_eq!(stopped.renewal_changes, 1, "{run}: stopped once");
+            let e = p.entitlement(*user).await;
+            assert_eq!(e.state(), EntitlementState::Expired, "{run}");
+        },
+    )
+    .await;
+    rig.p.stop().await;
+}
+
+/// `/cancel` of a Stars subscription, confirmed: `editUserStarSubscription`
+/// once, one answer.
+#[tokio::test]
+async fn sweep_stars_cancel_confirmed() {
+    let rig = product("sweep_stars_cancel").await;
+    let p = &rig.p;
+    rig.sweep(
+        "Stars /cancel -> editUserStarSubscription",
+        23,
+        async |n| {
+            let user = 87_000_000 + i64::try_from(n).unwrap_or_default();
+            let (_, charge) = stars_subscriber(p, user).await;
+            p.post(&text_update(next_update(), user, "/cancel")).await;
+            p.wait_message(user, "Cancel your subscription?").await;
+            let query = format!("q{user}");
+            (
+                user,
+                charge,
+                callback_update(next_update(), user, &query, "cancel:yes"),
+            )
+        },
+        async |(_, _, update)| deliver_update(p, update).await,
+        async |(user, charge, _), run| {
+            assert_eq!(
+                messages(p, *user, "is cancelled"),
+                1,
+                "{run}: messages {:?}",
+                p.telegram.messages_to(*user)
+            );
+            // Telegram takes no idempotency key: a retry may ask again for
+            // what is already so, which changes nothing there.
+            let stopped = p.telegram.charge(charge).expect("charge");
+            assert!(stopped.canceled_by_bot, "{run}: renewals stopped");
+            assert_eq!(stopped.renewal_changes, 1, "{run}: stopped once");
+            let e = p.entitlement(*user).await;
+            assert_eq!(e.state(), EntitlementState::Canceled, "{run}");
+        },
+    )
+    .await;
+    rig.p.stop().await;
+}

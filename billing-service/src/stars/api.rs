@@ -99,7 +99,12 @@ impl StarsApi {
     /// `editUserStarSubscription`: stop (`cancel`) or resume renewals. A
     /// subscription that can't renew any more (ended, refunded) stops
     /// renewing as asked.
-    pub async fn set_renewal(&self, user: i64, charge: &str, cancel: bool) -> Result<(), BillingError> {
+    pub async fn set_renewal(
+        &self,
+        user: i64,
+        charge: &str,
+        cancel: bool,
+    ) -> Result<(), BillingError> {
         match self
             .bot
             .edit_user_star_subscription(user_id(user)?, charge.to_owned().into(), cancel)

@@ -144,7 +144,10 @@ impl Record {
         self.stars
             .iter()
             .any(|s| s.periods.iter().any(|p| p.charge == charge))
-            || self.purchases.iter().any(|p| p.stars && p.session == charge)
+            || self
+                .purchases
+                .iter()
+                .any(|p| p.stars && p.session == charge)
     }
 
     /// Adds a Stars payment to the ledger; a charge already recorded
@@ -353,7 +356,13 @@ impl Record {
 }
 
 /// A one-time Stars purchase as reconcile rebuilds it.
-pub fn stars_purchase(charge: &str, plan: &str, days: Option<u32>, amount: u32, at: i64) -> Purchase {
+pub fn stars_purchase(
+    charge: &str,
+    plan: &str,
+    days: Option<u32>,
+    amount: u32,
+    at: i64,
+) -> Purchase {
     Purchase {
         plan_id: plan.to_owned(),
         session: charge.to_owned(),
@@ -393,8 +402,14 @@ mod tests {
         assert_eq!(r.stars.len(), 1, "a renewal joins its subscription");
         let s = &r.stars[0];
         assert_eq!((s.until(), s.charge.as_str()), (Some(60 * day), "c1"));
-        assert_eq!(s.source(45 * day, day).map(|s| s.state), Some(State::Active));
-        assert_eq!(s.source(60 * day, day).map(|s| s.state), Some(State::PastDue));
+        assert_eq!(
+            s.source(45 * day, day).map(|s| s.state),
+            Some(State::Active)
+        );
+        assert_eq!(
+            s.source(60 * day, day).map(|s| s.state),
+            Some(State::PastDue)
+        );
         assert!(s.source(61 * day, day).is_none(), "grace over");
         assert!(r.stars_refunded("c2", "telegram:9"));
         assert!(!r.stars_refunded("c2", "telegram:9"), "once");

@@ -6,10 +6,10 @@
 
 use mesh_proto::billing::v1::*;
 
+use super::StarsApi;
 use super::api::Invoice;
 use super::ledger::{StarsPaid, StarsTerm};
 use super::payload::Offer;
-use super::StarsApi;
 use crate::entitlement::{Record, now};
 use crate::error::{BillingError, Refusal};
 use crate::events::RefundPolicy;
@@ -24,10 +24,19 @@ use crate::writes::PaymentWrite;
 /// grace) is the one live subscription a user has; a running one-time
 /// plan may be bought again (it extends), a subscription on top of it may
 /// not.
-pub(crate) fn may_buy(record: &Record, plan: &PlanSpec, at: i64, grace: i64, plans: &crate::plans::Plans) -> Result<(), Refusal> {
+pub(crate) fn may_buy(
+    record: &Record,
+    plan: &PlanSpec,
+    at: i64,
+    grace: i64,
+    plans: &crate::plans::Plans,
+) -> Result<(), Refusal> {
     let view = record.view(at, grace, plans);
     let subscribed = record.open_subs().next().is_some() || record.live_stars(at, grace).is_some();
-    if view.lifetime || subscribed || (plan.mode == Mode::Subscription && record.purchase_running(at)) {
+    if view.lifetime
+        || subscribed
+        || (plan.mode == Mode::Subscription && record.purchase_running(at))
+    {
         return Err(Refusal::AlreadySubscribed);
     }
     Ok(())
@@ -54,7 +63,10 @@ impl Billing {
             BillingError::refused(Refusal::UnknownPlan, format!("no plan {id:?}"))
         })?;
         let price = plan.stars_price.ok_or_else(|| {
-            BillingError::refused(Refusal::NoStarsPrice, format!("plan {id:?} is not sold for Stars"))
+            BillingError::refused(
+                Refusal::NoStarsPrice,
+                format!("plan {id:?} is not sold for Stars"),
+            )
         })?;
         Ok((plan, price))
     }
@@ -150,11 +162,12 @@ impl Billing {
             ));
         }
         let id = mark(charge, r.refund);
-        let answer = |duplicate: bool, recognised: bool, record: &Record| ApplyStarsPaymentResponse {
-            duplicate,
-            recognised,
-            entitlement: Some(self.show(record)),
-        };
+        let answer =
+            |duplicate: bool, recognised: bool, record: &Record| ApplyStarsPaymentResponse {
+                duplicate,
+                recognised,
+                entitlement: Some(self.show(record)),
+            };
         if self.ledger.applied(&id).await?.is_some() {
             self.ledger.flush(user, None, self.stripe.as_ref()).await?;
             count(r.refund, "duplicate");
@@ -168,7 +181,12 @@ impl Billing {
         let Some(offer) = offer else {
             // Not an invoice billing made for this user: nothing is granted
             // (or ended); the admins hear of a payment nobody can place.
-            tracing::warn!(user, charge, refund = r.refund, "Stars payment with a payload billing did not make; ignored");
+            tracing::warn!(
+                user,
+                charge,
+                refund = r.refund,
+                "Stars payment with a payload billing did not make; ignored"
+            );
             count(r.refund, "not_ours");
             let detail = format!(
                 "a Stars {} of {} Stars (charge {charge}) names no invoice billing made for user {user}: nothing changed",
@@ -179,7 +197,11 @@ impl Billing {
             let outcome = self
                 .ledger
                 .transition(user, &cause, Some(&id), |_, _| {
-                    let mut n = Notice::new(format!("{user}:stars_unplaced:{charge}"), user, NoticeKind::AdminAlert);
+                    let mut n = Notice::new(
+                        format!("{user}:stars_unplaced:{charge}"),
+                        user,
+                        NoticeKind::AdminAlert,
+                    );
                     n.detail = detail.clone();
                     Ok(vec![n])
                 })
@@ -212,7 +234,9 @@ impl Billing {
         let plan = terms.plans.get(&offer.plan);
         let paid_at = r.paid_at.map_or_else(now, |t| t.seconds);
         let term = match (&r.subscription_expiration_date, plan) {
-            (Some(until), _) => StarsTerm::Period { until: until.seconds },
+            (Some(until), _) => StarsTerm::Period {
+                until: until.seconds,
+            },
             (None, Some(p)) if p.mode == Mode::Subscription => StarsTerm::Period {
                 until: paid_at + i64::from(super::api::PERIOD_SECS),
             },
@@ -266,9 +290,15 @@ impl Billing {
             .await
     }
 
-    async fn stars_refund_applied(&self, user: i64, charge: &str, id: &str) -> Result<Outcome, BillingError> {
+    async fn stars_refund_applied(
+        &self,
+        user: i64,
+        charge: &str,
+        id: &str,
+    ) -> Result<Outcome, BillingError> {
         let end = self.config.refunds == RefundPolicy::End;
-        let cause = Cause::new(ChangeCause::StarsPayment, "telegram", id).ending(AccessReason::Refunded);
+        let cause =
+            Cause::new(ChangeCause::StarsPayment, "telegram", id).ending(AccessReason::Refunded);
         self.ledger
             .transition(user, &cause, Some(id), |rec, _| {
                 if end {
@@ -299,10 +329,16 @@ impl Billing {
             "" => record.latest_stars_charge(),
             given => record.stars_amount(given).map(|_| given.to_owned()),
         }
-        .ok_or_else(|| BillingError::refused(Refusal::NoStarsPayment, "no such Stars payment of the user's"))?;
+        .ok_or_else(|| {
+            BillingError::refused(
+                Refusal::NoStarsPayment,
+                "no such Stars payment of the user's",
+            )
+        })?;
         let amount = record.stars_amount(&charge).unwrap_or(0);
         let end = self.config.refunds == RefundPolicy::End;
-        let cause = Cause::new(ChangeCause::AdminRefund, &r.actor, &r.reason).ending(AccessReason::Refunded);
+        let cause = Cause::new(ChangeCause::AdminRefund, &r.actor, &r.reason)
+            .ending(AccessReason::Refunded);
         let outcome = self
             .ledger
             .transition(user, &cause, None, |rec, _| {
@@ -335,5 +371,6 @@ impl Billing {
 
 fn count(refund: bool, outcome: &'static str) {
     let kind = if refund { "refund" } else { "payment" };
-    metrics::counter!("billing_stars_payments_total", "kind" => kind, "outcome" => outcome).increment(1);
+    metrics::counter!("billing_stars_payments_total", "kind" => kind, "outcome" => outcome)
+        .increment(1);
 }

@@ -87,7 +87,10 @@ impl Billing {
                     }
                 }
                 None => {
-                    let days = plans.get(&p.plan).filter(|s| s.mode == Mode::Payment).and_then(|s| s.duration_days);
+                    let days = plans
+                        .get(&p.plan)
+                        .filter(|s| s.mode == Mode::Payment)
+                        .and_then(|s| s.duration_days);
                     let mut purchase = stars_purchase(&p.charge, &p.plan, days, p.amount, p.at);
                     purchase.ended = gone;
                     entry.once.push(purchase);
@@ -103,7 +106,13 @@ impl Billing {
                 .flat_map(|s| s.periods.iter())
                 .filter(|p| p.refunded)
                 .map(|p| p.charge.clone())
-                .chain(found.once.iter().filter(|p| p.ended).map(|p| p.session.clone()))
+                .chain(
+                    found
+                        .once
+                        .iter()
+                        .filter(|p| p.ended)
+                        .map(|p| p.session.clone()),
+                )
                 .collect();
             let before = self.ledger.read(user).await?.1;
             let outcome = self
@@ -126,7 +135,11 @@ impl Billing {
                 updated += 1;
             }
         }
-        tracing::info!(transactions = all.len(), updated, "reconciled with Telegram Stars");
+        tracing::info!(
+            transactions = all.len(),
+            updated,
+            "reconciled with Telegram Stars"
+        );
         Ok((u32::try_from(all.len()).unwrap_or(u32::MAX), updated))
     }
 

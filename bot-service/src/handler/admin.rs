@@ -310,7 +310,10 @@ impl Handler {
         let charge = words.next().unwrap_or_default();
         let reason = reason(words, "refunded by admin");
         let actor = format!("telegram:{}", ctx.user);
-        let refunded = self.billing.refund_stars(user, charge, &reason, &actor).await;
+        let refunded = self
+            .billing
+            .refund_stars(user, charge, &reason, &actor)
+            .await;
         let who = user.to_string();
         let text = match Self::retry_if_away(refunded)? {
             Ok(r) => self.t(
@@ -322,8 +325,9 @@ impl Handler {
                     ("charge", (&r.telegram_payment_charge_id).into()),
                 ],
             ),
-            Err(s) if mesh_proto::refusal::BillingRefusal::of(&s)
-                == Some(mesh_proto::refusal::BillingRefusal::NoStarsPayment) =>
+            Err(s)
+                if mesh_proto::refusal::BillingRefusal::of(&s)
+                    == Some(mesh_proto::refusal::BillingRefusal::NoStarsPayment) =>
             {
                 self.t(ctx.lang, "refund-none", &[("user", (&who).into())])
             }

@@ -75,10 +75,16 @@ impl Handler {
         };
         if paid.currency != "XTR" {
             // Only Stars invoices are made; another currency is not ours.
-            tracing::warn!(currency = paid.currency, "a payment in a currency the bot never invoiced; ignored");
+            tracing::warn!(
+                currency = paid.currency,
+                "a payment in a currency the bot never invoiced; ignored"
+            );
             return Ok(());
         }
-        let stamp = |s: i64| mesh_proto::Timestamp { seconds: s, nanos: 0 };
+        let stamp = |s: i64| mesh_proto::Timestamp {
+            seconds: s,
+            nanos: 0,
+        };
         let request = ApplyStarsPaymentRequest {
             telegram_user_id: ctx.user,
             telegram_payment_charge_id: paid.charge.to_owned(),
@@ -149,11 +155,18 @@ impl Handler {
     /// The message for a plan the user chose: a card button (Stripe
     /// Checkout) and a ⭐ button, whichever the plan is sold on; a
     /// refusal from either (already subscribed, resumable) wins.
-    pub(super) async fn pay_offer(&self, ctx: &Ctx, plan: &Plan, request_id: &str) -> Result<Action, HandleError> {
+    pub(super) async fn pay_offer(
+        &self,
+        ctx: &Ctx,
+        plan: &Plan,
+        request_id: &str,
+    ) -> Result<Action, HandleError> {
         let card = if plan.stripe_price_id.is_empty() {
             None
         } else {
-            Some(Self::retry_if_away(self.billing.checkout(ctx.user, &plan.id, request_id).await)?)
+            Some(Self::retry_if_away(
+                self.billing.checkout(ctx.user, &plan.id, request_id).await,
+            )?)
         };
         let refusal = |s: &tonic::Status| {
             matches!(
@@ -186,7 +199,8 @@ impl Handler {
             }
             None => {}
         }
-        let has_stars = buttons.len() == 2 || (buttons.len() == 1 && plan.stripe_price_id.is_empty());
+        let has_stars =
+            buttons.len() == 2 || (buttons.len() == 1 && plan.stripe_price_id.is_empty());
         let prompt = match (buttons.len(), has_stars) {
             (0, _) => {
                 return Ok(match first_error {
@@ -214,7 +228,9 @@ impl Handler {
                 Ok(e) if super::user::resumable(&e) => self.resume_prompt(user, lang, &e),
                 _ => self.say(user, lang, "already-subscribed"),
             },
-            Some(BillingRefusal::PaymentsNotConfigured) => self.say(user, lang, "payments-unavailable"),
+            Some(BillingRefusal::PaymentsNotConfigured) => {
+                self.say(user, lang, "payments-unavailable")
+            }
             _ => self.say(user, lang, "try-later"),
         }
     }

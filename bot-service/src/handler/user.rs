@@ -142,7 +142,10 @@ impl Handler {
             Ok(e) if e.has_access && e.rail() == Rail::Stars && subscribed(&e) => {
                 let text = self.status_text(ctx.lang, &e);
                 let manage = self.t(ctx.lang, "portal-stars", &[]);
-                out.send(crate::action::message(ctx.chat, format!("{text}\n\n{manage}")));
+                out.send(crate::action::message(
+                    ctx.chat,
+                    format!("{text}\n\n{manage}"),
+                ));
                 return Ok(());
             }
             Ok(e) if e.has_access && subscribed(&e) => {

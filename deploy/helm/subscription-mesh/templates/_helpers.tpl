@@ -55,7 +55,8 @@ credentials it uses, its listen and metrics variables). */}}
   service: billing.v1.BillingService
   addrVar: BILLING_SERVICE_ADDR
   metricsVar: BILLING_METRICS_ADDR
-  secrets: [stripeSecretKey, billingApiToken, billingAdminToken, botApiToken]
+  # The bot token too: billing makes Stars invoices, refunds and renewals.
+  secrets: [stripeSecretKey, telegramBotToken, billingApiToken, billingAdminToken, botApiToken]
 {{- end -}}
 
 {{/* Each credential of `secrets` and the variable it sets. */}}
