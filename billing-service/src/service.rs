@@ -398,7 +398,9 @@ impl BillingService for Billing {
         &self,
         request: Request<ApplyStarsPaymentRequest>,
     ) -> Result<Response<ApplyStarsPaymentResponse>, Status> {
-        self.authorize(&request, Right::Call)?;
+        // A payment is Telegram's word, relayed by bot-service (which holds
+        // the admin token when there is one): no other caller may make one.
+        self.authorize(&request, Right::Admin)?;
         Ok(Response::new(self.stars_apply(request.into_inner()).await?))
     }
 

@@ -82,14 +82,7 @@ impl Telegram {
 
     /// Makes the Bot API call(s) of `action`.
     pub async fn execute(&self, action: &Action) -> Result<Sent, SendError> {
-        let span = tracing::info_span!(
-            "telegram.call",
-            otel.name = action.method(),
-            otel.kind = "client",
-            http.request.method = "POST",
-            telegram.method = action.method(),
-            telegram.chat_id = action.chat(),
-        );
+        let span = call_span(action.method(), action.chat());
         let Self::Live(bot) = self else {
             let _enter = span.enter();
             tracing::info!(?action, "dry run: would call {}", action.method());
@@ -121,13 +114,7 @@ impl Telegram {
             );
             return Ok(());
         };
-        let span = tracing::info_span!(
-            "telegram.call",
-            otel.name = "answerPreCheckoutQuery",
-            otel.kind = "client",
-            http.request.method = "POST",
-            telegram.method = "answerPreCheckoutQuery",
-        );
+        let span = call_span("answerPreCheckoutQuery", 0);
         let outcome = answer_query(bot, id, error).instrument(span).await;
         let label = if outcome.is_ok() { "ok" } else { "failed" };
         metrics::counter!("bot_telegram_calls_total", "method" => "answerPreCheckoutQuery", "outcome" => label).increment(1);
@@ -141,14 +128,7 @@ impl Telegram {
             tracing::info!(chat, "dry run: would call revokeChatInviteLink");
             return Ok(());
         };
-        let span = tracing::info_span!(
-            "telegram.call",
-            otel.name = "revokeChatInviteLink",
-            otel.kind = "client",
-            http.request.method = "POST",
-            telegram.method = "revokeChatInviteLink",
-            telegram.chat_id = chat,
-        );
+        let span = call_span("revokeChatInviteLink", chat);
         let outcome = std::future::IntoFuture::into_future(
             bot.revoke_chat_invite_link(ChatId(chat), link.to_owned()),
         )
@@ -168,6 +148,18 @@ impl Telegram {
             other => other,
         }
     }
+}
+
+/// The client span of one Bot API call (`chat` 0: none).
+fn call_span(method: &'static str, chat: i64) -> tracing::Span {
+    tracing::info_span!(
+        "telegram.call",
+        otel.name = method,
+        otel.kind = "client",
+        http.request.method = "POST",
+        telegram.method = method,
+        telegram.chat_id = chat,
+    )
 }
 
 fn keyboard(rows: &[Vec<Button>]) -> Result<InlineKeyboardMarkup, SendError> {

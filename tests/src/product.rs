@@ -236,6 +236,26 @@ impl Product {
         .params
     }
 
+    /// The parameters of successful Bot API calls of `method` about `user`
+    /// (as `user_id` or `chat_id`).
+    pub fn successful_for(&self, method: &str, user: i64) -> Vec<Value> {
+        self.telegram
+            .successful(method)
+            .into_iter()
+            .filter(|c| c.params["user_id"] == user || c.params["chat_id"] == user)
+            .map(|c| c.params)
+            .collect()
+    }
+
+    /// Invite links made for `user` (named `tg<user>`), in any chat.
+    pub fn invites(&self, user: i64) -> usize {
+        self.telegram
+            .successful("createChatInviteLink")
+            .iter()
+            .filter(|c| c.params["name"] == format!("tg{user}"))
+            .count()
+    }
+
     /// Stops the mesh.
     pub async fn stop(self) {
         self.mesh.stop().await.expect("clean stop");

@@ -254,19 +254,7 @@ impl TelegramDouble {
     pub fn pay_stars(&self, link: &str, user: i64, n: u32, date: i64) -> Option<Value> {
         let mut inner = self.lock();
         let payment = inner.stars.pay(link, user, n, date)?;
-        inner.next_update += 1;
-        let id = 990_000_000 + inner.next_update;
-        inner.next_message_id += 1;
-        Some(json!({
-            "update_id": id,
-            "message": {
-                "message_id": inner.next_message_id,
-                "date": date,
-                "chat": {"id": user, "type": "private", "first_name": "Payer"},
-                "from": crate::telegram_stars::user(user),
-                "successful_payment": payment,
-            },
-        }))
+        Some(inner.private_message(user, date, "successful_payment", payment))
     }
 
     /// The `refunded_payment` message update Telegram sends when charge
@@ -279,24 +267,13 @@ impl TelegramDouble {
             let params = json!({"user_id": c.user, "telegram_payment_charge_id": charge});
             inner.stars.respond("refundStarPayment", &params);
         }
-        inner.next_update += 1;
-        let id = 990_000_000 + inner.next_update;
-        inner.next_message_id += 1;
-        Some(json!({
-            "update_id": id,
-            "message": {
-                "message_id": inner.next_message_id,
-                "date": 1_700_000_000,
-                "chat": {"id": c.user, "type": "private", "first_name": "Payer"},
-                "from": crate::telegram_stars::user(c.user),
-                "refunded_payment": {
-                    "currency": "XTR",
-                    "total_amount": c.amount,
-                    "invoice_payload": c.payload,
-                    "telegram_payment_charge_id": charge,
-                },
-            },
-        }))
+        let refunded = json!({
+            "currency": "XTR",
+            "total_amount": c.amount,
+            "invoice_payload": c.payload,
+            "telegram_payment_charge_id": charge,
+        });
+        Some(inner.private_message(c.user, 1_700_000_000, "refunded_payment", refunded))
     }
 
     /// Charge `charge`: refunded, and renewals stopped by the bot.
@@ -308,6 +285,23 @@ impl TelegramDouble {
         self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    /// An update with a service message in `user`'s private chat carrying
+    /// `field` (a payment or a refund), with fresh update and message ids.
+    fn private_message(&mut self, user: i64, date: i64, field: &str, value: Value) -> Value {
+        self.next_update += 1;
+        self.next_message_id += 1;
+        let mut message = json!({
+            "message_id": self.next_message_id,
+            "date": date,
+            "chat": {"id": user, "type": "private", "first_name": "Payer"},
+            "from": crate::telegram_stars::user(user),
+        });
+        message[field] = value;
+        json!({"update_id": 990_000_000 + self.next_update, "message": message})
     }
 }
 

@@ -483,6 +483,29 @@ async fn internal_callers_present_tokens() {
         code(with("api-token-123").reconcile(ReconcileRequest {}).await),
         Code::PermissionDenied
     );
+    // A Stars payment is Telegram's word relayed by bot-service: an API
+    // caller can neither make one up nor refund one.
+    let stars = mesh_proto::billing::v1::ApplyStarsPaymentRequest {
+        telegram_user_id: 5301,
+        telegram_payment_charge_id: "stxMadeUp".into(),
+        currency: "XTR".into(),
+        total_amount: 250,
+        ..Default::default()
+    };
+    assert_eq!(
+        code(with("api-token-123").apply_stars_payment(stars).await),
+        Code::PermissionDenied
+    );
+    let refund = mesh_proto::billing::v1::RefundStarsPaymentRequest {
+        telegram_user_id: 5301,
+        reason: "test".into(),
+        actor: "telegram:1".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(with("api-token-123").refund_stars_payment(refund).await),
+        Code::PermissionDenied
+    );
     with("admin-token-456")
         .grant_entitlement(grant())
         .await

@@ -77,23 +77,6 @@ async fn pay(p: &Product, link: &str, user: i64, n: u32, date: i64) -> String {
         .to_owned()
 }
 
-fn successful_for(p: &Product, method: &str, user: i64) -> Vec<Value> {
-    p.telegram
-        .successful(method)
-        .into_iter()
-        .filter(|c| c.params["user_id"] == user || c.params["chat_id"] == user)
-        .map(|c| c.params)
-        .collect()
-}
-
-fn invites(p: &Product, user: i64) -> usize {
-    p.telegram
-        .successful("createChatInviteLink")
-        .iter()
-        .filter(|c| c.params["name"] == format!("tg{user}"))
-        .count()
-}
-
 /// The offer has both rails; the invoice is what Telegram requires of
 /// Stars; the plans show the Stars price; the pre-checkout query is
 /// answered ok for the invoice's own user, refused otherwise, in the
@@ -158,6 +141,16 @@ async fn offer_pay_renew_once() {
     p.post(&cheaper).await;
     assert_eq!(p.telegram.pre_checkout_answer(&id).unwrap()["ok"], false);
     assert_eq!(pre_checkout(&p, &link, user).await["ok"], true);
+    let lifetime = p
+        .billing_as(None)
+        .create_stars_invoice(CreateStarsInvoiceRequest {
+            telegram_user_id: user,
+            plan_id: "starlife".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .url;
 
     let paid_at = now();
     let charge = pay(&p, &link, user, 1, paid_at).await;
@@ -166,9 +159,10 @@ async fn offer_pay_renew_once() {
     assert_eq!(e.stars_subscription_charge_id, charge);
     assert_eq!(e.current_period_end.unwrap().seconds, paid_at + 2_592_000);
     p.wait_message(user, "Welcome to premium").await;
-    assert_eq!(invites(&p, user), 1);
-    // Paying again in the same subscription is refused at pre-checkout.
-    assert_eq!(pre_checkout(&p, &link, user).await["ok"], false);
+    assert_eq!(p.invites(user), 1);
+    // Anything more on top of the live subscription is refused at
+    // pre-checkout (a link made before it was paid).
+    assert_eq!(pre_checkout(&p, &lifetime, user).await["ok"], false);
 
     // The renewal extends quietly; its delivery twice counts once.
     let renewal = p
@@ -185,7 +179,7 @@ async fn offer_pay_renew_once() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(invites(&p, user), 1, "a renewal sends no invite");
+    assert_eq!(p.invites(user), 1, "a renewal sends no invite");
     let stats = p
         .billing_as(None)
         .get_stats(GetStatsRequest {})
@@ -219,7 +213,7 @@ async fn refunds_end_what_they_bought() {
     })
     .await;
     assert_eq!(
-        successful_for(&p, "editUserStarSubscription", a).len(),
+        p.successful_for("editUserStarSubscription", a).len(),
         1,
         "its renewals stopped"
     );
@@ -246,7 +240,7 @@ async fn refunds_end_what_they_bought() {
     p.post(&text_update(4, ADMIN, &format!("/refund {b}")))
         .await;
     p.wait_message(ADMIN, &format!("charge {charge_b}")).await;
-    let refunds: Vec<Value> = successful_for(&p, "refundStarPayment", b);
+    let refunds: Vec<Value> = p.successful_for("refundStarPayment", b);
     assert_eq!(refunds.len(), 1, "refunded once: {refunds:?}");
     assert!(p.telegram.charge(&charge_b).unwrap().refunded);
     p.post(&text_update(5, ADMIN, "/refund 7299")).await;
@@ -276,7 +270,7 @@ async fn cancel_resume_and_expiry() {
     let until = chrono_date(paid_at + 2_592_000);
     p.wait_message(user, &format!("cancelled. You keep access until {until}"))
         .await;
-    let edits = successful_for(&p, "editUserStarSubscription", user);
+    let edits = p.successful_for("editUserStarSubscription", user);
     assert_eq!(edits.len(), 1);
     assert_eq!(edits[0]["is_canceled"], true);
     assert_eq!(edits[0]["telegram_payment_charge_id"], charge.as_str());
@@ -284,7 +278,7 @@ async fn cancel_resume_and_expiry() {
     assert!(e.has_access);
     p.post(&callback_update(4, user, "cbq-4", "resume")).await;
     p.wait_message(user, "will renew again").await;
-    let edits = successful_for(&p, "editUserStarSubscription", user);
+    let edits = p.successful_for("editUserStarSubscription", user);
     assert_eq!(edits.len(), 2);
     assert_eq!(edits[1]["is_canceled"], false);
     p.wait_state(user, EntitlementState::Active).await;
@@ -343,13 +337,10 @@ async fn one_entitlement_across_rails() {
     // Paid anyway: refunded and stopped; the card subscription stands.
     let charge = pay(&p, &early, card, 1, now()).await;
     p.wait_message(card, "refunded").await;
-    let refunds = successful_for(&p, "refundStarPayment", card);
+    let refunds = p.successful_for("refundStarPayment", card);
     assert_eq!(refunds.len(), 1);
     assert_eq!(refunds[0]["telegram_payment_charge_id"], charge.as_str());
-    assert_eq!(
-        successful_for(&p, "editUserStarSubscription", card).len(),
-        1
-    );
+    assert_eq!(p.successful_for("editUserStarSubscription", card).len(), 1);
     let e = p.entitlement(card).await;
     assert_eq!(
         (e.state(), e.rail()),
@@ -544,4 +535,106 @@ async fn post_all(
         });
     }
     tasks.join_all().await
+}
+
+/// The Bot API double refuses what Telegram refuses, so a test passing
+/// against it means something: XTR with a provider token or two prices, a
+/// subscription period other than 30 days or over 10000 Stars, a refusal
+/// without its message, a charge refunded twice, a page over 100.
+#[tokio::test]
+async fn the_double_validates_stars_calls() {
+    let double = mesh_tests::telegram::TelegramDouble::start().await;
+    let client = mesh_tests::http::client();
+    let call = |method: &str, body: Value| {
+        let request = client
+            .post(format!("{}/bot{}/{method}", double.url, double.token))
+            .json(&body);
+        async move { mesh_tests::http::send(request).await }
+    };
+    let invoice = |extra: Value| {
+        let mut body = serde_json::json!({
+            "title": "Monthly", "description": "D", "payload": "p", "currency": "XTR",
+            "prices": [{"label": "Monthly", "amount": 250}],
+        });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        body
+    };
+    let (status, link) = call(
+        "createInvoiceLink",
+        invoice(serde_json::json!({"subscription_period": 2_592_000})),
+    )
+    .await;
+    assert_eq!(status, 200, "{link}");
+    for (bad, why) in [
+        (
+            serde_json::json!({"provider_token": "284685063:TEST"}),
+            "a provider token",
+        ),
+        (
+            serde_json::json!({"prices": [{"label": "a", "amount": 1}, {"label": "b", "amount": 1}]}),
+            "two prices",
+        ),
+        (
+            serde_json::json!({"subscription_period": 86_400}),
+            "a day's period",
+        ),
+        (
+            serde_json::json!({"subscription_period": 2_592_000, "prices": [{"label": "a", "amount": 10_001}]}),
+            "over 10000",
+        ),
+        (
+            serde_json::json!({"payload": "x".repeat(129)}),
+            "a long payload",
+        ),
+    ] {
+        let (status, body) = call("createInvoiceLink", invoice(bad)).await;
+        assert_eq!(
+            (status, body["ok"].clone()),
+            (400, false.into()),
+            "{why}: {body}"
+        );
+    }
+    let (status, _) = call(
+        "answerPreCheckoutQuery",
+        serde_json::json!({"pre_checkout_query_id": "q1", "ok": false}),
+    )
+    .await;
+    assert_eq!(status, 400, "a refusal needs its message");
+    let (status, _) = call(
+        "answerPreCheckoutQuery",
+        serde_json::json!({"pre_checkout_query_id": "q1", "ok": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let link = link["result"].as_str().unwrap().to_owned();
+    let update = double.pay_stars(&link, 5, 1, 1_700_000_000).unwrap();
+    let charge = update["message"]["successful_payment"]["telegram_payment_charge_id"].clone();
+    let refund = serde_json::json!({"user_id": 5, "telegram_payment_charge_id": charge});
+    assert_eq!(call("refundStarPayment", refund.clone()).await.0, 200);
+    let (status, body) = call("refundStarPayment", refund).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["description"]
+            .as_str()
+            .unwrap()
+            .contains("CHARGE_ALREADY_REFUNDED")
+    );
+    let (status, _) = call(
+        "getStarTransactions",
+        serde_json::json!({"offset": 0, "limit": 101}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (_, page) = call(
+        "getStarTransactions",
+        serde_json::json!({"offset": 1, "limit": 100}),
+    )
+    .await;
+    assert_eq!(
+        page["result"]["transactions"][0]["receiver"]["type"], "user",
+        "the refund, outgoing, by the payment's id"
+    );
+    assert_eq!(page["result"]["transactions"][0]["id"], charge);
 }

@@ -58,6 +58,14 @@ impl Billing {
         })
     }
 
+    /// What `payload` offered, when billing made it for `user`.
+    fn offer_of(&self, user: i64, payload: &str) -> Option<Offer> {
+        self.ledger
+            .stars()
+            .and_then(|api| api.key().open(payload))
+            .filter(|o| o.user == user)
+    }
+
     fn stars_plan(&self, id: &str) -> Result<(&PlanSpec, u32), BillingError> {
         let plan = self.ledger.terms().plans.get(id).ok_or_else(|| {
             BillingError::refused(Refusal::UnknownPlan, format!("no plan {id:?}"))
@@ -115,11 +123,7 @@ impl Billing {
             ok: false,
             refusal: refusal.into(),
         };
-        let offer = self
-            .ledger
-            .stars()
-            .and_then(|api| api.key().open(&r.invoice_payload))
-            .filter(|o| o.user == user);
+        let offer = self.offer_of(user, &r.invoice_payload);
         let Some(offer) = offer else {
             return Ok(refused(StarsRefusal::NotOurs));
         };
@@ -135,7 +139,14 @@ impl Billing {
             return Ok(refused(StarsRefusal::PriceChanged));
         }
         let (_, record) = self.ledger.read(user).await?;
-        if may_buy(&record, plan, now(), terms.grace, &terms.plans).is_err() {
+        // A renewal of the user's own Stars subscription (should Telegram
+        // ask before one) goes ahead; anything else bought on top of live
+        // access does not.
+        let renewal = record
+            .stars
+            .iter()
+            .any(|s| s.payload == r.invoice_payload && !s.ended);
+        if !renewal && may_buy(&record, plan, now(), terms.grace, &terms.plans).is_err() {
             return Ok(refused(StarsRefusal::AlreadyEntitled));
         }
         Ok(CheckStarsPaymentResponse {
@@ -173,11 +184,7 @@ impl Billing {
             count(r.refund, "duplicate");
             return Ok(answer(true, true, &self.ledger.read(user).await?.1));
         }
-        let offer = self
-            .ledger
-            .stars()
-            .and_then(|api| api.key().open(&r.invoice_payload))
-            .filter(|o| o.user == user);
+        let offer = self.offer_of(user, &r.invoice_payload);
         let Some(offer) = offer else {
             // Not an invoice billing made for this user: nothing is granted
             // (or ended); the admins hear of a payment nobody can place.

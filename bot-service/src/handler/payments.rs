@@ -102,8 +102,10 @@ impl Handler {
                 out.send(self.say(ctx.chat, ctx.lang, "payment-unplaced"));
             }
             Ok(_) => {}
+            // Kept as a dead letter to look at and replay: a payment is
+            // never dropped quietly.
             Err(status) => {
-                return Err(HandleError::Transient(format!(
+                return Err(HandleError::Permanent(format!(
                     "billing refused a Stars payment: {status}"
                 )));
             }
