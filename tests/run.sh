@@ -30,6 +30,10 @@ fi
 TEST_REDIS_CLUSTER_URL="$(bash tests/redis-cluster.sh)"
 export TEST_REDIS_CLUSTER_URL
 
+# No import circle between files of bot-service, nor between billing's
+# domain and its Stripe client.
+python3 tests/check_imports.py bot-service billing-service:stripe_api
+
 cargo build --locked --workspace --bins
 cargo test --locked --workspace "$@"
 

@@ -10,8 +10,9 @@ use mesh_proto::billing::v1::*;
 use mesh_state::Tx;
 use serde::{Deserialize, Serialize};
 
+use crate::clock::{now, timestamp};
 use crate::counters::{self, Daily};
-use crate::entitlement::{Record, now, timestamp};
+use crate::entitlement::Record;
 use crate::error::{BillingError, Refusal};
 use crate::ledger::{Cause, keys};
 use crate::plans::Mode;

@@ -79,6 +79,9 @@ pub struct BillingConfig {
     pub telegram_token: Option<Secret>,
     /// `TELEGRAM_API_URL` (default `https://api.telegram.org`).
     pub telegram_api_url: String,
+    /// `GAUGE_SAMPLE_SECS`: how often the entitlement and notice gauges
+    /// are sampled (default 5).
+    pub gauge_sample: Duration,
 }
 
 impl BillingConfig {
@@ -173,6 +176,7 @@ impl BillingConfig {
             grpc_tls: mesh_proto::GrpcTls::from_env(env)?,
             telegram_token: env.secret("TELEGRAM_BOT_TOKEN"),
             telegram_api_url: env.url_or("TELEGRAM_API_URL", "https://api.telegram.org")?,
+            gauge_sample: env.period_secs_or("GAUGE_SAMPLE_SECS", 5)?,
         })
     }
 }

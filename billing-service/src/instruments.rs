@@ -10,9 +10,6 @@ use crate::error::BillingError;
 use crate::ledger::{Ledger, keys};
 use crate::notices;
 
-/// How often the store-backed gauges are read.
-pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
-
 /// Registers the `# HELP` text of every billing-service metric.
 pub fn describe() {
     mesh_state::gauges::describe();
@@ -81,9 +78,13 @@ pub fn describe() {
 }
 
 /// Samples the entitlement counters and the notice queue every
-/// [`SAMPLE_EVERY`] until `shutdown`.
-pub fn spawn_sampler(ledger: Ledger, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
-    mesh_telemetry::metrics::spawn_sampler(SAMPLE_EVERY, shutdown, move || {
+/// `every` (`GAUGE_SAMPLE_SECS`) until `shutdown`.
+pub fn spawn_sampler(
+    ledger: Ledger,
+    every: Duration,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    mesh_telemetry::metrics::spawn_sampler(every, shutdown, move || {
         let ledger = ledger.clone();
         async move { sample(&ledger).await }
     })

@@ -12,6 +12,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod clock;
 pub mod config;
 pub mod counters;
 pub mod entitlement;
@@ -112,7 +113,7 @@ pub async fn run(
         stripe: stripe.clone(),
     };
     let sweeping = tokio::spawn(sweeper.run(config.sweep_interval, shutdown.clone()));
-    let sampler = instruments::spawn_sampler(ledger.clone(), shutdown.clone());
+    let sampler = instruments::spawn_sampler(ledger.clone(), config.gauge_sample, shutdown.clone());
     let prices = prices::Prices::default();
     let pricing = stripe.clone().map(|stripe| {
         prices.spawn_refresh(

@@ -13,7 +13,8 @@
 
 use mesh_state::Tx;
 
-use crate::entitlement::{Record, State, View, now};
+use crate::clock::now;
+use crate::entitlement::{Record, State, View};
 use crate::error::BillingError;
 use crate::ledger::{Cause, Ledger, Terms};
 use crate::notices::{self, AccessReason, Notice, NoticeKind};

@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use futures::future::try_join_all;
 use mesh_proto::billing::v1::*;
 
+use crate::clock::now;
 use crate::counters::{self, Daily};
-use crate::entitlement::{Record, State, now};
+use crate::entitlement::{Record, State};
 use crate::error::BillingError;
 use crate::ledger::{keys, month_of};
 use crate::service::{Billing, MemberStream};

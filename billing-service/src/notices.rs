@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-use crate::entitlement::timestamp;
+use crate::clock::timestamp;
 use crate::error::BillingError;
 
 /// The notice queue; in billing's scope, so a commit can queue notices.

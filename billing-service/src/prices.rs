@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use mesh_proto::billing::v1::{ChatInfo, Plan, PlanMode};
 use tokio_util::sync::CancellationToken;
 
 use crate::money::PriceTerms;
-use crate::plans::Plans;
+use crate::plans::{Mode, Plans};
 use crate::stripe_api::StripeApi;
 
 /// The prices read so far, by Stripe price id; cheap to clone.
@@ -86,5 +87,47 @@ fn check_mode(plan: &crate::plans::PlanSpec, terms: &PriceTerms) {
             "the plan's mode does not match its Stripe price ({}): Checkout will refuse it",
             if recurring { "recurring" } else { "one-time" }
         );
+    }
+}
+
+impl Prices {
+    /// The plans on sale as the API shows them, each with its Stripe
+    /// price as last read.
+    pub fn plans(&self, plans: &Plans) -> Vec<Plan> {
+        plans
+            .all()
+            .iter()
+            .map(|p| Plan {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                description: p.description.clone(),
+                stripe_price_id: p.stripe_price_id.clone(),
+                trial_days: p.trial_days,
+                chats: p.chats.clone(),
+                mode: match p.mode {
+                    Mode::Subscription => PlanMode::Subscription,
+                    Mode::Payment => PlanMode::Payment,
+                }
+                .into(),
+                duration_days: p.duration_days.unwrap_or(0),
+                price: p
+                    .on_stripe()
+                    .then(|| self.get(&p.stripe_price_id))
+                    .flatten()
+                    .map(|t| t.to_proto()),
+                price_display: p.price_display.clone().unwrap_or_default(),
+                stars_price: p.stars_price.unwrap_or(0),
+                chat_info: p
+                    .chats
+                    .iter()
+                    .filter_map(|c| plans.chat(*c))
+                    .map(|c| ChatInfo {
+                        id: c.id,
+                        name: c.name.clone(),
+                        description: c.description.clone(),
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 }

@@ -16,7 +16,6 @@ use crate::BillingConfig;
 use crate::error::{BillingError, Refusal};
 use crate::events::EventApplier;
 use crate::ledger::{Ledger, StoredChange, keys};
-use crate::plans::Mode;
 use crate::prices::Prices;
 use crate::stripe_api::StripeApi;
 
@@ -106,42 +105,7 @@ impl BillingService for Billing {
         request: Request<ListPlansRequest>,
     ) -> Result<Response<ListPlansResponse>, Status> {
         self.authorize(&request, Right::Call)?;
-        let plans = &self.ledger.terms().plans;
-        let plans = plans
-            .all()
-            .iter()
-            .map(|p| Plan {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                description: p.description.clone(),
-                stripe_price_id: p.stripe_price_id.clone(),
-                trial_days: p.trial_days,
-                chats: p.chats.clone(),
-                mode: match p.mode {
-                    Mode::Subscription => PlanMode::Subscription,
-                    Mode::Payment => PlanMode::Payment,
-                }
-                .into(),
-                duration_days: p.duration_days.unwrap_or(0),
-                price: p
-                    .on_stripe()
-                    .then(|| self.prices.get(&p.stripe_price_id))
-                    .flatten()
-                    .map(|t| t.to_proto()),
-                price_display: p.price_display.clone().unwrap_or_default(),
-                stars_price: p.stars_price.unwrap_or(0),
-                chat_info: p
-                    .chats
-                    .iter()
-                    .filter_map(|c| plans.chat(*c))
-                    .map(|c| ChatInfo {
-                        id: c.id,
-                        name: c.name.clone(),
-                        description: c.description.clone(),
-                    })
-                    .collect(),
-            })
-            .collect();
+        let plans = self.prices.plans(&self.ledger.terms().plans);
         Ok(Response::new(ListPlansResponse { plans }))
     }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use mesh_proto::billing::v1::ChangeCause;
 use tokio_util::sync::CancellationToken;
 
-use crate::entitlement::now;
+use crate::clock::now;
 use crate::error::BillingError;
 use crate::ledger::{Cause, Ledger, RENEWAL_SLACK_SECS, keys};
 use crate::lifecycle;

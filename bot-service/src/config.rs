@@ -43,6 +43,9 @@ pub struct BotConfig {
     /// `BOT_HANDLER_TIMEOUT_MS`: the longest one item may be worked on
     /// (default 60000); its lease is renewed meanwhile.
     pub handler_timeout: Duration,
+    /// `GAUGE_SAMPLE_SECS`: how often the queue and registry gauges are
+    /// sampled (default 5).
+    pub gauge_sample: Duration,
     /// `BOT_POLL_MS`: how often an idle replica looks for work that another
     /// replica accepted (default 200; work accepted here wakes it at once).
     pub poll_interval: Duration,
@@ -136,12 +139,13 @@ impl BotConfig {
                 lanes: 0,
             },
             max_attempts: env.parse_or("BOT_MAX_ATTEMPTS", 5u32)?.max(1),
-            dependency_attempts: crate::worker::dependency_attempts(Duration::from_secs(
+            dependency_attempts: crate::retry::dependency_attempts(Duration::from_secs(
                 env.parse_or("BOT_DEPENDENCY_RETRY_SECS", 900u64)?,
             )),
             handler_timeout: env
                 .millis_or("BOT_HANDLER_TIMEOUT_MS", Duration::from_secs(60))?
                 .max(lease),
+            gauge_sample: env.period_secs_or("GAUGE_SAMPLE_SECS", 5)?,
             poll_interval: env
                 .millis_or("BOT_POLL_MS", Duration::from_millis(200))?
                 .max(Duration::from_millis(10)),

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use mesh_state::{Claim, QueueConfig, StoreError, Tx};
 
-use crate::action::Action;
+use crate::delivery::action::Action;
+use crate::delivery::outbox::Item;
 use crate::keys;
-use crate::outbox::Item;
 
 /// The outcome of handling one item.
 #[derive(Debug, Default)]

@@ -8,9 +8,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::keys;
 
-/// How often the store-backed gauges are read.
-pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
-
 /// Registers the `# HELP` text of every bot-service metric.
 pub fn describe() {
     mesh_state::gauges::describe();
@@ -72,9 +69,13 @@ pub fn describe() {
 }
 
 /// Samples the update queue, the outbox and the user registry every
-/// [`SAMPLE_EVERY`] until `shutdown`.
-pub fn spawn_sampler(store: Store, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
-    mesh_telemetry::metrics::spawn_sampler(SAMPLE_EVERY, shutdown, move || {
+/// `every` (`GAUGE_SAMPLE_SECS`) until `shutdown`.
+pub fn spawn_sampler(
+    store: Store,
+    every: Duration,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    mesh_telemetry::metrics::spawn_sampler(every, shutdown, move || {
         let store = store.clone();
         async move { sample(&store).await }
     })

@@ -1,46 +1,38 @@
 //! The bot service: Telegram updates in, Bot API calls out.
 //!
-//! The gateway calls [`service`]'s `AcceptUpdates` (many webhooks' updates
-//! per call under load, one atomic store write), which stores each update
-//! in the shared store's per-chat queue (de-duplicated by `update_id`) and
-//! returns; [`worker`]s lease chats in batches, at most one item of a chat
-//! at a time, so a chat's updates are handled in order and different chats
-//! in parallel; a worker renews its leases while it works, and a crashed
-//! one's chats move on within a lease. Billing's entitlement notices and
-//! [`broadcast`] steps join the same queue.
+//! - [`intake`]: the gateway calls `AcceptUpdates` (many webhooks'
+//!   updates per call under load, one atomic store write), which stores
+//!   each update in the shared store's per-chat queue (de-duplicated by
+//!   `update_id`) and returns; group chatter is only remembered, a
+//!   pre-checkout query answered on the spot.
+//! - [`worker`]s lease lanes of chats in batches, a chat's updates in
+//!   order and different chats in parallel; a crashed one's chats move on
+//!   within a lease. Billing's entitlement notices and broadcast steps join
+//!   the same queue.
+//! - The [`handler`] decides what to do and returns [`effects`] (replies,
+//!   dialogue state, registry changes), which the worker commits with the
+//!   item's acknowledgement in one atomic step.
+//! - [`delivery`]: the outbox sends through teloxide (or, in a dry run,
+//!   logs) within Telegram's limits.
+//! - `admin`: broadcasts as jobs, dead letters, the bot's rights in its
+//!   chats, the command menus.
 //!
-//! The [`handler`] decides what to do and returns [`effects`] (replies,
-//! dialogue state, registry changes), which the worker commits with the
-//! item's acknowledgement in one atomic step. The [`outbox`] sends through
-//! [`telegram`] (or, in a dry run, logs) within Telegram's limits.
-//! [`messages`] holds every text (Fluent); [`keys`] every store key;
-//! [`callback`] the buttons' data; [`dead_letters`] what was given up on.
+//! [`messages`] holds every text (Fluent); [`keys`] every store key.
 
-pub mod action;
+mod admin;
 pub mod billing;
-pub mod broadcast;
-pub mod callback;
-pub mod chatter;
-pub mod commands;
+mod callback;
 pub mod config;
-pub mod dead_letters;
+pub mod delivery;
 pub mod effects;
-pub mod envelope;
 pub mod error;
 pub mod handler;
-pub mod instruments;
-pub mod invites;
+mod instruments;
+pub mod intake;
 pub mod keys;
 pub mod messages;
-pub mod outbox;
-pub mod partition;
-pub mod polling;
-pub mod precheckout;
-pub mod pricing;
-pub mod rights;
-pub mod service;
-pub mod telegram;
-pub mod webhook;
+mod pricing;
+mod retry;
 pub mod worker;
 
 use std::sync::Arc;
@@ -50,6 +42,10 @@ use mesh_proto::bot::v1::bot_service_server::BotServiceServer;
 use mesh_state::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::admin::{menus, rights};
+use crate::delivery::{outbox, telegram};
+use crate::intake::{polling, precheckout, service};
 
 /// The name under which health is reported.
 pub const SERVICE_NAME: &str = "bot.v1.BotService";
@@ -119,7 +115,7 @@ pub async fn run(
         (false, _) => None,
     };
     let menus = telegram.bot().map(|bot| {
-        commands::spawn(
+        menus::spawn(
             bot.clone(),
             config.messages.clone(),
             store.clone(),
@@ -149,7 +145,7 @@ pub async fn run(
         shutdown.clone(),
     );
 
-    let sampler = instruments::spawn_sampler(store.clone(), shutdown.clone());
+    let sampler = instruments::spawn_sampler(store.clone(), config.gauge_sample, shutdown.clone());
     let service = service::Bot::new(
         store.clone(),
         config.queue,

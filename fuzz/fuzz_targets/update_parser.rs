@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let gateway = gateway::routes::telegram::parse_update_id(data);
-    let bot = bot_service::partition::locate(data);
+    let bot = bot_service::intake::partition::locate(data);
     if let (Ok(id), Ok((located, partition))) = (gateway, bot) {
         assert_eq!(located, id);
         assert!(!partition.is_empty());

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
     name = "mesh",
     version,
     about = "Paid-subscription Telegram bot platform: the gateway, bot-service and billing-service, together or one at a time, and the operator commands.",
-    after_help = "Without a command, runs `all`. Configuration comes from the environment (see the README)."
+    after_help = "Without a command, runs `all`. Configuration comes from the environment (see docs/operating.md)."
 )]
 pub struct MeshCli {
     /// What to run.
@@ -101,7 +101,7 @@ pub enum WebhookCommand {
     },
 }
 
-impl From<WebhookCommand> for bot_service::webhook::Command {
+impl From<WebhookCommand> for bot_service::intake::webhook::Command {
     fn from(c: WebhookCommand) -> Self {
         match c {
             WebhookCommand::Set {
@@ -129,7 +129,7 @@ impl From<WebhookCommand> for bot_service::webhook::Command {
     name = "bot-service",
     version,
     about = "bot-service: Telegram updates in, Bot API calls out (bot.v1 over gRPC).",
-    after_help = "Without a command, runs the service. Configuration comes from the environment (see the README)."
+    after_help = "Without a command, runs the service. Configuration comes from the environment (see docs/operating.md)."
 )]
 pub struct BotCli {
     /// What to do.

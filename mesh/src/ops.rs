@@ -36,11 +36,15 @@ fn channel(env: &Env, url_var: &str, default: &str) -> anyhow::Result<tonic::tra
 }
 
 /// `webhook set|info|delete`, with the bot's configuration.
-pub fn webhook(command: bot_service::webhook::Command) -> anyhow::Result<()> {
+pub fn webhook(command: bot_service::intake::webhook::Command) -> anyhow::Result<()> {
     let env = Env::from_process();
     let config = config_or_exit(bot_service::BotConfig::from_env(&env));
     let secret = env.secret("TELEGRAM_WEBHOOK_SECRET");
-    runtime()?.block_on(bot_service::webhook::run(command, &config, secret.as_ref()))
+    runtime()?.block_on(bot_service::intake::webhook::run(
+        command,
+        &config,
+        secret.as_ref(),
+    ))
 }
 
 /// A one-shot call to billing-service.

@@ -115,6 +115,14 @@ impl Env {
             .unwrap_or(default))
     }
 
+    /// A period given in whole seconds, at least one.
+    pub fn period_secs_or(&self, key: &str, default: u64) -> Result<Duration, ConfigError> {
+        match self.parse::<u64>(key)?.unwrap_or(default) {
+            0 => Err(ConfigError::new(key, "must be at least 1 second")),
+            secs => Ok(Duration::from_secs(secs)),
+        }
+    }
+
     /// A number of days (fractions allowed: `0.5` is twelve hours), at
     /// most ten years.
     pub fn days_or(&self, key: &str, default: f64) -> Result<Duration, ConfigError> {

@@ -13,9 +13,43 @@ pub enum StoreError {
     /// A reply had a shape this code does not expect (a bug or a foreign key).
     #[error("unexpected reply from state store: {0}")]
     Protocol(String),
-    /// The store was configured wrongly (bad URL, bad prefix).
-    #[error("invalid state store configuration: {0}")]
-    Config(String),
+    /// The store was configured wrongly: which setting, and why.
+    #[error("invalid state store configuration: {field}: {reason}")]
+    Config {
+        /// The setting at fault.
+        field: ConfigField,
+        /// What is wrong with it (never the value: a URL may hold a
+        /// password).
+        reason: String,
+    },
+}
+
+/// A setting of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigField {
+    /// The Redis (or Redis Cluster) URL.
+    Url,
+    /// The key prefix.
+    Prefix,
+}
+
+impl std::fmt::Display for ConfigField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Url => "URL",
+            Self::Prefix => "key prefix",
+        })
+    }
+}
+
+impl StoreError {
+    /// A configuration error of `field`.
+    pub fn config(field: ConfigField, reason: impl Into<String>) -> Self {
+        Self::Config {
+            field,
+            reason: reason.into(),
+        }
+    }
 }
 
 impl From<redis::RedisError> for StoreError {

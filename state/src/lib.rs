@@ -25,7 +25,7 @@ pub mod reports;
 mod store;
 mod tx;
 
-pub use error::StoreError;
+pub use error::{ConfigField, StoreError};
 pub use queue::{
     Claim, ClaimResult, Claims, DeadLetter, Enqueued, LaneSlot, NewItem, QueueConfig, QueueStats,
     lane_of,

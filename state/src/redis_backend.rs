@@ -22,7 +22,7 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncCommands, Cmd, RedisFuture, Script, Value};
 
-use crate::error::StoreError;
+use crate::error::{ConfigField, StoreError};
 use crate::queue::{
     Claim, Claims, DeadLetter, Enqueued, LaneSlot, NewItem, QueueConfig, QueueStats, SEGMENT_IDS,
     lane_item, placement, sequence,
@@ -152,9 +152,10 @@ fn ms(d: Duration) -> u64 {
 impl RedisBackend {
     pub(crate) fn new(url: &str, prefix: &str) -> Result<Self, StoreError> {
         if prefix.is_empty() || prefix.contains(['{', '}']) {
-            return Err(StoreError::Config(format!(
-                "key prefix {prefix:?} must be non-empty and free of braces"
-            )));
+            return Err(StoreError::config(
+                ConfigField::Prefix,
+                format!("{prefix:?} must be non-empty and free of braces"),
+            ));
         }
         if let Some(nodes) = cluster_nodes(url) {
             let client = redis::cluster::ClusterClient::builder(nodes)
@@ -162,7 +163,9 @@ impl RedisBackend {
                 .response_timeout(Duration::from_secs(2))
                 .retries(1)
                 .build()
-                .map_err(|e| StoreError::Config(format!("invalid Redis Cluster URL: {e}")))?;
+                .map_err(|e| {
+                    StoreError::config(ConfigField::Url, format!("invalid Redis Cluster URL: {e}"))
+                })?;
             return Ok(Self {
                 conn: Conn::Cluster(Arc::new(LazyCluster {
                     client,
@@ -173,7 +176,7 @@ impl RedisBackend {
         }
         // Never echo the URL: it may carry a password.
         let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Config(format!("invalid Redis URL: {e}")))?;
+            .map_err(|e| StoreError::config(ConfigField::Url, format!("invalid Redis URL: {e}")))?;
         // Short timeouts and few retries: a webhook waiting on a dead Redis
         // should get its 503 in well under Telegram's 60 s, and the manager
         // reconnects by itself on the next call once Redis is back.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use crate::Claim;
-use crate::error::StoreError;
+use crate::error::{ConfigField, StoreError};
 use crate::memory::MemoryBackend;
 use crate::queue::{ClaimResult, Claims, DeadLetter, Enqueued, NewItem, QueueConfig, QueueStats};
 use crate::redis_backend::RedisBackend;
@@ -828,10 +828,12 @@ impl Store {
             Some(url) => {
                 let prefix = env.get("REDIS_KEY_PREFIX").unwrap_or("mesh");
                 Self::redis(url, prefix).map_err(|e| {
-                    let var = if matches!(&e, StoreError::Config(m) if m.contains("prefix")) {
-                        "REDIS_KEY_PREFIX"
-                    } else {
-                        "REDIS_URL"
+                    let var = match &e {
+                        StoreError::Config {
+                            field: ConfigField::Prefix,
+                            ..
+                        } => "REDIS_KEY_PREFIX",
+                        _ => "REDIS_URL",
                     };
                     mesh_runtime::ConfigError::new(var, e)
                 })
@@ -860,5 +862,29 @@ where
                 delay = (delay * 2).min(Duration::from_secs(1));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mesh_runtime::Env;
+
+    use super::Store;
+
+    /// A bad setting is blamed by its variable, from the error's field
+    /// (not by searching its message), and the URL is never echoed.
+    #[test]
+    fn configuration_errors_name_their_variable() {
+        let env = |url: &str, prefix: &str| {
+            Env::default()
+                .with("REDIS_URL", url)
+                .with("REDIS_KEY_PREFIX", prefix)
+        };
+        let prefix = Store::from_env(&env("redis://127.0.0.1:6379", "a{b}")).err();
+        assert_eq!(prefix.map(|e| e.var), Some("REDIS_KEY_PREFIX".into()));
+        let url = Store::from_env(&env("nonsense://user:hunter2@host", "mesh")).err();
+        let url = url.expect("a bad URL is refused");
+        assert_eq!(url.var, "REDIS_URL");
+        assert!(!url.to_string().contains("hunter2"), "{url}");
     }
 }

@@ -16,8 +16,8 @@ use billing_service::notices::{self, Notice, NoticeKind, Notices};
 use billing_service::plans::{self, Plans};
 use billing_service::stripe_api::{CheckoutParams, StripeApi};
 use bot_service::BotConfig;
+use bot_service::delivery::outbox::Item;
 use bot_service::handler::Handler;
-use bot_service::outbox::Item;
 use bot_service::worker::Worker;
 use mesh_runtime::{Env, Secret};
 use mesh_state::{ClaimResult, Claims, QueueConfig, Store};
@@ -191,7 +191,7 @@ async fn update_handling_cancelled_at_every_await() {
     };
     let accept = async |store: &Store, user: i64| {
         let wake = tokio::sync::Notify::new();
-        bot_service::service::accept_update(
+        bot_service::intake::service::accept_update(
             store,
             &config.queue,
             config.username.as_deref(),

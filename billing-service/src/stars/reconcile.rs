@@ -11,11 +11,12 @@ use mesh_proto::billing::v1::ChangeCause;
 use teloxide_core::types::{StarTransaction, TransactionPartner, TransactionPartnerUserKind};
 
 use super::api::PAGE;
-use super::ledger::{StarsPeriod, StarsSub, stars_purchase};
+use super::ledger::{StarsPeriod, StarsSub};
+use crate::entitlement::Record;
 use crate::error::BillingError;
 use crate::ledger::{Cause, Outcome};
 use crate::plans::Mode;
-use crate::purchase::Purchase;
+use crate::purchase::{Purchase, Term};
 use crate::service::Billing;
 
 /// Most pages one reconcile reads (a million transactions).
@@ -167,5 +168,53 @@ impl Billing {
             at: t.date.timestamp(),
             period: invoice.subscription_period.map(|s| i64::from(s.seconds())),
         })
+    }
+}
+
+impl Record {
+    /// The purchases and subscriptions reconcile rebuilds from Telegram's
+    /// transactions replace what the record had of Stars; everything else
+    /// (Stripe, grants, holds) stays.
+    pub fn replace_stars(&mut self, subs: Vec<StarsSub>, once: Vec<Purchase>) {
+        // A cancellation Telegram confirmed is not in its transactions:
+        // keep it for the subscriptions the ledger already had.
+        let canceled: Vec<String> = self
+            .stars
+            .iter()
+            .filter(|s| s.canceled)
+            .map(|s| s.charge.clone())
+            .collect();
+        self.stars = subs;
+        for sub in &mut self.stars {
+            sub.canceled |= canceled.contains(&sub.charge);
+        }
+        self.purchases.retain(|p| !p.stars);
+        for p in once {
+            self.purchases.push(p);
+        }
+        self.purchases.sort_by_key(|p| p.paid_at);
+        if !self.stars.is_empty() || self.purchases.iter().any(|p| p.stars) {
+            self.ever_paid = true;
+        }
+    }
+}
+
+/// A one-time Stars purchase as reconcile rebuilds it.
+pub fn stars_purchase(
+    charge: &str,
+    plan: &str,
+    days: Option<u32>,
+    amount: u32,
+    at: i64,
+) -> Purchase {
+    Purchase {
+        plan_id: plan.to_owned(),
+        session: charge.to_owned(),
+        payment_intent: None,
+        paid_at: at,
+        term: days.map_or(Term::Lifetime, Term::Days),
+        ended: false,
+        stars: true,
+        stars_amount: amount,
     }
 }

@@ -6,11 +6,11 @@
 use mesh_proto::billing::v1::Plan;
 
 use super::{Ctx, HandleError, Handler};
-use crate::action::{Action, Button};
 use crate::callback::Callback;
+use crate::delivery::action::{Action, Button};
+use crate::delivery::outbox::INVITE_LIFE;
 use crate::effects::Effects;
 use crate::messages::Lang;
-use crate::outbox::INVITE_LIFE;
 use crate::pricing;
 
 impl Handler {

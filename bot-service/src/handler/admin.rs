@@ -4,7 +4,7 @@
 use mesh_proto::billing::v1::{EntitlementState, GetStatsResponse};
 
 use super::{Ctx, HandleError, Handler, date};
-use crate::action::message;
+use crate::delivery::action::message;
 use crate::effects::Effects;
 use crate::keys;
 use crate::messages::Lang;

@@ -11,9 +11,9 @@ use mesh_proto::billing::v1::Segment;
 use serde::{Deserialize, Serialize};
 
 use super::{Ctx, HandleError, Handler};
-use crate::action::{Action, Button, message};
-use crate::broadcast::{self, Content, Job};
+use crate::admin::broadcast::{self, Content, Job};
 use crate::callback::Callback;
+use crate::delivery::action::{Action, Button, message};
 use crate::effects::Effects;
 use crate::keys;
 

@@ -5,8 +5,8 @@ use mesh_proto::refusal::BillingRefusal;
 use teloxide_core::types::CallbackQuery;
 
 use super::{HandleError, Handler};
-use crate::action::Action;
 use crate::callback::Callback;
+use crate::delivery::action::Action;
 use crate::effects::Effects;
 use crate::keys;
 
@@ -53,7 +53,7 @@ impl Handler {
                     Ok(e) => {
                         out.writes.delete(&session);
                         let until = self.until(lang, &e);
-                        crate::action::message(
+                        crate::delivery::action::message(
                             user,
                             self.t(lang, "canceled", &[("date", (&until).into())]),
                         )

@@ -6,7 +6,7 @@
 use teloxide_core::types::{ChatJoinRequest, ChatMemberUpdated};
 
 use super::{HandleError, Handler};
-use crate::action::Action;
+use crate::delivery::action::Action;
 use crate::effects::Effects;
 use crate::messages::Lang;
 

@@ -19,6 +19,7 @@ mod admin;
 mod broadcasts;
 mod callbacks;
 mod gate;
+mod jobs;
 mod notices;
 mod payments;
 mod user;
@@ -32,9 +33,10 @@ use teloxide_core::types::{Update, UpdateKind, User};
 use tokio::sync::Mutex;
 
 use crate::BotConfig;
-use crate::action::{Action, message};
 use crate::billing::BillingClient;
+use crate::delivery::action::{Action, message};
 use crate::effects::Effects;
+pub(crate) use crate::intake::command::parse_command;
 use crate::keys;
 use crate::messages::{Arg, Catalogue, Lang};
 
@@ -57,21 +59,6 @@ impl From<StoreError> for HandleError {
     fn from(e: StoreError) -> Self {
         Self::Transient(e.to_string())
     }
-}
-
-/// A command at the start of a message: `/name@bot args` gives
-/// `("name", Some("bot"), "args")`.
-pub fn parse_command(text: &str) -> Option<(String, Option<&str>, &str)> {
-    let rest = text.strip_prefix('/')?;
-    let (head, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-    let (name, target) = match head.split_once('@') {
-        Some((n, t)) => (n, Some(t)),
-        None => (head, None),
-    };
-    if name.is_empty() {
-        return None;
-    }
-    Some((name.to_ascii_lowercase(), target, args.trim()))
 }
 
 /// A date for users (UTC, ISO: the same in every language).
@@ -177,14 +164,14 @@ impl Handler {
     /// True when a command in a group is meant for this bot; the bot stays
     /// quiet in groups otherwise.
     fn addressed(&self, command: Option<&(String, Option<&str>, &str)>) -> bool {
-        crate::chatter::addressed(command, self.config.username.as_deref())
+        crate::intake::command::addressed(command, self.config.username.as_deref())
     }
 
     /// Handles one raw update.
     pub async fn handle_update(&self, update: &[u8]) -> Result<Effects, HandleError> {
         // Acceptance queues no chatter; an item queued by an older version
         // may still be some.
-        if crate::chatter::ignorable(update, self.config.username.as_deref()) {
+        if crate::intake::chatter::ignorable(update, self.config.username.as_deref()) {
             return Ok(Effects::new(""));
         }
         let update: Update = serde_json::from_slice(update)
@@ -283,26 +270,5 @@ impl Handler {
             }
             other => Ok(other),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_command;
-
-    /// Commands with bot suffixes and arguments are recognised; other text is not.
-    #[test]
-    fn commands() {
-        assert_eq!(parse_command("/start"), Some(("start".into(), None, "")));
-        assert_eq!(
-            parse_command("/Start@PayBot  ref_42 "),
-            Some(("start".into(), Some("PayBot"), "ref_42"))
-        );
-        assert_eq!(
-            parse_command("/grant 1 monthly 30"),
-            Some(("grant".into(), None, "1 monthly 30"))
-        );
-        assert_eq!(parse_command("hello"), None);
-        assert_eq!(parse_command("/"), None);
     }
 }

@@ -4,7 +4,7 @@
 use mesh_proto::bot::v1::{AccessReason, NoticeKind, NotifyEntitlementRequest};
 
 use super::{HandleError, Handler, date};
-use crate::action::{Action, Button, message};
+use crate::delivery::action::{Action, Button, message};
 use crate::effects::Effects;
 use crate::keys;
 use crate::messages::Lang;

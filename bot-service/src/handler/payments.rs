@@ -9,9 +9,9 @@ use mesh_proto::refusal::BillingRefusal;
 use teloxide_core::types::{Message, MessageKind, PreCheckoutQuery};
 
 use super::{Ctx, HandleError, Handler};
-use crate::action::{Action, Button};
+use crate::delivery::action::{Action, Button};
 use crate::effects::Effects;
-use crate::precheckout::{self, Query};
+use crate::intake::precheckout::{self, Query};
 
 /// A Stars payment or refund, as the message carries it.
 struct Paid<'a> {

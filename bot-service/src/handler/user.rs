@@ -9,8 +9,8 @@ use teloxide_core::types::{Message, User};
 
 use super::admin::state_key;
 use super::{Ctx, HandleError, Handler, date, parse_command};
-use crate::action::{Action, Button};
 use crate::callback::Callback;
+use crate::delivery::action::{Action, Button};
 use crate::effects::Effects;
 use crate::keys;
 use crate::messages::Lang;
@@ -78,12 +78,12 @@ impl Handler {
                 if admin {
                     text = format!("{text}\n{}", self.t(ctx.lang, "help-admin", &[]));
                 }
-                out.send(crate::action::message(ctx.chat, text));
+                out.send(crate::delivery::action::message(ctx.chat, text));
                 Ok(())
             }
             "plans" => {
                 let text = self.plan_list(ctx.lang).await;
-                out.send(crate::action::message(ctx.chat, text));
+                out.send(crate::delivery::action::message(ctx.chat, text));
                 Ok(())
             }
             "subscribe" => self.subscribe(&ctx, out).await,
@@ -127,7 +127,7 @@ impl Handler {
             ]
             .join("\n\n"),
         };
-        out.send(crate::action::message(ctx.chat, text));
+        out.send(crate::delivery::action::message(ctx.chat, text));
         Ok(())
     }
 
@@ -142,7 +142,7 @@ impl Handler {
             Ok(e) if e.has_access && e.rail() == Rail::Stars && subscribed(&e) => {
                 let text = self.status_text(ctx.lang, &e);
                 let manage = self.t(ctx.lang, "portal-stars", &[]);
-                out.send(crate::action::message(
+                out.send(crate::delivery::action::message(
                     ctx.chat,
                     format!("{text}\n\n{manage}"),
                 ));
@@ -285,7 +285,7 @@ impl Handler {
                     url,
                 }]],
             },
-            Err(_) => crate::action::message(ctx.chat, format!("{text}\n/portal")),
+            Err(_) => crate::delivery::action::message(ctx.chat, format!("{text}\n/portal")),
         }
     }
 

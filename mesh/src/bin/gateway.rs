@@ -8,7 +8,7 @@ use clap::Parser;
 #[command(
     name = "gateway",
     version,
-    after_help = "Configuration comes from the environment (see the README)."
+    after_help = "Configuration comes from the environment (see docs/operating.md)."
 )]
 struct Cli {}
 

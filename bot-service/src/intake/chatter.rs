@@ -6,17 +6,8 @@
 //! and queues nothing (no claim, no acknowledgement, a bit of de-dup
 //! state), and the handler does nothing with one that was queued anyway.
 
-use crate::handler::parse_command;
-use crate::partition::{self, Location};
-
-/// True when `command` (see [`parse_command`]) names this bot
-/// (`/cmd@username`); in groups the bot answers only those.
-pub fn addressed(command: Option<&(String, Option<&str>, &str)>, username: Option<&str>) -> bool {
-    matches!(
-        (command, username),
-        (Some((_, Some(target), _)), Some(me)) if target.eq_ignore_ascii_case(me)
-    )
-}
+use crate::intake::command::{addressed, parse_command};
+use crate::intake::partition::{self, Location};
 
 /// True for an update that certainly needs nothing done: a group message
 /// that is not a command addressed to the bot `username`. Read from three

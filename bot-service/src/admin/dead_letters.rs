@@ -6,10 +6,10 @@ use mesh_proto::bot::v1::{DeadLetter, NotifyEntitlementRequest};
 use mesh_state::{QueueConfig, Store, StoreError};
 use prost::Message;
 
-use crate::envelope::{self, Kind};
+use crate::delivery::outbox::Item;
 use crate::error::BotError;
+use crate::intake::envelope::{self, Kind};
 use crate::keys;
-use crate::outbox::Item;
 
 /// The queues that keep dead letters, by their public names.
 const QUEUES: &[(&str, &str)] = &[("updates", keys::UPDATES), ("outbox", keys::OUTBOX)];
@@ -45,7 +45,7 @@ pub fn describe(queue: &str, letter: mesh_state::DeadLetter) -> DeadLetter {
         }
     } else {
         match envelope::open(&letter.item) {
-            Some((Kind::Update, _, payload)) => match crate::partition::locate(&payload) {
+            Some((Kind::Update, _, payload)) => match crate::intake::partition::locate(&payload) {
                 Ok((id, _)) => format!("update {id}"),
                 Err(_) => "unreadable update".into(),
             },

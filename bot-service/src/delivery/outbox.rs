@@ -26,11 +26,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::action::Action;
-use crate::broadcast::count_recipient;
-use crate::invites::{self, Links};
+use crate::admin::broadcast::count_recipient;
+use crate::delivery::action::Action;
+use crate::delivery::invites::{self, Links};
+use crate::delivery::telegram::{SendError, Telegram};
 use crate::keys;
-use crate::telegram::{SendError, Telegram};
 
 /// Sending limits.
 #[derive(Debug, Clone, Copy)]
@@ -268,7 +268,7 @@ impl Sender {
             return skipped;
         }
         if let Some(job) = &item.job
-            && crate::broadcast::canceled(store, job)
+            && crate::admin::broadcast::canceled(store, job)
                 .await
                 .unwrap_or(false)
         {
@@ -335,7 +335,7 @@ impl Sender {
             }
             SendError::Transient(reason) if claim.attempts >= self.outbox.max_attempts => {
                 tracing::error!(chat, %reason, attempts = claim.attempts, "call failed too often; moved to the dead-letter list");
-                Next::Dead(crate::worker::gave_up(
+                Next::Dead(crate::retry::gave_up(
                     &format!("{}: {reason}", item.action.method()),
                     claim.attempts,
                 ))

@@ -18,8 +18,8 @@ use mesh_proto::billing::v1::{CheckStarsPaymentRequest, StarsRefusal};
 use serde::Deserialize;
 
 use crate::billing::BillingClient;
+use crate::delivery::telegram::{SendError, Telegram};
 use crate::messages::{Catalogue, Lang};
-use crate::telegram::{SendError, Telegram};
 
 /// What a pre-checkout query says, read from its update.
 #[derive(Debug, Clone, Deserialize)]

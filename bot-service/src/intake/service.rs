@@ -17,13 +17,13 @@ use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use crate::chatter;
-use crate::dead_letters;
-use crate::envelope::{self, Kind};
+use crate::admin::dead_letters;
 use crate::error::BotError;
+use crate::intake::chatter;
+use crate::intake::envelope::{self, Kind};
+use crate::intake::partition;
+use crate::intake::precheckout::{self, PreCheckout};
 use crate::keys;
-use crate::partition;
-use crate::precheckout::{self, PreCheckout};
 
 /// The gRPC service.
 pub struct Bot {

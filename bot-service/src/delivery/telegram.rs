@@ -13,7 +13,7 @@ use teloxide_core::{ApiError, Bot, RequestError};
 use tracing::Instrument;
 
 use crate::BotConfig;
-use crate::action::{Action, Button};
+use crate::delivery::action::{Action, Button};
 
 /// How a failed call should be treated.
 #[derive(Debug, thiserror::Error)]

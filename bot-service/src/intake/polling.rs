@@ -18,8 +18,8 @@ use teloxide_core::Bot;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::service::{Incoming, accept_updates};
-use crate::webhook::ALLOWED_UPDATES;
+use crate::intake::service::{Incoming, accept_updates};
+use crate::intake::webhook::ALLOWED_UPDATES;
 
 const LONG_POLL_SECS: u64 = 25;
 

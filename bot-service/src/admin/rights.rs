@@ -22,12 +22,12 @@ use teloxide_core::requests::Requester;
 use teloxide_core::types::{ChatId, ChatMemberKind, UserId};
 use tokio_util::sync::CancellationToken;
 
-use crate::action::message;
 use crate::billing::BillingClient;
 use crate::config::BotConfig;
+use crate::delivery::action::message;
+use crate::delivery::outbox::Item;
 use crate::keys;
 use crate::messages::Lang;
-use crate::outbox::Item;
 
 /// The rights the bot needs in a plan chat and lacks in `member`.
 fn missing(member: &ChatMemberKind) -> Vec<&'static str> {

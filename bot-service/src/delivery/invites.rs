@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use mesh_state::{Store, StoreError, Tx};
 
+use crate::delivery::telegram::Telegram;
 use crate::keys;
-use crate::telegram::Telegram;
 
 /// Kept links, per chat.
 pub type Links = BTreeMap<i64, String>;

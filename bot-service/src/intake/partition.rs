@@ -51,7 +51,7 @@ struct MemberUpdate {
 }
 
 /// A new message, read a little further than its chat's id: its chat's
-/// type and its text tell group chatter (see [`crate::chatter`]). Both are
+/// type and its text tell group chatter (see [`crate::intake::chatter`]). Both are
 /// kept raw, so an odd value only means "not chatter", never an update
 /// refused.
 #[derive(Deserialize)]
@@ -95,7 +95,7 @@ pub struct Location<'a> {
     /// Its new message, when it is one.
     pub message: Option<MessageHead<'a>>,
     /// It is a pre-checkout query (answered as it is accepted: see
-    /// [`crate::precheckout`]).
+    /// [`crate::intake::precheckout`]).
     pub pre_checkout: bool,
 }
 

@@ -19,17 +19,15 @@ use mesh_proto::billing::v1::Segment;
 use mesh_state::{QueueConfig, Store, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 
-use crate::action::{Action, message};
-use crate::effects::Effects;
-use crate::envelope::{self, Kind};
-use crate::handler::{HandleError, Handler};
+use crate::delivery::action::{Action, message};
+use crate::intake::envelope::{self, Kind};
 use crate::keys;
 use crate::messages::Lang;
 
 /// Recipients queued per step: one commit of a few hundred outbox items.
-const STEP: usize = 200;
+pub(crate) const STEP: usize = 200;
 /// How often the last step looks at the deliveries.
-const WATCH: Duration = Duration::from_secs(2);
+pub(crate) const WATCH: Duration = Duration::from_secs(2);
 /// How long a job's record and counters are kept.
 const KEEP: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -105,20 +103,20 @@ pub fn cancel(tx: &mut Tx, job: &str) {
 
 /// One step of a job (the queue item's payload).
 #[derive(Debug, Serialize, Deserialize)]
-struct Step {
-    job: String,
+pub(crate) struct Step {
+    pub(crate) job: String,
     /// Its number (the item's de-duplication id).
-    n: u64,
+    pub(crate) n: u64,
     /// Recipients after this user id are next.
     #[serde(default)]
-    after: i64,
+    pub(crate) after: i64,
     /// All recipients are queued: watch the deliveries.
     #[serde(default)]
-    watching: bool,
+    pub(crate) watching: bool,
 }
 
 impl Step {
-    fn enqueue(&self, tx: &mut Tx, queue: &QueueConfig) -> Result<(), StoreError> {
+    pub(crate) fn enqueue(&self, tx: &mut Tx, queue: &QueueConfig) -> Result<(), StoreError> {
         let payload = serde_json::to_vec(self).map_err(|e| StoreError::Protocol(e.to_string()))?;
         let item = envelope::seal(Kind::Job, &mesh_telemetry::current_traceparent(), &payload);
         tx.enqueue(
@@ -154,109 +152,5 @@ pub fn count_recipient(tx: &mut Tx, job: &str, delivered: bool) {
     tx.incr(&keys::broadcast_count(job, "done"), 1);
     if delivered {
         tx.incr(&keys::broadcast_count(job, "sent"), 1);
-    }
-}
-
-impl Handler {
-    /// Runs one step of a broadcast job.
-    pub async fn handle_job(&self, payload: &[u8]) -> Result<Effects, HandleError> {
-        let step: Step = serde_json::from_slice(payload)
-            .map_err(|e| HandleError::Permanent(format!("unreadable job step: {e}")))?;
-        let store = self.store();
-        let Some(raw) = store.get(&keys::broadcast(&step.job)).await? else {
-            return Err(HandleError::Permanent(format!("no broadcast {}", step.job)));
-        };
-        let job: Job = serde_json::from_slice(&raw)
-            .map_err(|e| HandleError::Permanent(format!("unreadable broadcast: {e}")))?;
-        let mut out = Effects::new(format!("job:{}:{}", job.id, step.n));
-        if !step.watching && canceled(store, &job.id).await? {
-            out.writes.set_remove(keys::BROADCASTS, &job.id);
-            out.send_as(
-                format!("bcast:{}:stopped", job.id),
-                message(
-                    job.admin_chat,
-                    self.texts().text(job.lang, "broadcast-stopped", &[]),
-                ),
-                None,
-            );
-            return Ok(out);
-        }
-        if !step.watching {
-            let users = store.sorted_after(keys::USERS, step.after, STEP).await?;
-            let ids: Vec<i64> = users.iter().filter_map(|(u, _)| u.parse().ok()).collect();
-            // Billing picks the segment's members of this page; billing away
-            // makes the step wait (back-off), it does not skip anyone.
-            let recipients = match job.segment() {
-                Segment::All => ids,
-                segment => self
-                    .billing()
-                    .segment(segment, ids)
-                    .await
-                    .map_err(Self::billing_down)?,
-            };
-            for id in &recipients {
-                out.send_as(
-                    format!("bcast:{}:{id}", job.id),
-                    job.content.to(*id),
-                    Some(&job.id),
-                );
-            }
-            let queued = i64::try_from(recipients.len()).unwrap_or(i64::MAX);
-            out.writes
-                .incr(&keys::broadcast_count(&job.id, "total"), queued);
-            let next = Step {
-                job: job.id.clone(),
-                n: step.n + 1,
-                after: users.last().map_or(step.after, |(_, score)| *score),
-                watching: users.len() < STEP,
-            };
-            next.enqueue(&mut out.writes, &self.config().queue)?;
-            return Ok(out);
-        }
-        let count = |which: &'static str| {
-            let key = keys::broadcast_count(&job.id, which);
-            async move {
-                Ok::<i64, StoreError>(
-                    store
-                        .get(&key)
-                        .await?
-                        .and_then(|v| String::from_utf8(v).ok())
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0),
-                )
-            }
-        };
-        let (total, done, sent) = (
-            count("total").await?,
-            count("done").await?,
-            count("sent").await?,
-        );
-        let quarter = if total == 0 {
-            4
-        } else {
-            (done * 4 / total).min(4)
-        };
-        if quarter > 0 {
-            let text = self.texts().text(
-                job.lang,
-                "broadcast-progress",
-                &[
-                    ("done", done.into()),
-                    ("total", total.into()),
-                    ("sent", sent.into()),
-                ],
-            );
-            out.send_as(
-                format!("bcast:{}:progress:{quarter}", job.id),
-                message(job.admin_chat, text),
-                None,
-            );
-        }
-        if done < total {
-            out.again = Some(WATCH);
-        } else {
-            out.writes.set_remove(keys::BROADCASTS, &job.id);
-        }
-        Ok(out)
     }
 }
