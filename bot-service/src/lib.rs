@@ -44,7 +44,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{menus, rights};
-use crate::delivery::{outbox, telegram};
+use crate::delivery::{outbox, pacing, telegram};
 use crate::intake::{polling, precheckout, service};
 
 /// The name under which health is reported.
@@ -86,10 +86,10 @@ pub async fn run(
     )?;
     let wake = Arc::new(tokio::sync::Notify::new());
     let outbox_wake = Arc::new(tokio::sync::Notify::new());
-    let limits = outbox::Limits {
+    let limits = pacing::Limits {
         global: config.global_send_interval,
         chat: config.chat_send_interval,
-        ..outbox::Limits::default()
+        ..pacing::Limits::default()
     };
     let outbox = outbox::Outbox::new(
         store.clone(),

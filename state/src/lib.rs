@@ -11,13 +11,27 @@
 //! [`Tx`] groups writes that must happen together (a state change and
 //! everything that follows from it) into one atomic step.
 //!
+//! The crate is laid out by concern, each folder holding the
+//! [`Store`] methods (`handle.rs`), the in-process side (`memory.rs`), the
+//! Redis side (`redis.rs`) and its Lua scripts next to each other, so one
+//! change shows both sides: `kv`, `collections`, `log`, `limiter`, `tx`
+//! (transactions, with the one table of what each step sends to
+//! `commit.lua`), `queue` (with its de-duplication and its transaction
+//! steps). `memory` and `redis_backend` are the backends themselves (state,
+//! clock, connection, key layout, the scripts' shared prelude); `store` is
+//! the handle and its one dispatch (`on_backend!`).
+//!
 //! What the mesh keeps here: de-duplication marks (Telegram `update_id`s,
 //! Stripe `event.id`s), the per-chat update queue ([`queue`]), rate limits
 //! ([`RateDecision`]), sessions (plain values with a TTL) and versioned
 //! records whose older versions never overwrite newer ones.
 
+mod collections;
 mod error;
 pub mod gauges;
+mod kv;
+mod limiter;
+mod log;
 mod memory;
 mod queue;
 mod redis_backend;
@@ -26,9 +40,10 @@ mod store;
 mod tx;
 
 pub use error::{ConfigField, StoreError};
+pub use limiter::RateDecision;
 pub use queue::{
     Claim, ClaimResult, Claims, DeadLetter, Enqueued, LaneSlot, NewItem, QueueConfig, QueueStats,
     lane_of,
 };
-pub use store::{Backend, RateDecision, Store, retry_within};
+pub use store::{Backend, Store, retry_within};
 pub use tx::{Tx, TxOutcome};

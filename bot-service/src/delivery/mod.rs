@@ -5,4 +5,5 @@
 pub mod action;
 pub mod invites;
 pub mod outbox;
+pub mod pacing;
 pub mod telegram;

@@ -19,7 +19,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mesh_state::{Claim, ClaimResult, QueueConfig, RateDecision, Store, StoreError, Tx};
+use mesh_state::{Claim, ClaimResult, QueueConfig, Store, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -29,29 +29,9 @@ use tracing::Instrument;
 use crate::admin::broadcast::count_recipient;
 use crate::delivery::action::Action;
 use crate::delivery::invites::{self, Links};
+use crate::delivery::pacing::{self, Limits};
 use crate::delivery::telegram::{SendError, Telegram};
 use crate::keys;
-
-/// Sending limits.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Spacing of messages overall (34 ms: 29.4/s, at most 30 in any second).
-    pub global: Duration,
-    /// Spacing of messages to one private chat.
-    pub chat: Duration,
-    /// Spacing of messages to one group (20 per minute).
-    pub group: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            global: Duration::from_millis(34),
-            chat: Duration::from_secs(1),
-            group: Duration::from_secs(3),
-        }
-    }
-}
 
 /// How long an invite link works (and is kept to be revoked later).
 pub const INVITE_LIFE: Duration = Duration::from_secs(24 * 3600);
@@ -185,29 +165,6 @@ impl Sender {
         }
     }
 
-    /// Books this chat's and the global budget. Returns how long this chat
-    /// must wait (the claim is given back so others can go meanwhile).
-    async fn throttle(&self, action: &Action) -> Result<Option<Duration>, StoreError> {
-        let store = &self.outbox.store;
-        let limits = self.outbox.limits;
-        if action.is_message() {
-            let chat = action.chat();
-            let spacing = if chat < 0 { limits.group } else { limits.chat };
-            if let RateDecision::Limited { retry_after, .. } = store
-                .rate_limit(&keys::send_limit(chat), spacing, 1)
-                .await?
-            {
-                return Ok(Some(retry_after));
-            }
-        }
-        // The overall pace: book the next global slot and wait for it here,
-        // holding the claim. Booking (rather than asking "may I now?") loses
-        // no slot when no sender happens to ask at the instant it opens.
-        let wait = store.reserve_slot(keys::SEND_PACE, limits.global).await?;
-        tokio::time::sleep(wait).await;
-        Ok(None)
-    }
-
     async fn process(&self, claim: Claim) {
         let item: Item = match serde_json::from_slice(&claim.item) {
             Ok(item) => item,
@@ -221,7 +178,7 @@ impl Sender {
         let span = tracing::info_span!("outbox.send", item = %item.id, attempt = claim.attempts, trace_id = tracing::field::Empty);
         mesh_telemetry::continue_trace(&span, &item.traceparent);
         let next = async {
-            match self.throttle(&item.action).await {
+            match pacing::throttle(&self.outbox.store, self.outbox.limits, &item.action).await {
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot check send limits");
                     Next::Retry {

@@ -3,7 +3,7 @@
 -- Unlike GCRA's allow/deny, no slot is lost when nobody happens to be
 -- asking at the instant it opens. Microseconds, from the server's clock.
 -- KEYS: 1 next free slot; ARGV: 1 interval µs
-local t = redis.call('TIME')
+-- In microseconds here: slots are spaced finer than a millisecond.
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local slot = tonumber(redis.call('GET', KEYS[1]) or now)

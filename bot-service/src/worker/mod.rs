@@ -12,7 +12,9 @@
 //! local accept), a peer that found work wakes the next, or, for work
 //! accepted by another replica or left by a crashed one, worker 0 polls.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+mod order;
+
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use self::order::{Run, place};
 use crate::BotConfig;
 use crate::effects::Effects;
 use crate::handler::{HandleError, Handler};
@@ -97,26 +100,6 @@ impl Outcome {
             Self::Commit(effects) => effects.again.is_some(),
             Self::Dead(_) | Self::Follow => false,
         }
-    }
-}
-
-/// Where a lease's run stands: the next position to settle, and the items
-/// finished after it, waiting for it.
-#[derive(Default)]
-struct Run {
-    next: u32,
-    waiting: BTreeMap<u32, Handled>,
-}
-
-/// Files `handled` under its lease's run and moves what is now next in
-/// line (in run order) to `ready`. A partition's own claim is a run of one.
-fn place(order: &mut HashMap<String, Run>, ready: &mut Vec<Handled>, handled: Handled) {
-    let pos = handled.claim.lane.as_ref().map_or(0, |l| l.pos);
-    let run = order.entry(handled.claim.lease().to_owned()).or_default();
-    run.waiting.insert(pos, handled);
-    while let Some(next) = run.waiting.remove(&run.next) {
-        run.next += 1;
-        ready.push(next);
     }
 }
 

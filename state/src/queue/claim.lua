@@ -17,21 +17,11 @@
 -- lane's whole entry), attempts, position in its lane's run (-1: a
 -- partition's item), run length}
 -- or {0, ms until the next partition is ready (-1: queue empty)}.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local deadline = now + tonumber(ARGV[1])
 local token = string.format('%d', deadline)
 local want = tonumber(ARGV[3])
 local LANE = '\1lane:'
 
--- A stamped entry's enqueue time and the rest (see enqueue.lua).
-local function unstamp(entry)
-  if string.byte(entry, 1) == 1 then
-    local e = string.find(entry, '\1', 2, true)
-    if e then return tonumber(string.sub(entry, 2, e - 1)) or now, string.sub(entry, e + 1) end
-  end
-  return now, entry
-end
 -- The partition of a stamped lane entry ("\1ms\1\2partition\2item"),
 -- read without copying the item: the entry goes back whole and Rust takes
 -- it apart.

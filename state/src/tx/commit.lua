@@ -11,29 +11,10 @@
 -- refused transaction's writes can be skipped without being run.
 -- Returns one integer per transaction: 0 applied, else the 1-based index
 -- of the guard that failed.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ki, ai = 0, 0
 local function K() ki = ki + 1; return KEYS[ki] end
 local function A() ai = ai + 1; return ARGV[ai] end
-local ARITY = {
-  rev = {1, 1}, absent = {1, 0}, lease = {1, 2},
-  put = {1, 2}, set = {1, 2}, del = {1, 0}, incr = {1, 2},
-  sadd = {1, 1}, srem = {1, 1}, push = {1, 2}, xadd = {1, 2},
-  zadd = {1, 2}, zrem = {1, 1},
-  enq = {5, 3}, ack = {7, 2}, rel = {3, 3},
-  laneheld = {1, 3}, lane = {8, 6},
-}
--- Queue items carry their enqueue time in front ("\1MS\1", see
--- enqueue.lua); an item stored by an older version has none.
-local stamp = '\1' .. string.format('%d', now) .. '\1'
-local function unstamp(item)
-  if string.byte(item, 1) == 1 then
-    local e = string.find(item, '\1', 2, true)
-    if e then return tonumber(string.sub(item, 2, e - 1)) or now, string.sub(item, e + 1) end
-  end
-  return now, item
-end
+local ARITY = {} -- written from tx/table.rs when loaded
 
 local function skip(name)
   local a = ARITY[name]

@@ -7,6 +7,13 @@
 //! lease when it expires and the head item is handed out again: delivery is
 //! at least once, and `attempts` tells a handler it is seeing a retry.
 
+mod dedup;
+mod handle;
+pub(crate) mod lanes;
+mod memory;
+mod redis;
+mod tx;
+
 use std::time::Duration;
 
 /// Timing of one queue.

@@ -5,8 +5,6 @@
 -- KEYS: 1 ready zset, 2 held hash, 3 pending counter, 4 since zset, 5 dead-letter stream
 -- Returns {items, partitions, oldest enqueue ms (-1: none), held, paused,
 -- longest remaining pause ms, dead letters, now ms}.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local items = tonumber(redis.call('GET', KEYS[3]) or '0')
 local first = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
 local oldest = -1

@@ -20,9 +20,6 @@
 -- a sequence id one bit in the segment's BITFIELD, nothing queued, claimed
 -- or acknowledged.
 -- Returns one 1 (new) or 0 (duplicate) per item.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local stamp = '\1' .. string.format('%d', now) .. '\1'
 local n = (#KEYS - 3) / 2
 local fresh = {}
 -- Bit marks, one BITFIELD per segment (in item order within it).

@@ -15,10 +15,8 @@ for i = 1, #fields, 2 do
 end
 redis.call('XDEL', KEYS[1], ARGV[1])
 if not partition or not item then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
--- Stamped now, as enqueue.lua does: its wait starts again.
-local stamp = '\1' .. string.format('%d', now) .. '\1'
+-- Stamped now (the prelude's `stamp`), as enqueue.lua does: its wait
+-- starts again.
 local name, entry = partition, item
 local lanes = tonumber(ARGV[3]) or 0
 if lanes > 0 then

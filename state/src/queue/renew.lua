@@ -4,8 +4,6 @@
 -- KEYS: 1 ready zset, 2 held hash
 -- ARGV: 1 lease ms, then per claim: lease name, token
 -- Returns one 1 (renewed) or 0 (taken over or settled) per claim.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local deadline = now + tonumber(ARGV[1])
 local out = {}
 for i = 1, (#ARGV - 1) / 2 do

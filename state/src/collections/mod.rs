@@ -1,0 +1,8 @@
+//! Sets, capped lists and schedules (members ordered by a time).
+//!
+//! [`crate::Store`]'s methods for it are in `handle.rs`; the in-process
+//! side in `memory.rs`, the Redis side (and its scripts) in `redis.rs`.
+
+mod handle;
+mod memory;
+mod redis;

@@ -1,0 +1,8 @@
+//! Append-only change logs: entries with ids, read from a cursor, capped.
+//!
+//! [`crate::Store`]'s methods for it are in `handle.rs`; the in-process
+//! side in `memory.rs`, the Redis side (and its scripts) in `redis.rs`.
+
+mod handle;
+mod memory;
+mod redis;
