@@ -59,7 +59,11 @@ pub fn read(update: &[u8]) -> Option<Query> {
 }
 
 /// Billing's deadline: what is left of Telegram's 10 s covers the answer.
-const CHECK_DEADLINE: Duration = Duration::from_secs(4);
+const CHECK_DEADLINE: Duration = Duration::from_secs(3);
+
+/// The longest an answer may hold up acceptance (the gateway's upstream
+/// deadline is 5 s by default); past it the query goes through the queue.
+pub const AT_ACCEPTANCE: Duration = Duration::from_secs(4);
 
 /// The answer to `query`: `None` to go ahead, else the refusal's text in
 /// the payer's language.

@@ -121,12 +121,15 @@ pub async fn accept_updates(
             Ok(location) => {
                 let answered = match (location.pre_checkout, pre_checkout) {
                     (true, Some(answerer)) => match precheckout::read(update.json) {
-                        Some(query) => {
-                            answerer
-                                .answer(&query)
-                                .instrument(update.span.clone())
-                                .await
-                        }
+                        // Bounded well inside the gateway's deadline: the
+                        // batch's other updates wait for this answer, and a
+                        // query not answered in time goes through the queue.
+                        Some(query) => tokio::time::timeout(
+                            precheckout::AT_ACCEPTANCE,
+                            answerer.answer(&query).instrument(update.span.clone()),
+                        )
+                        .await
+                        .unwrap_or(false),
                         None => false,
                     },
                     _ => false,
