@@ -170,11 +170,28 @@ async fn killed_replica_hands_over_within_a_lease_and_slow_handlers_run_once() {
         );
     }
     for chat in &load {
-        assert_eq!(
-            telegram.messages_to(*chat).len(),
-            2,
-            "chat {chat}: both /help answered once"
+        let sent: Vec<Instant> = telegram
+            .successful("sendMessage")
+            .into_iter()
+            .filter(|c| c.params["chat_id"] == *chat)
+            .map(|c| c.at)
+            .collect();
+        // The one documented exception (docs/guarantees.md): a Bot API call
+        // Telegram answered in the instant before the SIGKILL, before the
+        // sender could record it, is sent again by the chat's next worker.
+        // At most once per chat, and only of a message sent before the kill.
+        let repeats = sent.len().saturating_sub(2);
+        assert!(
+            sent.len() >= 2 && repeats <= 1,
+            "chat {chat}: both /help answered once ({} sent)",
+            sent.len()
         );
+        if repeats == 1 {
+            assert!(
+                sent.iter().any(|at| *at <= killed),
+                "chat {chat}: a repeat only of a message sent before the kill"
+            );
+        }
     }
     drop(second);
 }
