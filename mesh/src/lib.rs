@@ -179,6 +179,26 @@ impl Mesh {
                 "REDIS_URL is not set: state is kept in {scope}. It is not shared with any other replica (updates, de-duplication and entitlements differ per replica) and is lost on restart. Set REDIS_URL for anything but one process on one machine."
             );
         }
+        if self.store.backend() == mesh_state::Backend::Redis {
+            // What an acknowledged update survives depends on how Redis
+            // keeps data; said once at start-up (a Redis that refuses
+            // CONFIG GET, or is down now, is not a reason to wait).
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                let read =
+                    tokio::time::timeout(std::time::Duration::from_secs(2), store.durability());
+                match read.await {
+                    Ok(Ok(Some(d))) if d.keeps_nothing() => tracing::warn!(
+                        durability = %d,
+                        "Redis keeps nothing across a restart: updates and events acknowledged with 200 are lost when it restarts. Run it with appendonly yes (see the operating docs, Durability)"
+                    ),
+                    Ok(Ok(Some(d))) => tracing::info!(durability = %d, "Redis persistence"),
+                    _ => tracing::info!(
+                        "Redis persistence unknown (CONFIG GET refused or Redis away)"
+                    ),
+                }
+            });
+        }
         let bound = self.bind_in_process(&listeners);
         let mut tasks = tokio::task::JoinSet::new();
         // A child token: one component failing drains the others without

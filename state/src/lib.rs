@@ -45,5 +45,5 @@ pub use queue::{
     Claim, ClaimResult, Claims, DeadLetter, Enqueued, LaneSlot, NewItem, QueueConfig, QueueStats,
     lane_of,
 };
-pub use store::{Backend, Store, retry_within};
+pub use store::{Backend, Durability, Store, retry_within};
 pub use tx::{Tx, TxOutcome};

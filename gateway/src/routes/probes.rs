@@ -20,7 +20,8 @@ pub async fn health() -> impl IntoResponse {
 /// (503 otherwise: the pod leaves the Service, Telegram retries elsewhere);
 /// billing-service being down only degrades it (200 `degraded`): Telegram
 /// intake goes on, and `/stripe-webhook` answers 503 itself so Stripe
-/// retries. The checks run concurrently, each bounded, so the probe answers
+/// retries. `services.durability` says what an acknowledged update
+/// survives (a detail). The checks run concurrently, each bounded, so the probe answers
 /// within about two seconds whatever is down.
 pub async fn ready(State(app): State<AppState>) -> impl IntoResponse {
     let redis = async {
@@ -53,11 +54,22 @@ pub async fn ready(State(app): State<AppState>) -> impl IntoResponse {
             _ => None,
         }
     };
-    let (redis, bot, billing, rights) = tokio::join!(
+    // What an acknowledged update survives (a detail, like the rights):
+    // a Redis that keeps nothing is said, not failed.
+    let durability = async {
+        match tokio::time::timeout(std::time::Duration::from_secs(2), app.store.durability()).await
+        {
+            Ok(Ok(Some(d))) => d.to_string(),
+            Ok(Ok(None)) => "unknown (CONFIG GET refused)".to_owned(),
+            _ => "unknown (store away)".to_owned(),
+        }
+    };
+    let (redis, bot, billing, rights, durability) = tokio::join!(
         redis,
         async { ok(app.upstreams.bot_health().await) },
         async { ok(app.upstreams.billing_health().await) },
-        rights
+        rights,
+        durability
     );
     let intake = redis.is_ok() && bot.is_ok();
     let status = match (intake, billing.is_ok()) {
@@ -69,6 +81,7 @@ pub async fn ready(State(app): State<AppState>) -> impl IntoResponse {
         .into_iter()
         .map(|(name, r)| (name.to_owned(), Value::String(r.unwrap_or_else(|e| e))))
         .collect();
+    services.insert("durability".to_owned(), Value::String(durability));
     if let Some(rights) = rights {
         services.insert("chat_rights".to_owned(), Value::String(rights));
     }

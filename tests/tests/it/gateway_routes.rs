@@ -75,7 +75,10 @@ async fn probes_and_fallbacks() {
     }
     assert_eq!(
         ready,
-        json!({"status": "ready", "services": {"redis": "in-memory (not shared)", "bot": "ok", "billing": "ok"}})
+        json!({"status": "ready", "services": {
+            "redis": "in-memory (not shared)", "bot": "ok", "billing": "ok",
+            "durability": "in-process: a restart loses everything",
+        }})
     );
     let (status, metrics) = get(&format!("{g}/metrics")).await;
     assert_eq!(status, 200);

@@ -93,3 +93,46 @@ async fn redis_outage_and_recovery() {
     assert_eq!(sent.len(), 3, "{sent:?}");
     mesh.stop().await.unwrap();
 }
+
+/// `/ready` says what an acknowledged update survives, as Redis is set up
+/// right now: an append-only file, or nothing at all (a default Debian
+/// install keeps nothing); the in-process store says so too. A detail,
+/// never a reason to leave the Service.
+#[tokio::test]
+async fn ready_says_what_redis_keeps() {
+    let redis = RedisServer::start().await;
+    let mesh = RunningMesh::start(
+        Target::All,
+        &[
+            ("REDIS_URL", redis.url()),
+            ("REDIS_KEY_PREFIX", "durability".to_owned()),
+        ],
+    )
+    .await;
+    let (status, body) = ready(&mesh.gateway).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["services"]["durability"], "AOF, appendfsync always");
+    let client = redis::Client::open(redis.url()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("no")
+        .query_async(&mut conn)
+        .await
+        .expect("CONFIG SET");
+    let (status, body) = ready(&mesh.gateway).await;
+    assert_eq!(status, 200, "kept nothing is said, not failed: {body}");
+    let said = body["services"]["durability"].as_str().unwrap_or_default();
+    assert!(said.starts_with("nothing"), "{said}");
+    mesh.stop().await.unwrap();
+
+    let memory = RunningMesh::start(Target::All, &[]).await;
+    let (_, body) = ready(&memory.gateway).await;
+    let said = body["services"]["durability"].as_str().unwrap_or_default();
+    assert!(said.starts_with("in-process"), "{said}");
+    memory.stop().await.unwrap();
+}
