@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use mesh::Target;
-use mesh_tests::http::{client, post_update, text_update};
+use mesh_tests::http::{client, post_update, text_update, wait_ready};
 use mesh_tests::mesh::RunningMesh;
 use mesh_tests::redis_server::RedisServer;
 use mesh_tests::telegram::TelegramDouble;
@@ -109,6 +109,9 @@ async fn ready_says_what_redis_keeps() {
         ],
     )
     .await;
+    // Read once every process answers its health check: the detail is
+    // there from the first probe, but the status only once all are up.
+    wait_ready(&mesh.gateway).await;
     let (status, body) = ready(&mesh.gateway).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["services"]["durability"], "AOF, appendfsync always");
@@ -131,6 +134,7 @@ async fn ready_says_what_redis_keeps() {
     mesh.stop().await.unwrap();
 
     let memory = RunningMesh::start(Target::All, &[]).await;
+    wait_ready(&memory.gateway).await;
     let (_, body) = ready(&memory.gateway).await;
     let said = body["services"]["durability"].as_str().unwrap_or_default();
     assert!(said.starts_with("in-process"), "{said}");
