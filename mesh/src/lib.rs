@@ -190,7 +190,7 @@ impl Mesh {
                 match read.await {
                     Ok(Ok(Some(d))) if d.keeps_nothing() => tracing::warn!(
                         durability = %d,
-                        "Redis keeps nothing across a restart: updates and events acknowledged with 200 are lost when it restarts. Run it with appendonly yes (see the operating docs, Durability)"
+                        "Redis keeps nothing across a restart and no replica is asked to hold writes: updates and events acknowledged with 200 are lost when it restarts. Run it with appendonly yes, or set STORE_ACK_REPLICAS (see the operating docs, Durability)"
                     ),
                     Ok(Ok(Some(d))) => tracing::info!(durability = %d, "Redis persistence"),
                     _ => tracing::info!(

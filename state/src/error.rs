@@ -10,6 +10,18 @@ pub enum StoreError {
     /// Redis answered with an error (out of memory, script error, ...).
     #[error("state store error: {0}")]
     Backend(String),
+    /// Fewer replicas than `STORE_ACK_REPLICAS` asks for took a durable
+    /// write in time: it is written, but a failover could lose it, so it
+    /// is not acknowledged (the sender's retry is de-duplicated).
+    #[error("only {got} of {wanted} replicas acknowledged the write within {within:?}")]
+    NotReplicated {
+        /// Replicas asked for.
+        wanted: u32,
+        /// Replicas that had it in time.
+        got: u32,
+        /// How long it waited.
+        within: std::time::Duration,
+    },
     /// A reply had a shape this code does not expect (a bug or a foreign key).
     #[error("unexpected reply from state store: {0}")]
     Protocol(String),

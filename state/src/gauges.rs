@@ -4,8 +4,13 @@
 
 use crate::QueueStats;
 
-/// Registers the `# HELP` text of the queue gauges.
+/// Registers the `# HELP` text of the queue gauges (and of the store's
+/// one counter, which every process that has queues reports).
 pub fn describe() {
+    metrics::describe_counter!(
+        "state_replica_ack_shortfall_total",
+        "Durable writes fewer replicas than STORE_ACK_REPLICAS took within STORE_ACK_TIMEOUT_MS (answered 503), by what was written."
+    );
     metrics::describe_gauge!(
         "mesh_queue_items",
         "Items queued or being worked on, per queue."

@@ -14,7 +14,8 @@
 //! The crate is laid out by concern, each folder holding the
 //! [`Store`] methods (`handle.rs`), the in-process side (`memory.rs`), the
 //! Redis side (`redis.rs`) and its Lua scripts next to each other, so one
-//! change shows both sides: `kv`, `collections`, `log`, `limiter`, `tx`
+//! change shows both sides: `kv`, `collections`, `log`, `limiter`, `durability` (what Redis
+//! keeps, and replicas' acknowledgement), `tx`
 //! (transactions, with the one table of what each step sends to
 //! `commit.lua`), `queue` (with its de-duplication and its transaction
 //! steps). `memory` and `redis_backend` are the backends themselves (state,
@@ -27,6 +28,7 @@
 //! records whose older versions never overwrite newer ones.
 
 mod collections;
+mod durability;
 mod error;
 pub mod gauges;
 mod kv;
@@ -45,5 +47,6 @@ pub use queue::{
     Claim, ClaimResult, Claims, DeadLetter, Enqueued, LaneSlot, NewItem, QueueConfig, QueueStats,
     lane_of,
 };
-pub use store::{Backend, Durability, Store, retry_within};
+pub use durability::{Ack, Durability, Kept};
+pub use store::{Backend, Store, retry_within};
 pub use tx::{Tx, TxOutcome};

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
+use crate::durability::Ack;
 use crate::error::{ConfigField, StoreError};
 use crate::memory::MemoryBackend;
 use crate::redis_backend::RedisBackend;
@@ -27,54 +28,6 @@ pub(crate) fn redis_span(name: &'static str, command: &'static str) -> tracing::
     )
 }
 
-/// What a store keeps across a restart: the window of acknowledged
-/// writes a crash can lose (the operating docs list each setting's).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Durability {
-    /// The in-process store: nothing survives the process.
-    InProcess,
-    /// Redis with an append-only file, fsynced as `appendfsync` says
-    /// (`always`, `everysec` or `no`).
-    Aof(String),
-    /// Redis with snapshots only (`save` rules): writes since the last
-    /// snapshot are lost.
-    Snapshots(String),
-    /// Redis that keeps nothing (`appendonly no`, no `save` rules): a
-    /// restart loses every acknowledged update.
-    Nothing,
-}
-
-impl Durability {
-    pub(crate) fn of_redis(appendonly: bool, appendfsync: String, save: String) -> Self {
-        match (appendonly, save.trim().is_empty()) {
-            (true, _) => Self::Aof(appendfsync),
-            (false, false) => Self::Snapshots(save),
-            (false, true) => Self::Nothing,
-        }
-    }
-
-    /// True when a restart of the store loses every acknowledged write.
-    pub fn keeps_nothing(&self) -> bool {
-        matches!(self, Self::InProcess | Self::Nothing)
-    }
-}
-
-impl std::fmt::Display for Durability {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::InProcess => f.write_str("in-process: a restart loses everything"),
-            Self::Aof(fsync) => write!(f, "AOF, appendfsync {fsync}"),
-            Self::Snapshots(save) => write!(
-                f,
-                "snapshots only (save {save}): a crash loses what came after the last one"
-            ),
-            Self::Nothing => f.write_str(
-                "nothing (appendonly no, no snapshots): a restart loses every acknowledged update",
-            ),
-        }
-    }
-}
-
 /// Which backend a [`Store`] uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -90,6 +43,8 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) inner: Inner,
+    /// How many replicas must hold a write before it is acknowledged.
+    pub(crate) ack: Ack,
 }
 
 #[derive(Clone)]
@@ -112,6 +67,7 @@ impl Store {
     pub fn memory() -> Self {
         Self {
             inner: Inner::Memory(Arc::new(MemoryBackend::new())),
+            ack: Ack::default(),
         }
     }
 
@@ -121,6 +77,7 @@ impl Store {
     pub fn redis(url: &str, prefix: &str) -> Result<Self, StoreError> {
         Ok(Self {
             inner: Inner::Redis(RedisBackend::new(url, prefix)?),
+            ack: Ack::default(),
         })
     }
 
@@ -137,19 +94,6 @@ impl Store {
         match &self.inner {
             Inner::Memory(_) => Ok(()),
             Inner::Redis(r) => r.ping().instrument(redis_span("state.ping", "PING")).await,
-        }
-    }
-
-    /// What this store keeps across a restart of its server (or of this
-    /// process, in memory); `None` when Redis refuses to say.
-    pub async fn durability(&self) -> Result<Option<Durability>, StoreError> {
-        match &self.inner {
-            Inner::Memory(_) => Ok(Some(Durability::InProcess)),
-            Inner::Redis(r) => {
-                r.durability()
-                    .instrument(redis_span("state.durability", "CONFIG"))
-                    .await
-            }
         }
     }
 
@@ -188,8 +132,15 @@ pub(crate) use on_backend;
 impl Store {
     /// The store the environment asks for: Redis when `REDIS_URL` is set
     /// (keys under `REDIS_KEY_PREFIX`, default `mesh`), else in-process.
+    /// `STORE_ACK_REPLICAS` and `STORE_ACK_TIMEOUT_MS` say how many
+    /// replicas must hold a durable write before it is acknowledged.
     pub fn from_env(env: &mesh_runtime::Env) -> Result<Self, mesh_runtime::ConfigError> {
+        let ack = Ack::from_env(env)?;
         match env.get("REDIS_URL") {
+            None if ack.replicas > 0 => Err(mesh_runtime::ConfigError::new(
+                "STORE_ACK_REPLICAS",
+                "needs REDIS_URL: the in-process store has no replicas",
+            )),
             None => Ok(Self::memory()),
             Some(url) => {
                 let prefix = env.get("REDIS_KEY_PREFIX").unwrap_or("mesh");
@@ -203,6 +154,7 @@ impl Store {
                     };
                     mesh_runtime::ConfigError::new(var, e)
                 })
+                .map(|store| Self { ack, ..store })
             }
         }
     }
@@ -235,20 +187,7 @@ where
 mod tests {
     use mesh_runtime::Env;
 
-    use super::{Durability, Store};
-
-    /// Redis's settings read as what a restart keeps.
-    #[test]
-    fn durability_of_redis_settings() {
-        let aof = Durability::of_redis(true, "everysec".into(), String::new());
-        assert_eq!(aof, Durability::Aof("everysec".into()));
-        let snapshots = Durability::of_redis(false, "everysec".into(), "3600 1".into());
-        assert_eq!(snapshots, Durability::Snapshots("3600 1".into()));
-        let nothing = Durability::of_redis(false, "everysec".into(), " ".into());
-        assert_eq!(nothing, Durability::Nothing);
-        assert!(nothing.keeps_nothing() && Durability::InProcess.keeps_nothing());
-        assert!(!aof.keeps_nothing() && !snapshots.keeps_nothing());
-    }
+    use super::Store;
 
     /// A bad setting is blamed by its variable, from the error's field
     /// (not by searching its message), and the URL is never echoed.

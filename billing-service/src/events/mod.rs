@@ -177,6 +177,7 @@ impl EventApplier {
             if let Some(user) = user {
                 self.ledger.flush(user, None, self.stripe.as_ref()).await?;
             }
+            self.ledger.replicated().await?;
             metrics::counter!("billing_stripe_events_total", "outcome" => "duplicate").increment(1);
             return Ok(applied(true));
         }

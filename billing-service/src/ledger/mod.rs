@@ -169,7 +169,18 @@ impl Ledger {
         if let Some(what) = bump {
             counters::bump(&mut tx, what, now());
         }
-        Ok(self.store.commit(&tx).await?.committed())
+        let first = self.store.commit(&tx).await?.committed();
+        self.replicated().await?;
+        Ok(first)
+    }
+
+    /// Waits until the replicas `STORE_ACK_REPLICAS` asks for hold every
+    /// ledger write made so far (nothing to wait for by default): a change
+    /// is answered for only once a failover cannot lose it, and a retry
+    /// that finds it already made waits again, as its first try may have
+    /// fallen short.
+    pub async fn replicated(&self) -> Result<(), BillingError> {
+        Ok(self.store.replicated(keys::USERS, "ledger").await?)
     }
 
     /// Applies `change` to the user's record and commits it with
@@ -179,6 +190,22 @@ impl Ledger {
     /// those the new view implies; it may run more than once (when a
     /// concurrent writer wins), so it must only touch the record.
     pub async fn transition<F>(
+        &self,
+        user: i64,
+        cause: &Cause,
+        event: Option<&str>,
+        change: F,
+    ) -> Result<Outcome, BillingError>
+    where
+        F: Fn(&mut Record, i64) -> Result<Vec<Notice>, BillingError>,
+    {
+        let outcome = self.transition_on_primary(user, cause, event, change).await?;
+        self.replicated().await?;
+        Ok(outcome)
+    }
+
+    /// [`Self::transition`], answered once the primary has it.
+    async fn transition_on_primary<F>(
         &self,
         user: i64,
         cause: &Cause,

@@ -182,6 +182,7 @@ impl Billing {
             };
         if self.ledger.applied(&id).await?.is_some() {
             self.ledger.flush(user, None, self.stripe.as_ref()).await?;
+            self.ledger.replicated().await?;
             count(r.refund, "duplicate");
             return Ok(answer(true, true, &self.ledger.read(user).await?.1));
         }

@@ -190,14 +190,26 @@ impl Sender {
                     delay: wait,
                     counts: false,
                 },
-                // The lease is renewed while Telegram takes its time.
-                Ok(None) => {
-                    let lease = self.outbox.config.lease;
-                    let store = &self.outbox.store;
-                    store
-                        .hold(keys::OUTBOX, &[&claim], lease, self.send(&item, &claim))
-                        .await
-                }
+                // Before Telegram sees the call, the replicas asked for
+                // hold the claim and the commit that queued it: a failover
+                // past this point cannot hand the call out again.
+                Ok(None) => match self.outbox.store.replicated(keys::OUTBOX, "claim").await {
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claim not replicated; retrying");
+                        Next::Retry {
+                            delay: Duration::from_millis(500),
+                            counts: false,
+                        }
+                    }
+                    // The lease is renewed while Telegram takes its time.
+                    Ok(()) => {
+                        let lease = self.outbox.config.lease;
+                        let store = &self.outbox.store;
+                        store
+                            .hold(keys::OUTBOX, &[&claim], lease, self.send(&item, &claim))
+                            .await
+                    }
+                },
             }
         }
         .instrument(span.clone())
@@ -343,7 +355,14 @@ impl Sender {
         }
         let within = self.outbox.config.lease.mul_f64(0.9);
         let store = &self.outbox.store;
-        if let Err(e) = mesh_state::retry_within(within, || store.commit(&tx)).await {
+        // Settled means replicated too: a settle a failover loses hands
+        // the call out again. A second try of a committed settle is
+        // refused by its lease guard and only waits again.
+        let settle = || async {
+            store.commit(&tx).await?;
+            store.replicated(keys::OUTBOX, "settle").await
+        };
+        if let Err(e) = mesh_state::retry_within(within, settle).await {
             tracing::warn!(error = %e, "cannot settle an outbox call; it will be retried");
         }
     }

@@ -165,6 +165,13 @@ pub async fn accept_updates(
         })
         .collect();
     let enqueued = store.enqueue_many(keys::UPDATES, queue, &items).await?;
+    // Acknowledged only once the replicas asked for hold it (a failover
+    // must not lose an update Telegram will not send again); duplicates
+    // too, as this may retry an accept whose wait fell short. Chatter
+    // needs nothing done, so losing its mark loses nothing.
+    if located.iter().any(|l| !l.chatter) {
+        store.replicated(keys::UPDATES, "accept").await?;
+    }
     let (mut fresh, mut chatter, mut work) = (0, 0, false);
     for (l, e) in located.iter().zip(enqueued) {
         let duplicate = e == Enqueued::Duplicate;
@@ -323,6 +330,10 @@ impl BotService for Bot {
                 &keys::chat_partition(notice.telegram_user_id),
                 &item,
             )
+            .await
+            .map_err(BotError::from)?;
+        self.store
+            .replicated(keys::UPDATES, "notice")
             .await
             .map_err(BotError::from)?;
         let duplicate = outcome == Enqueued::Duplicate;

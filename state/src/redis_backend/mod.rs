@@ -67,7 +67,7 @@ pub(crate) struct LazyCluster {
 }
 
 impl LazyCluster {
-    async fn get(&self) -> redis::RedisResult<ClusterConnection> {
+    pub(crate) async fn get(&self) -> redis::RedisResult<ClusterConnection> {
         let mut slot = self.conn.lock().await;
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
@@ -210,41 +210,6 @@ impl RedisBackend {
         let (secs, micros): (i64, i64) =
             CLOCK.key(self.value_key(key)).invoke_async(&mut c).await?;
         Ok(secs * 1000 + micros / 1000)
-    }
-
-    /// What Redis keeps across a restart, from `CONFIG GET` (a node may
-    /// refuse the command, renamed or disabled: then `None`).
-    pub(crate) async fn durability(&self) -> Result<Option<crate::Durability>, StoreError> {
-        let mut c = self.conn.clone();
-        let read = |name: &'static str| {
-            let mut cmd = redis::cmd("CONFIG");
-            cmd.arg("GET").arg(name);
-            cmd
-        };
-        let answers: Result<Vec<(String, String)>, redis::RedisError> = async {
-            let mut all: Vec<(String, String)> = read("appendonly").query_async(&mut c).await?;
-            all.extend(
-                read("appendfsync")
-                    .query_async::<Vec<(String, String)>>(&mut c)
-                    .await?,
-            );
-            all.extend(
-                read("save")
-                    .query_async::<Vec<(String, String)>>(&mut c)
-                    .await?,
-            );
-            Ok(all)
-        }
-        .await;
-        let Ok(answers) = answers else {
-            return Ok(None);
-        };
-        let get = |k: &str| answers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        Ok(Some(crate::Durability::of_redis(
-            get("appendonly").as_deref() == Some("yes"),
-            get("appendfsync").unwrap_or_default(),
-            get("save").unwrap_or_default(),
-        )))
     }
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
