@@ -41,12 +41,12 @@ pub mod reports;
 mod store;
 mod tx;
 
+pub use durability::{Ack, Durability, Kept};
 pub use error::{ConfigField, StoreError};
 pub use limiter::RateDecision;
 pub use queue::{
     Claim, ClaimResult, Claims, DeadLetter, Enqueued, LaneSlot, NewItem, QueueConfig, QueueStats,
     lane_of,
 };
-pub use durability::{Ack, Durability, Kept};
 pub use store::{Backend, Store, retry_within};
 pub use tx::{Tx, TxOutcome};

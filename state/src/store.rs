@@ -144,17 +144,18 @@ impl Store {
             None => Ok(Self::memory()),
             Some(url) => {
                 let prefix = env.get("REDIS_KEY_PREFIX").unwrap_or("mesh");
-                Self::redis(url, prefix).map_err(|e| {
-                    let var = match &e {
-                        StoreError::Config {
-                            field: ConfigField::Prefix,
-                            ..
-                        } => "REDIS_KEY_PREFIX",
-                        _ => "REDIS_URL",
-                    };
-                    mesh_runtime::ConfigError::new(var, e)
-                })
-                .map(|store| Self { ack, ..store })
+                Self::redis(url, prefix)
+                    .map_err(|e| {
+                        let var = match &e {
+                            StoreError::Config {
+                                field: ConfigField::Prefix,
+                                ..
+                            } => "REDIS_KEY_PREFIX",
+                            _ => "REDIS_URL",
+                        };
+                        mesh_runtime::ConfigError::new(var, e)
+                    })
+                    .map(|store| Self { ack, ..store })
             }
         }
     }

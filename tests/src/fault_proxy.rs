@@ -85,6 +85,7 @@ pub struct FaultProxy {
     /// `redis://127.0.0.1:PORT` to put in `REDIS_URL`.
     pub url: String,
     state: Arc<Mutex<State>>,
+    upstream: Arc<Mutex<String>>,
 }
 
 impl FaultProxy {
@@ -93,12 +94,16 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("redis://{}", listener.local_addr().expect("addr"));
         let state = Arc::new(Mutex::new(State::default()));
-        let upstream = upstream.to_owned();
+        let upstream = Arc::new(Mutex::new(upstream.to_owned()));
         let shared = state.clone();
+        let target = upstream.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let state = shared.clone();
-                let upstream = upstream.clone();
+                let upstream = target
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(&upstream).await {
                         relay(client, server, state).await;
@@ -106,7 +111,21 @@ impl FaultProxy {
                 });
             }
         });
-        Self { url, state }
+        Self {
+            url,
+            state,
+            upstream,
+        }
+    }
+
+    /// Sends new connections to `upstream` from now on, as a Service or a
+    /// Sentinel-aware address does after a failover (connections already
+    /// made stay where they are, and die with their server).
+    pub fn repoint(&self, upstream: &str) {
+        *self
+            .upstream
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = upstream.to_owned();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

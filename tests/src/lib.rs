@@ -21,6 +21,7 @@
 pub mod cancel;
 pub mod fault_proxy;
 pub mod http;
+pub mod link;
 pub mod mesh;
 pub mod otlp;
 pub mod pinned;

@@ -199,7 +199,9 @@ impl Ledger {
     where
         F: Fn(&mut Record, i64) -> Result<Vec<Notice>, BillingError>,
     {
-        let outcome = self.transition_on_primary(user, cause, event, change).await?;
+        let outcome = self
+            .transition_on_primary(user, cause, event, change)
+            .await?;
         self.replicated().await?;
         Ok(outcome)
     }

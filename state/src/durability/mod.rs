@@ -224,7 +224,11 @@ mod tests {
             replicas: 1,
         };
         assert!(!replicated.keeps_nothing());
-        assert!(replicated.to_string().ends_with("on 1 replica(s) before it is acknowledged"));
+        assert!(
+            replicated
+                .to_string()
+                .ends_with("on 1 replica(s) before it is acknowledged")
+        );
         let alone = Durability {
             kept: nothing,
             replicas: 0,
@@ -257,7 +261,9 @@ mod tests {
         let e = Store::from_env(&memory).err().map(|e| e.var);
         assert_eq!(e.as_deref(), Some("STORE_ACK_REPLICAS"));
         let redis = memory.with("REDIS_URL", "redis://127.0.0.1:6379");
-        let store = Store::from_env(&redis).ok().map(|s| s.replicas_asked().replicas);
+        let store = Store::from_env(&redis)
+            .ok()
+            .map(|s| s.replicas_asked().replicas);
         assert_eq!(store, Some(1));
     }
 }

@@ -8,6 +8,7 @@ mod billing_lifecycle;
 mod bot_product;
 mod cancellation;
 mod dead_letters;
+mod failover;
 mod faults;
 mod gateway_routes;
 mod grpc_surface;
