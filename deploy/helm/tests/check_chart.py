@@ -253,7 +253,7 @@ def refusals():
 def metric_names():
     """Every metric the code exports: names in its describe/record calls."""
     names = {"process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds"}
-    pattern = re.compile(r'"((?:gateway|bot|billing|mesh|grpc)_[a-z0-9_]+)"')
+    pattern = re.compile(r'"((?:gateway|bot|billing|mesh|grpc|state)_[a-z0-9_]+)"')
     for path in REPO.glob("*/src/**/*.rs"):
         names |= set(pattern.findall(path.read_text()))
     return names
@@ -263,7 +263,7 @@ def exprs_use_known_metrics(exprs):
     known = metric_names()
     used = set()
     for expr in exprs:
-        used |= set(re.findall(r"\b((?:gateway|bot|billing|mesh|grpc|process)_[a-z0-9_]+)", expr))
+        used |= set(re.findall(r"\b((?:gateway|bot|billing|mesh|grpc|process|state)_[a-z0-9_]+)", expr))
     unknown = {u for u in used if re.sub(r"_(bucket|sum|count)$", "", u) not in known}
     assert not unknown, f"not exported by the code: {sorted(unknown)}"
     return used
@@ -306,7 +306,8 @@ def rules_properties(docs):
     assert rule["metadata"]["labels"]["release"] == "prometheus"
     alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
     assert set(alerts) == {"MeshQueueOldestItemTooOld", "MeshDeadLettersGrowing", "MeshGatewayErrorRatio",
-                           "MeshStripeSignatureFailures", "MeshOutboxPausedTooLong"}, set(alerts)
+                           "MeshStripeSignatureFailures", "MeshOutboxPausedTooLong",
+                           "MeshReplicaAckShortfall"}, set(alerts)
     for name, r in alerts.items():
         assert r["labels"]["severity"] in ("warning", "critical") and r["labels"]["team"] == "bots", name
         assert r["annotations"]["summary"] and r["annotations"]["description"], name
