@@ -8,8 +8,9 @@
 # Redis on CPU 0 too, with AOF (appendfsync everysec), as production runs
 # it; with wrk (max req/s at 64 connections) and k6 (p50/p99 at a fixed
 # 500 req/s, distinct update_ids), then the end-to-end and broadcast
-# measurements (bench-e2e) and the growth table at 1k, 100k and 1M users
-# (bench-growth). Writes the markdown table to BENCHMARKS.md.
+# measurements (bench-e2e, with and without a replica acknowledging each
+# durable write), the growth table at 1k, 100k and 1M users (bench-growth)
+# and the handled path (tests/bench/handled.sh). Writes BENCHMARKS.md.
 #
 #   bash tests/bench/run.sh
 set -euo pipefail
@@ -140,12 +141,21 @@ echo "queued: $q_rps req/s, $q_cmds Redis commands an update, drained in $q_back
 redis_rss=$(redis-cli -p "$redis_port" info memory | awk -F: '/^used_memory_peak_human/ {print $2}' | tr -d '\r')
 kill "$gateway_pid" "$bot_pid" "$billing_pid"; wait "$gateway_pid" "$bot_pid" "$billing_pid" 2>/dev/null || true
 
-# 5. End to end and broadcast; 6. growth.
-e2e=$(BIN_DIR="$bin" MESH_CPU="$server_cpu" REDIS_URL="redis://127.0.0.1:$redis_port" \
+# 5. End to end and broadcast (again with a replica acknowledging each
+# durable write: STORE_ACK_REPLICAS=1 against a replica on loopback);
+# 6. growth; 7. the handled path side by side (tests/bench/handled.sh).
+replica_port=$((redis_port + 1))
+taskset -c "$server_cpu" redis-server --port "$replica_port" --bind 127.0.0.1 --save "" \
+  --appendonly yes --appendfsync everysec --dir "$work" --appendfilename replica.aof \
+  --replicaof 127.0.0.1 "$redis_port" --daemonize yes --logfile "$work/replica.log"
+until redis-cli -p "$replica_port" info replication 2>/dev/null | grep -q master_link_status:up; do sleep 0.1; done
+e2e=$(BIN_DIR="$bin" MESH_CPU="$server_cpu" REDIS_URL="redis://127.0.0.1:$redis_port" ACK_REPLICAS_TOO=1 \
   taskset -c "$load_cpu" "$bin/bench-e2e")
+redis-cli -p "$replica_port" shutdown nosave >/dev/null 2>&1 || true
 growth=$(BIN_DIR="$bin" MESH_CPU="$server_cpu" REDIS_URL="redis://127.0.0.1:$redis_port" PLANS_FILE="$root/plans.toml" \
   taskset -c "$load_cpu" "$bin/bench-growth")
 
+handled=$(bash tests/bench/handled.sh "$bin" "this build" | grep '^|')
 ratio() { python3 -c "print(f'{$1 / $2:.2f}x')"; }
 cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
 table=$(cat <<TABLE
@@ -185,6 +195,14 @@ which are queued, claimed and acknowledged). Absolute numbers drift on shared
 machines; compare the ratios, which come from the same run.
 
 $table
+
+## The handled path
+
+Private \`/start\` from 5,000 users: queued, claimed, handled, the reply
+committed to the outbox and sent (a dry run), by \`bash tests/bench/handled.sh\`
+in the same run. Handled per second counts until the backlog is drained.
+
+$handled
 DOC
 if [ -n "$notes" ]; then printf '\n%s\n' "$notes" >> BENCHMARKS.md; fi
 echo "wrote BENCHMARKS.md"

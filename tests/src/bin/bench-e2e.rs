@@ -3,7 +3,9 @@
 //! against it, on Redis (`REDIS_URL`):
 //! - three processes, send limits off (what is measured is the pipeline,
 //!   not Telegram's pacing): `/start` at 200/s across 50 private chats for
-//!   10 s, post -> `sendMessage` receipt at the double (p50/p99);
+//!   10 s, post -> `sendMessage` receipt at the double (p50/p99); with
+//!   `ACK_REPLICAS_TOO=1` (REDIS_URL has a replica) the same again with
+//!   `STORE_ACK_REPLICAS=1`, the cost of a replica's acknowledgement;
 //! - on the same processes, 5,000 `/start`s from 5,000 users queued as
 //!   fast as they are taken, then 200 pre-checkout queries for a Stars
 //!   invoice: each one's answer time (it is answered at acceptance, before
@@ -67,98 +69,138 @@ async fn main() -> anyhow::Result<()> {
         ]
     };
 
-    // 1. End to end, three processes, limits off.
-    let prefix = format!("bench-e2e-{}", std::process::id());
-    let (gw, bot, billing) = (
-        mesh_tests::free_port(),
-        mesh_tests::free_port(),
-        mesh_tests::free_port(),
-    );
-    let mut env = base(&prefix);
-    env.extend([
-        ("GATEWAY_ADDR", format!("127.0.0.1:{gw}")),
-        ("BOT_SERVICE_ADDR", format!("127.0.0.1:{bot}")),
-        ("BILLING_SERVICE_ADDR", format!("127.0.0.1:{billing}")),
-        ("BOT_SERVICE_URL", format!("http://127.0.0.1:{bot}")),
-        ("BILLING_SERVICE_URL", format!("http://127.0.0.1:{billing}")),
-        ("BOT_GLOBAL_SEND_INTERVAL_MS", "0".to_owned()),
-        ("BOT_CHAT_SEND_INTERVAL_MS", "0".to_owned()),
-        ("BOT_USER_RATE_PER_MIN", "0".to_owned()),
-    ]);
-    let children = vec![
-        spawn(&bin_dir, "billing-service", &[], &cpu, &env)?,
-        spawn(&bin_dir, "bot-service", &[], &cpu, &env)?,
-        spawn(&bin_dir, "gateway", &[], &cpu, &env)?,
-    ];
-    let gateway = format!("http://127.0.0.1:{gw}");
-    mesh_tests::http::wait_ready(&gateway).await;
-    // Warm the plan cache and the connections.
-    let (status, _) = post_update(&gateway, &text_update(1, 499_999, "/start"), Some(SECRET)).await;
-    anyhow::ensure!(status == 200, "webhook answered {status}");
-    mesh_tests::eventually(Duration::from_secs(10), "the warm-up reply", || async {
-        (!double.messages_to(499_999).is_empty()).then_some(())
-    })
-    .await;
-    let mut sent = Vec::new();
-    let mut posts: Vec<tokio::task::JoinHandle<u16>> = Vec::new();
-    let start = Instant::now();
-    for i in 0..2000i64 {
-        let due = start + Duration::from_micros(5_000 * i as u64);
-        tokio::time::sleep_until(due.into()).await;
-        let chat = 500_000 + i % 50;
-        let at = Instant::now();
-        let gateway = gateway.clone();
-        sent.push((i, chat, at));
-        posts.push(tokio::spawn(async move {
-            let update = text_update(10_000 + i, chat, &format!("/start e2e{i}"));
-            post_update(&gateway, &update, Some(SECRET)).await.0
-        }));
+    // 1. End to end, three processes, limits off; again with each durable
+    // write acknowledged by a replica when the bench runs one
+    // (`ACK_REPLICAS_TOO=1`: the Redis at REDIS_URL has a replica).
+    let mut acks = vec![0u32];
+    if std::env::var("ACK_REPLICAS_TOO").is_ok_and(|v| v == "1") {
+        acks.push(1);
     }
-    for post in posts {
-        let status = post.await?;
+    for ack in acks {
+        let pass = i64::from(ack);
+        let prefix = format!("bench-e2e-{}-{ack}", std::process::id());
+        let (gw, bot, billing) = (
+            mesh_tests::free_port(),
+            mesh_tests::free_port(),
+            mesh_tests::free_port(),
+        );
+        let mut env = base(&prefix);
+        env.extend([
+            ("GATEWAY_ADDR", format!("127.0.0.1:{gw}")),
+            ("BOT_SERVICE_ADDR", format!("127.0.0.1:{bot}")),
+            ("BILLING_SERVICE_ADDR", format!("127.0.0.1:{billing}")),
+            ("BOT_SERVICE_URL", format!("http://127.0.0.1:{bot}")),
+            ("BILLING_SERVICE_URL", format!("http://127.0.0.1:{billing}")),
+            ("BOT_GLOBAL_SEND_INTERVAL_MS", "0".to_owned()),
+            ("BOT_CHAT_SEND_INTERVAL_MS", "0".to_owned()),
+            ("BOT_USER_RATE_PER_MIN", "0".to_owned()),
+            ("STORE_ACK_REPLICAS", ack.to_string()),
+        ]);
+        let children = vec![
+            spawn(&bin_dir, "billing-service", &[], &cpu, &env)?,
+            spawn(&bin_dir, "bot-service", &[], &cpu, &env)?,
+            spawn(&bin_dir, "gateway", &[], &cpu, &env)?,
+        ];
+        let gateway = format!("http://127.0.0.1:{gw}");
+        mesh_tests::http::wait_ready(&gateway).await;
+        // Warm the plan cache and the connections.
+        let warm = 499_999 - pass;
+        let (status, _) = post_update(
+            &gateway,
+            &text_update(1 + pass, warm, "/start"),
+            Some(SECRET),
+        )
+        .await;
         anyhow::ensure!(status == 200, "webhook answered {status}");
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while double.successful("sendMessage").len() <= sent.len() {
-        if Instant::now() > deadline {
-            let calls = double.calls();
-            anyhow::bail!(
-                "{} of {} replies after 60 s ({} calls, {} failed)",
-                double.successful("sendMessage").len(),
-                sent.len() + 1,
-                calls.len(),
-                calls.iter().filter(|c| !c.ok).count()
-            );
+        mesh_tests::eventually(Duration::from_secs(10), "the warm-up reply", || async {
+            (!double.messages_to(warm).is_empty()).then_some(())
+        })
+        .await;
+        let first_chat = 500_000 + 1_000 * pass;
+        let chats = first_chat..first_chat + 50;
+        let mut sent = Vec::new();
+        let mut posts: Vec<tokio::task::JoinHandle<u16>> = Vec::new();
+        let start = Instant::now();
+        for i in 0..2000i64 {
+            let due = start + Duration::from_micros(5_000 * i as u64);
+            tokio::time::sleep_until(due.into()).await;
+            let chat = first_chat + i % 50;
+            let at = Instant::now();
+            let gateway = gateway.clone();
+            sent.push((i, chat, at));
+            let id = 10_000 + 100_000 * pass + i;
+            posts.push(tokio::spawn(async move {
+                let update = text_update(id, chat, &format!("/start e2e{i}"));
+                post_update(&gateway, &update, Some(SECRET)).await.0
+            }));
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let calls = double.successful("sendMessage");
-    // Each reply is the welcome of one `/start` in its chat, in order: the
-    // n-th reply to a chat answers its n-th `/start`.
-    let mut delays = Vec::new();
-    for chat in 500_000..500_050i64 {
-        let replies: Vec<Instant> = calls
-            .iter()
-            .filter(|c| c.params["chat_id"] == chat)
-            .map(|c| c.at)
-            .collect();
-        let posts: Vec<Instant> = sent
-            .iter()
-            .filter(|(_, c, _)| *c == chat)
-            .map(|(_, _, at)| *at)
-            .collect();
-        for (post, reply) in posts.iter().zip(replies) {
-            delays.push(reply.saturating_duration_since(*post));
+        for post in posts {
+            let status = post.await?;
+            anyhow::ensure!(status == 200, "webhook answered {status}");
         }
+        let replies_here = || {
+            double
+                .successful("sendMessage")
+                .into_iter()
+                .filter(|c| {
+                    c.params["chat_id"]
+                        .as_i64()
+                        .is_some_and(|c| chats.contains(&c))
+                })
+                .collect::<Vec<_>>()
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while replies_here().len() < sent.len() {
+            if Instant::now() > deadline {
+                let calls = double.calls();
+                anyhow::bail!(
+                    "{} of {} replies after 60 s ({} calls, {} failed)",
+                    replies_here().len(),
+                    sent.len(),
+                    calls.len(),
+                    calls.iter().filter(|c| !c.ok).count()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let calls = replies_here();
+        // Each reply is the welcome of one `/start` in its chat, in order: the
+        // n-th reply to a chat answers its n-th `/start`.
+        let mut delays = Vec::new();
+        for chat in chats.clone() {
+            let replies: Vec<Instant> = calls
+                .iter()
+                .filter(|c| c.params["chat_id"] == chat)
+                .map(|c| c.at)
+                .collect();
+            let posts: Vec<Instant> = sent
+                .iter()
+                .filter(|(_, c, _)| *c == chat)
+                .map(|(_, _, at)| *at)
+                .collect();
+            for (post, reply) in posts.iter().zip(replies) {
+                delays.push(reply.saturating_duration_since(*post));
+            }
+        }
+        delays.sort();
+        let (setting, target) = match ack {
+            0 => ("", "p99 <= 10 ms"),
+            _ => (
+                ", `STORE_ACK_REPLICAS=1` with a replica on loopback",
+                "p99 <= 12 ms",
+            ),
+        };
+        println!(
+            "| End to end: `/start` at 200/s across 50 chats -> `sendMessage` at the Bot API double (three processes, Redis, send limits off{setting}) | p50 {:.1} ms, p99 {:.1} ms | | {target} |",
+            percentile(&delays, 0.5).as_secs_f64() * 1e3,
+            percentile(&delays, 0.99).as_secs_f64() * 1e3
+        );
+        if ack == 0 {
+            pre_checkout_under_backlog(&double, &gateway, &format!("http://127.0.0.1:{billing}"))
+                .await?;
+        }
+        drop(children);
     }
-    delays.sort();
-    println!(
-        "| End to end: `/start` at 200/s across 50 chats -> `sendMessage` at the Bot API double (three processes, Redis, send limits off) | p50 {:.1} ms, p99 {:.1} ms | | p99 <= 10 ms |",
-        percentile(&delays, 0.5).as_secs_f64() * 1e3,
-        percentile(&delays, 0.99).as_secs_f64() * 1e3
-    );
-    pre_checkout_under_backlog(&double, &gateway, &format!("http://127.0.0.1:{billing}")).await?;
-    drop(children);
 
     // 2. Broadcast to 1,000 users with Telegram's limits, one process.
     let prefix = format!("bench-bcast-{}", std::process::id());
@@ -212,7 +254,8 @@ async fn main() -> anyhow::Result<()> {
         .filter(|c| is_broadcast(c))
         .map(|c| c.at)
         .collect();
-    let span = *times.last().unwrap_or(&start) - *times.first().unwrap_or(&start);
+    let now = Instant::now();
+    let span = *times.last().unwrap_or(&now) - *times.first().unwrap_or(&now);
     let rate = (times.len() as f64 - 1.0) / span.as_secs_f64();
     let busiest = times
         .iter()
