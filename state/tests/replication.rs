@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+// Only its Redis URLs and prefixes: the suite macro is for the suites.
+#[allow(unused_macros)]
 mod common;
 
 use std::time::Duration;

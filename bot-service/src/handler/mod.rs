@@ -22,6 +22,7 @@ mod gate;
 mod jobs;
 mod notices;
 mod payments;
+mod read;
 mod user;
 
 use std::sync::Arc;
@@ -174,7 +175,7 @@ impl Handler {
         if crate::intake::chatter::ignorable(update, self.config.username.as_deref()) {
             return Ok(Effects::new(""));
         }
-        let update: Update = serde_json::from_slice(update)
+        let update: Update = read::read_update(update)
             .map_err(|e| HandleError::Permanent(format!("unreadable update: {e}")))?;
         let id = i64::from(update.id.0);
         let mut out = Effects::new(format!("u{id}"));

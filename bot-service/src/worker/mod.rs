@@ -190,10 +190,12 @@ impl Worker {
                 .or_default()
                 .push_back(claim);
         }
+        // Boxed: a handler's future is large, and FuturesUnordered moves
+        // what it is given (a profile showed the copies).
         let mut running: FuturesUnordered<_> = chains
             .values_mut()
             .filter_map(VecDeque::pop_front)
-            .map(|claim| self.handle(claim))
+            .map(|claim| Box::pin(self.handle(claim)))
             .collect();
         let mut ready: Vec<Handled> = Vec::new();
         let mut settling = FuturesUnordered::new();
@@ -216,12 +218,12 @@ impl Worker {
                                 place(&mut order, &mut ready, follower);
                             }
                         } else if let Some(next) = chain.pop_front() {
-                            running.push(self.handle(next));
+                            running.push(Box::pin(self.handle(next)));
                         }
                         place(&mut order, &mut ready, handled);
                     }
                     if settling.is_empty() && !ready.is_empty() {
-                        settling.push(self.settle(std::mem::take(&mut ready)));
+                        settling.push(Box::pin(self.settle(std::mem::take(&mut ready))));
                     }
                 }
                 Some(ended) = settling.next() => {
@@ -229,7 +231,7 @@ impl Worker {
                         held.remove(&lease);
                     }
                     if !ready.is_empty() {
-                        settling.push(self.settle(std::mem::take(&mut ready)));
+                        settling.push(Box::pin(self.settle(std::mem::take(&mut ready))));
                     }
                 }
                 _ = renewal.tick(), if !held.is_empty() => {

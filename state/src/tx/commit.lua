@@ -22,14 +22,17 @@ local function skip(name)
   ai = ai + a[2]
 end
 
--- Acknowledgements defer their bookkeeping (pending count, held and
--- attempts entries, ready and head-time entries) and one flush applies
+-- Acknowledgements and enqueues defer their bookkeeping (pending count,
+-- held and attempts entries, ready and head-time entries) and one flush applies
 -- each kind for all of them in one command, so acknowledging k items costs
 -- their LPOP and LINDEX and a handful of commands, not eight each. Nothing
 -- may observe a partition's deferred state: any queue guard or write on a
 -- partition with some flushes first (partitions are matched by name
 -- across queues, which only flushes more often).
-local deferred = {touched = {}, decr = {}, hdel = {}, zrem = {}, zadd = {}, order = {}}
+local function fresh_deferred()
+  return {touched = {}, decr = {}, incr = {}, hdel = {}, zrem = {}, zadd = {}, zaddnx = {}, order = {}}
+end
+local deferred = fresh_deferred()
 local function defer(kind, key, ...)
   local bucket = deferred[kind][key]
   if not bucket then
@@ -45,6 +48,10 @@ local function flush()
     local bucket = deferred[kind][key]
     if kind == 'decr' then
       redis.call('DECRBY', key, #bucket)
+    elseif kind == 'incr' then
+      redis.call('INCRBY', key, #bucket)
+    elseif kind == 'zaddnx' then
+      redis.call('ZADD', key, 'NX', unpack(bucket))
     elseif kind == 'hdel' then
       redis.call('HDEL', key, unpack(bucket))
     elseif kind == 'zrem' then
@@ -53,7 +60,7 @@ local function flush()
       redis.call('ZADD', key, unpack(bucket))
     end
   end
-  deferred = {touched = {}, decr = {}, hdel = {}, zrem = {}, zadd = {}, order = {}}
+  deferred = fresh_deferred()
 end
 local function touch(partition)
   if deferred.touched[partition] then flush() end
@@ -210,11 +217,14 @@ local function write(name)
     local item = A()
     touch(partition)
     if redis.call('SET', seen, '1', 'NX', 'PX', ttl) then
+      -- The bookkeeping is deferred like an acknowledgement's: replies
+      -- committed together cost one ZADD and one INCRBY, not one each.
       if redis.call('RPUSH', list, stamp .. item) == 1 then
-        redis.call('ZADD', since, now, partition)
+        defer('zadd', since, now, partition)
       end
-      redis.call('ZADD', ready, 'NX', now, partition)
-      redis.call('INCRBY', pending, 1)
+      defer('zaddnx', ready, now, partition)
+      defer('incr', pending, 1)
+      deferred.touched[partition] = true
     end
   elseif name == 'ack' then
     local ready = K()
