@@ -15,17 +15,8 @@ cd "$(dirname "$0")/../.."
 root=$(pwd)
 bin="${1:-${CARGO_TARGET_DIR:-$root/target}/release}"
 label="${2:-this build}"
-work=$(mktemp -d)
 port=6395
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-taskset -c 0 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly yes \
-  --appendfsync everysec --dir "$work" --daemonize yes --logfile "$work/redis.log"
-until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+source tests/bench/redis.sh
 wait_ready() { for _ in $(seq 200); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; exit 1; }
 metric() { curl -s "$1" | awk -v m="$2" 'index($0, m) == 1 {s += $NF} END {print s + 0}'; }
 redis_stat() { # calls | lua_usec | cpu_usec

@@ -10,17 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 bin="${1:-${CARGO_TARGET_DIR:-$root/target}/release}"
-work=$(mktemp -d)
 port=6394
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-taskset -c 0 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly yes \
-  --appendfsync everysec --dir "$work" --daemonize yes --logfile "$work/redis.log"
-until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+source tests/bench/redis.sh
 common=(TELEGRAM_WEBHOOK_SECRET=benchsecret GATEWAY_RATE_LIMIT_RPS=0 RUST_LOG=warn
   BOT_METRICS_ADDR=off BILLING_METRICS_ADDR=off REDIS_URL="redis://127.0.0.1:$port" REDIS_KEY_PREFIX="queued-$$")
 env "${common[@]}" BILLING_SERVICE_ADDR=127.0.0.1:18562 PLANS_FILE="$root/plans.toml" \

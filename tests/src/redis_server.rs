@@ -16,17 +16,22 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts a server on a free port and waits until it answers.
     pub async fn start() -> Self {
+        let mut server = Self::unstarted();
+        server.start_again().await;
+        server
+    }
+
+    /// A free port and a fresh directory, nothing running yet.
+    fn unstarted() -> Self {
         let port = crate::free_port();
         let dir =
             std::env::temp_dir().join(format!("mesh-test-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("redis dir");
-        let mut server = Self {
+        Self {
             port,
             dir,
             child: None,
-        };
-        server.start_again().await;
-        server
+        }
     }
 
     /// Its URL.
@@ -43,15 +48,7 @@ impl RedisServer {
     /// A replica of the primary reached through `port` (a [`crate::link::Link`]
     /// to it, say), once it has synced.
     pub async fn replica_via(primary: u16) -> Self {
-        let port = crate::free_port();
-        let dir =
-            std::env::temp_dir().join(format!("mesh-test-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("redis dir");
-        let mut server = Self {
-            port,
-            dir,
-            child: None,
-        };
+        let mut server = Self::unstarted();
         server.launch(Some(primary)).await;
         server.wait_synced().await;
         server

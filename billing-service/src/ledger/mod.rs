@@ -197,26 +197,22 @@ impl Ledger {
         change: F,
     ) -> Result<Outcome, BillingError>
     where
-        F: Fn(&mut Record, i64) -> Result<Vec<Notice>, BillingError>,
+        F: Fn(&mut Record, i64) -> Result<Vec<Notice>, BillingError> + Sync,
     {
-        let outcome = self
-            .transition_on_primary(user, cause, event, change)
-            .await?;
+        // Answered only once the replicas asked for hold it.
+        let outcome = self.on_primary(user, cause, event, &change).await?;
         self.replicated().await?;
         Ok(outcome)
     }
 
-    /// [`Self::transition`], answered once the primary has it.
-    async fn transition_on_primary<F>(
+    /// [`Self::transition`] as far as the primary.
+    async fn on_primary(
         &self,
         user: i64,
         cause: &Cause,
         event: Option<&str>,
-        change: F,
-    ) -> Result<Outcome, BillingError>
-    where
-        F: Fn(&mut Record, i64) -> Result<Vec<Notice>, BillingError>,
-    {
+        change: &(dyn Fn(&mut Record, i64) -> Result<Vec<Notice>, BillingError> + Sync),
+    ) -> Result<Outcome, BillingError> {
         for _ in 0..CONTENDED_TRIES {
             let (rev, before) = self.read(user).await?;
             let at = now();
