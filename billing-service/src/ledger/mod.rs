@@ -48,6 +48,9 @@ pub struct Ledger {
     stars: Option<StarsApi>,
 }
 
+/// A transition's change of a record (see [`Ledger::transition`]).
+type Change<'a> = dyn Fn(&mut Record, i64) -> Result<Vec<Notice>, BillingError> + Sync + 'a;
+
 /// How often a transition is recomputed when concurrent writers keep
 /// winning the race before giving up (UNAVAILABLE: the caller retries).
 const CONTENDED_TRIES: usize = 8;
@@ -205,13 +208,14 @@ impl Ledger {
         Ok(outcome)
     }
 
-    /// [`Self::transition`] as far as the primary.
+    /// [`Self::transition`] as far as the primary (its change not generic:
+    /// one copy of the loop).
     async fn on_primary(
         &self,
         user: i64,
         cause: &Cause,
         event: Option<&str>,
-        change: &(dyn Fn(&mut Record, i64) -> Result<Vec<Notice>, BillingError> + Sync),
+        change: &Change<'_>,
     ) -> Result<Outcome, BillingError> {
         for _ in 0..CONTENDED_TRIES {
             let (rev, before) = self.read(user).await?;
