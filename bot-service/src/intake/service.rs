@@ -107,7 +107,7 @@ pub async fn accept_updates(
         chatter: bool,
     }
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(updates.len());
-    let mut located = Vec::with_capacity(updates.len());
+    let mut read = Vec::with_capacity(updates.len());
     for (index, update) in updates.iter().enumerate() {
         match partition::read(update.json) {
             Err(_) => outcomes.push(Err("update_json is not a Telegram update".into())),
@@ -119,40 +119,51 @@ pub async fn accept_updates(
                 outcomes.push(Err("update_id does not match update_json".into()));
             }
             Ok(location) => {
-                let answered = match (location.pre_checkout, pre_checkout) {
-                    (true, Some(answerer)) => match precheckout::read(update.json) {
-                        // Bounded well inside the gateway's deadline: the
-                        // batch's other updates wait for this answer, and a
-                        // query not answered in time goes through the queue.
-                        Some(query) => tokio::time::timeout(
-                            precheckout::AT_ACCEPTANCE,
-                            answerer.answer(&query).instrument(update.span.clone()),
-                        )
-                        .await
-                        .unwrap_or(false),
-                        None => false,
-                    },
-                    _ => false,
-                };
-                let chatter = answered || chatter::is_chatter(&location, username);
-                let item = if chatter {
-                    Vec::new()
-                } else {
-                    let traceparent = update.span.in_scope(mesh_telemetry::current_traceparent);
-                    envelope::seal(Kind::Update, &traceparent, update.json)
-                };
-                let update_id = location.update_id;
-                located.push(Located {
-                    index,
-                    update_id,
-                    id: update_id.to_string(),
-                    partition: location.partition,
-                    item,
-                    chatter,
-                });
-                outcomes.push(Ok((update_id, false)));
+                outcomes.push(Ok((location.update_id, false)));
+                read.push((index, location));
             }
         }
+    }
+    // The batch's pre-checkout queries are answered together, each bounded
+    // well inside the gateway's deadline: one after another, a batch of
+    // many under load would outlast it (and all its updates be answered
+    // 503). A query not answered in time goes through the queue.
+    let answers = futures::future::join_all(read.iter().map(|(index, location)| {
+        let update = &updates[*index];
+        async move {
+            let (true, Some(answerer)) = (location.pre_checkout, pre_checkout) else {
+                return false;
+            };
+            let Some(query) = precheckout::read(update.json) else {
+                return false;
+            };
+            tokio::time::timeout(
+                precheckout::AT_ACCEPTANCE,
+                answerer.answer(&query).instrument(update.span.clone()),
+            )
+            .await
+            .unwrap_or(false)
+        }
+    }))
+    .await;
+    let mut located = Vec::with_capacity(read.len());
+    for ((index, location), answered) in read.into_iter().zip(answers) {
+        let update = &updates[index];
+        let chatter = answered || chatter::is_chatter(&location, username);
+        let item = if chatter {
+            Vec::new()
+        } else {
+            let traceparent = update.span.in_scope(mesh_telemetry::current_traceparent);
+            envelope::seal(Kind::Update, &traceparent, update.json)
+        };
+        located.push(Located {
+            index,
+            update_id: location.update_id,
+            id: location.update_id.to_string(),
+            partition: location.partition,
+            item,
+            chatter,
+        });
     }
     let items: Vec<NewItem<'_>> = located
         .iter()

@@ -474,6 +474,10 @@ async fn pre_checkout_while_queues_are_deep() {
         &[
             ("BOT_WORKERS", "2".to_owned()),
             ("BOT_CHAT_SEND_INTERVAL_MS", "1000".to_owned()),
+            // These deliveries carry no secret, so the per-address limiter
+            // would count them (Telegram's carry one and are not limited):
+            // 5,200 from one address in a few seconds is what it refuses.
+            ("GATEWAY_RATE_LIMIT_RPS", "0".to_owned()),
         ],
     )
     .await;
@@ -491,7 +495,11 @@ async fn pre_checkout_while_queues_are_deep() {
         .map(|_| p.telegram.pre_checkout_update(&link, 7601).unwrap())
         .collect();
     let answered = post_all(&client, &gateway, queries, 50).await;
-    assert!(answered.iter().all(|(status, _)| *status == 200));
+    let refused: Vec<_> = answered
+        .iter()
+        .filter(|(status, _)| *status != 200)
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
     let mut latencies: Vec<Duration> = answered.into_iter().map(|(_, took)| took).collect();
     let handled = p.telegram.successful("sendMessage").len();
     assert!(
