@@ -61,6 +61,9 @@ fn checkouts_for(stripe: &StripeDouble, user: i64) -> usize {
         .count()
 }
 
+/// How late the Bot API double may stamp a call made before the kill.
+const STAMPED_LATE: Duration = Duration::from_millis(500);
+
 #[tokio::test]
 async fn killed_replica_hands_over_within_a_lease_and_slow_handlers_run_once() {
     let test = "recovery";
@@ -186,9 +189,12 @@ async fn killed_replica_hands_over_within_a_lease_and_slow_handlers_run_once() {
             "chat {chat}: both /help answered once ({} sent)",
             sent.len()
         );
+        // The double stamps a call when it handles it, and on this test's
+        // one thread a call made just before the kill is handled (stamped)
+        // once the kill has returned: "before the kill" allows for that.
         if repeats == 1 {
             assert!(
-                sent.iter().any(|at| *at <= killed),
+                sent.iter().any(|at| *at <= killed + STAMPED_LATE),
                 "chat {chat}: a repeat only of a message sent before the kill"
             );
         }
