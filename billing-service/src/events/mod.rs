@@ -195,7 +195,9 @@ impl EventApplier {
                         .increment(1);
                     tracing::info!(event_id = %event.id, event_type = %event.kind, reason = why, "Stripe event ignored");
                 }
-                self.ledger.mark_event(&event.id, None).await?
+                let first = self.ledger.mark_event(&event.id, None).await?;
+                self.ledger.replicated().await?;
+                first
             }
             Step::Change {
                 user,

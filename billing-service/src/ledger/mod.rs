@@ -164,7 +164,8 @@ impl Ledger {
     }
 
     /// Marks Stripe event `id` applied with nothing else to do (but the
-    /// counter `bump`); false when it already was.
+    /// counter `bump`); false when it already was. Answered once the
+    /// primary has it: callers wait for replicas ([`Self::replicated`]).
     pub async fn mark_event(&self, id: &str, bump: Option<Daily>) -> Result<bool, BillingError> {
         let mut tx = Tx::new();
         tx.expect_absent(&keys::event(id));
@@ -172,9 +173,7 @@ impl Ledger {
         if let Some(what) = bump {
             counters::bump(&mut tx, what, now());
         }
-        let first = self.store.commit(&tx).await?.committed();
-        self.replicated().await?;
-        Ok(first)
+        Ok(self.store.commit(&tx).await?.committed())
     }
 
     /// Waits until the replicas `STORE_ACK_REPLICAS` asks for hold every
