@@ -5,9 +5,10 @@
 //! commits in one atomic step together with the item's acknowledgement.
 //! A handler that fails, a store command that fails, or a worker that dies
 //! half way therefore leaves nothing behind; the item is handed out again
-//! and handled anew. Outbox items carry ids derived from the item, so even
-//! a second commit (there is none: the lease guard refuses it) could not
-//! queue a reply twice.
+//! and handled anew. The commit settles the item's lease, so it lands at
+//! most once (a second try is refused), and the outbox items it queues
+//! carry ids derived from the item: a reply is queued once, with no
+//! de-dup mark of its own (a broadcast's named items keep theirs).
 
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ pub struct Effects {
     /// Handle the item again after this long instead of finishing it (a
     /// broadcast waiting for its deliveries); not counted as an attempt.
     pub again: Option<Duration>,
+    /// The registry entry these writes make (user, language), to remember
+    /// once they are committed.
+    pub registered: Option<(i64, Option<String>)>,
 }
 
 impl Effects {
@@ -63,15 +67,20 @@ impl Effects {
 
     /// Records that `user` wrote to the bot (which also undoes a block: a
     /// user who writes again has unblocked the bot), with their language.
-    pub fn seen(&mut self, user: i64, language: Option<&str>) {
+    /// `current`: this process wrote the same entry and language lately
+    /// (see `handler::registry`), so only the block is undone.
+    pub fn seen(&mut self, user: i64, language: Option<&str>, current: bool) {
         let id = user.to_string();
+        self.writes.set_remove(keys::BLOCKED, &id);
+        if current {
+            return;
+        }
         // Ordered by id: a broadcast walks them from where it stopped.
-        self.writes
-            .schedule(keys::USERS, &id, user)
-            .set_remove(keys::BLOCKED, &id);
+        self.writes.schedule(keys::USERS, &id, user);
         if let Some(lang) = language {
             self.writes.set(&keys::lang(user), lang.as_bytes(), None);
         }
+        self.registered = Some((user, language.map(str::to_owned)));
     }
 
     /// The commit: `claim` finished (or handed back after `again`), and
@@ -89,8 +98,14 @@ impl Effects {
             Some(delay) => tx.release(queue, claim, delay, false),
             None => tx.ack(queue, claim, None),
         };
-        for (i, (id, action, job)) in self.actions.into_iter().enumerate() {
-            let id = id.unwrap_or_else(|| format!("{}:{i}", self.source));
+        let unmarked = QueueConfig {
+            dedup_ttl: Duration::ZERO,
+            ..*outbox
+        };
+        for (i, (named, action, job)) in self.actions.into_iter().enumerate() {
+            let id = named
+                .clone()
+                .unwrap_or_else(|| format!("{}:{i}", self.source));
             let partition = keys::chat_partition(action.chat());
             let item = Item {
                 id: id.clone(),
@@ -100,7 +115,16 @@ impl Effects {
             };
             let bytes =
                 serde_json::to_vec(&item).map_err(|e| StoreError::Protocol(e.to_string()))?;
-            tx.enqueue(keys::OUTBOX, outbox, &id, &partition, bytes);
+            // An id made from the item is made by no other commit, and
+            // this one settles the item's lease: it needs no de-dup mark.
+            // One the handler named (a broadcast's), or an item handled
+            // again (`again`), keeps it.
+            let config = if named.is_none() && self.again.is_none() {
+                &unmarked
+            } else {
+                outbox
+            };
+            tx.enqueue(keys::OUTBOX, config, &id, &partition, bytes);
         }
         Ok(tx)
     }

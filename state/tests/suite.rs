@@ -405,35 +405,82 @@ async fn transactions(store: Store) {
 async fn rate_limit_memo(store: Store) {
     let interval = Duration::from_secs(60);
     let memo = Duration::from_secs(60);
-    assert_eq!(
+    let ask = async |id: &str| {
         store
-            .rate_limit_once("u", interval, 1, "update-1", memo)
+            .rate_limit_once("u", interval, 1, id, memo)
             .await
-            .unwrap(),
-        RateDecision::Allowed
-    );
+            .unwrap()
+    };
+    assert_eq!(ask("update-1").await, RateDecision::Allowed);
     for _ in 0..3 {
         assert_eq!(
-            store
-                .rate_limit_once("u", interval, 1, "update-1", memo)
-                .await
-                .unwrap(),
+            ask("update-1").await,
             RateDecision::Allowed,
             "a retry of the same item is let through again"
         );
     }
-    let limited = store
-        .rate_limit_once("u", interval, 1, "update-2", memo)
-        .await
-        .unwrap();
+    let limited = ask("update-2").await;
     assert!(matches!(limited, RateDecision::Limited { first: true, .. }));
     assert_eq!(
-        store
-            .rate_limit_once("u", interval, 1, "update-2", memo)
-            .await
-            .unwrap(),
+        ask("update-2").await,
         limited,
         "and a limited item stays limited, still 'first'"
+    );
+    assert_eq!(
+        ask("update-1").await,
+        RateDecision::Allowed,
+        "an earlier item is still remembered after a later one was decided"
+    );
+    // A caller's last few decisions are remembered, not every one: an
+    // item decided eight decisions ago is decided anew.
+    for i in 3..11 {
+        let decision = ask(&format!("update-{i}")).await;
+        assert!(matches!(
+            decision,
+            RateDecision::Limited { first: false, .. }
+        ));
+    }
+    assert!(matches!(
+        ask("update-1").await,
+        RateDecision::Limited { first: false, .. }
+    ));
+}
+
+/// Checks asked at once (on one Redis node they go in one script call)
+/// are decided as if one by one: each key's burst exactly, one "first"
+/// each, and another key's budget untouched.
+async fn rate_limits_together(store: Store) {
+    let interval = Duration::from_secs(60);
+    let memo = Duration::from_secs(60);
+    let asks: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let key = if i % 2 == 0 { "even" } else { "odd" };
+                let id = format!("item-{i}");
+                store.rate_limit_once(key, interval, 5, &id, memo).await
+            })
+        })
+        .collect();
+    let mut decisions = Vec::new();
+    for ask in asks {
+        decisions.push(ask.await.unwrap().unwrap());
+    }
+    for parity in 0..2 {
+        let of_key: Vec<_> = decisions.iter().skip(parity).step_by(2).collect();
+        let allowed = of_key
+            .iter()
+            .filter(|d| ***d == RateDecision::Allowed)
+            .count();
+        let firsts = of_key
+            .iter()
+            .filter(|d| matches!(***d, RateDecision::Limited { first: true, .. }))
+            .count();
+        assert_eq!((allowed, firsts), (5, 1), "{of_key:?}");
+    }
+    assert_eq!(
+        store.rate_limit("other", interval, 5).await.unwrap(),
+        RateDecision::Allowed
     );
 }
 
@@ -922,6 +969,7 @@ suite!(
     transactions,
     rate_limit,
     rate_limit_memo,
+    rate_limits_together,
     values,
     versioned,
     collections,
@@ -931,4 +979,40 @@ suite!(
     sequence_dedup,
     remembered_only,
     acks_with_follow_ups,
+    unmarked_enqueue,
 );
+
+/// An enqueue committed without a de-dup mark is queued and leaves no
+/// mark behind (a later enqueue of its id goes in too); a marked one in a
+/// transaction refuses its id later.
+async fn unmarked_enqueue(store: Store) {
+    let unmarked = QueueConfig {
+        dedup_ttl: Duration::ZERO,
+        ..CFG
+    };
+    let mut tx = Tx::new();
+    tx.enqueue("q", &unmarked, "r1", "P", b"one".to_vec())
+        .enqueue("q", &CFG, "r2", "P", b"two".to_vec());
+    assert!(store.commit(&tx).await.unwrap().committed());
+    assert_eq!(store.pending("q").await.unwrap(), 2);
+    assert_eq!(
+        store
+            .enqueue_once("q", &CFG, "r1", "P", b"again")
+            .await
+            .unwrap(),
+        Enqueued::New,
+        "no mark was kept for r1"
+    );
+    assert_eq!(
+        store
+            .enqueue_once("q", &CFG, "r2", "P", b"again")
+            .await
+            .unwrap(),
+        Enqueued::Duplicate
+    );
+    assert_eq!(store.pending("q").await.unwrap(), 3);
+    let ClaimResult::Claimed(first) = store.claim("q", &CFG).await.unwrap() else {
+        panic!("expected an item");
+    };
+    assert_eq!(first.item, b"one");
+}

@@ -10,6 +10,7 @@
 # Redis commands, Lua time and Redis CPU per handled update.
 #
 #   bash tests/bench/handled.sh [BIN_DIR] [LABEL]   # default: the release build
+#   BENCH_COMMANDS=1 also prints each Redis command per handled update.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -33,6 +34,7 @@ run() {
   taskset -c 1 wrk -t1 -c16 -d2s -s tests/bench/ingest.lua "$url" >/dev/null 2>&1 || true
   local handled_before; handled_before=$(metric "$metrics" bot_update_handle_seconds_count)
   read -r calls0 lua0 cpu0 < <(redis_stat)
+  redis-cli -p "$port" info commandstats | tr -d '\r' > "$work/commands0"
   local t0; t0=$(date +%s.%N)
   local out; out=$(KIND=start ID_OFFSET="$offset" taskset -c 1 wrk -t1 -c64 -d10s -s tests/bench/ingest.lua "$url")
   until [ "$(metric "$metrics" bot_update_handle_seconds_count)" -ge \
@@ -41,15 +43,29 @@ run() {
   done
   local t1; t1=$(date +%s.%N)
   read -r calls1 lua1 cpu1 < <(redis_stat)
+  redis-cli -p "$port" info commandstats | tr -d '\r' > "$work/commands1"
   local n=$(( $(metric "$metrics" bot_update_handle_seconds_count) - handled_before ))
   local door; door=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')
-  python3 - "$name" "$n" "$t0" "$t1" "$door" "$calls0" "$calls1" "$lua0" "$lua1" "$cpu0" "$cpu1" "$ceiling" <<'PY'
-import sys
+  WORK="$work" python3 - "$name" "$n" "$t0" "$t1" "$door" "$calls0" "$calls1" "$lua0" "$lua1" "$cpu0" "$cpu1" "$ceiling" <<'PY'
+import os, sys
 name, n, t0, t1, door, c0, c1, l0, l1, u0, u1, ceiling = sys.argv[1:]
 n = max(1, int(n)); secs = float(t1) - float(t0)
 rate = n / secs
 redis = int(c1) > int(c0)
 per = lambda a, b: f"{(int(b) - int(a)) / n:.1f}" if redis else "-"
+if redis and os.environ.get("BENCH_COMMANDS"):
+    # Which commands (and their usec) a handled update costs, to stderr.
+    def read(path):
+        out = {}
+        for line in open(path):
+            if line.startswith("cmdstat_"):
+                name, rest = line[8:].split(":", 1)
+                f = dict(kv.split("=") for kv in rest.strip().split(","))
+                out[name] = (int(f["calls"]), int(f["usec"]))
+        return out
+    a, b = read(os.environ["WORK"] + "/commands0"), read(os.environ["WORK"] + "/commands1")
+    rows = sorted(((b[k][0] - a.get(k, (0, 0))[0]) / n, (b[k][1] - a.get(k, (0, 0))[1]) / n, k) for k in b)
+    print(name + ": " + ", ".join(f"{k} {c:.2f} ({u:.1f} us)" for c, u, k in reversed(rows) if c >= 0.01), file=sys.stderr)
 print(f"| {name} | {rate:.0f}/s ({n} in {secs:.1f} s; door {door} req/s) | {rate / float(ceiling):.2f}x | "
       f"{per(c0, c1)} | {per(l0, l1)} | {per(u0, u1)} |")
 PY

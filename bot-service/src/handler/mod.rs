@@ -23,6 +23,7 @@ mod jobs;
 mod notices;
 mod payments;
 mod read;
+pub(crate) mod registry;
 mod user;
 
 use std::sync::Arc;
@@ -93,6 +94,7 @@ pub struct Handler {
     store: Store,
     texts: Arc<Catalogue>,
     plans: Arc<Mutex<PlanCache>>,
+    registered: Arc<registry::Registered>,
 }
 
 impl Handler {
@@ -105,12 +107,18 @@ impl Handler {
             store,
             texts,
             plans: Arc::default(),
+            registered: Arc::default(),
         }
     }
 
     /// The shared store.
     pub(crate) fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Registry entries this process wrote lately.
+    pub(crate) fn registered(&self) -> &registry::Registered {
+        &self.registered
     }
 
     /// The configuration.
@@ -204,7 +212,8 @@ impl Handler {
     /// Who is talking; registers them (in the effects).
     fn ctx(&self, from: &User, chat: i64, update_id: i64, out: &mut Effects) -> Ctx {
         let user = i64::try_from(from.id.0).unwrap_or_default();
-        out.seen(user, from.language_code.as_deref());
+        let lang = from.language_code.as_deref();
+        out.seen(user, lang, self.registered.current(user, lang));
         Ctx {
             user,
             chat,

@@ -338,6 +338,7 @@ impl Worker {
         let mut settled = Vec::with_capacity(group.len());
         for h in group {
             let mut tx = Tx::new();
+            let mut registered = None;
             match h.outcome {
                 Outcome::Retry(delay) => {
                     tx.release(keys::UPDATES, &h.claim, delay, true);
@@ -348,8 +349,9 @@ impl Worker {
                 Outcome::Follow => {
                     tx.follow(keys::UPDATES, &h.claim);
                 }
-                Outcome::Commit(effects) => {
+                Outcome::Commit(mut effects) => {
                     calls += effects.sent();
+                    registered = effects.registered.take();
                     let traceparent = h.span.in_scope(mesh_telemetry::current_traceparent);
                     let outbox = &self.config.outbox_queue;
                     match effects.into_tx(keys::UPDATES, &h.claim, outbox, &traceparent) {
@@ -363,16 +365,21 @@ impl Worker {
             }
             txs.push(tx);
             let ended = h.claim.ends_lease().then(|| h.claim.lease().to_owned());
-            settled.push((ended, h.span));
+            settled.push((ended, h.span, registered));
         }
         let within = self.config.queue.lease.mul_f64(0.9);
         match mesh_state::retry_within(within, || self.store.commit_all(&txs)).await {
             Ok(outcomes) => {
-                for ((_, span), outcome) in settled.iter().zip(outcomes) {
-                    if let TxOutcome::Refused(_) = outcome {
-                        span.in_scope(|| {
+                for ((_, span, registered), outcome) in settled.iter().zip(outcomes) {
+                    match outcome {
+                        TxOutcome::Refused(_) => span.in_scope(|| {
                             tracing::info!("lease passed on before the item was settled, or an earlier try of this commit landed");
-                        });
+                        }),
+                        TxOutcome::Committed => {
+                            if let Some((user, lang)) = registered {
+                                self.handler.registered().written(*user, lang.as_deref());
+                            }
+                        }
                     }
                 }
                 if calls > 0 {
@@ -384,6 +391,9 @@ impl Worker {
                 tracing::warn!(error = %e, items = settled.len(), "cannot settle items; they will be handled again")
             }
         }
-        settled.into_iter().filter_map(|(ended, _)| ended).collect()
+        settled
+            .into_iter()
+            .filter_map(|(ended, ..)| ended)
+            .collect()
     }
 }

@@ -5,6 +5,11 @@ use std::time::Duration;
 use crate::limiter::RateDecision;
 use crate::memory::*;
 
+/// How many of a caller's decisions are remembered (as in gcra.lua): a
+/// retry is answered alike as long as fewer than this many items of the
+/// same caller were decided since.
+const RECENT: usize = 8;
+
 impl MemoryBackend {
     pub(crate) fn rate_limit(
         &self,
@@ -15,17 +20,26 @@ impl MemoryBackend {
     ) -> RateDecision {
         let now = self.now();
         let mut state = self.lock();
-        let memo_key = memo.map(|(id, _)| format!("\u{0}memo:{key}:{id}"));
-        if let Some(k) = &memo_key
-            && let Some(stored) = state.live_value(k, now)
-            && let Some(decision) = RateDecision::decode(stored)
+        let Some((id, ttl)) = memo else {
+            return Self::gcra(&mut state, key, millis(interval), burst, now);
+        };
+        if let Some(decided) = state.decided.get(key)
+            && decided.until > now.ms
+            && let Some((_, decision)) = decided.recent.iter().find(|(seen, _)| **seen == *id)
         {
-            return decision;
+            return *decision;
         }
         let decision = Self::gcra(&mut state, key, millis(interval), burst, now);
-        if let (Some(k), Some((_, ttl))) = (memo_key, memo) {
-            state.set_value(&k, &decision.encode(), Some(ttl), now);
+        // As in gcra.lua: the caller's last few decisions, kept with its
+        // limit rather than one entry per item.
+        let until = now.ms.saturating_add(millis(ttl));
+        let decided = state.decided.entry(key.to_owned()).or_default();
+        if decided.until <= now.ms {
+            decided.recent.clear();
         }
+        decided.until = decided.until.max(until);
+        decided.recent.truncate(RECENT - 1);
+        decided.recent.push_front((id.into(), decision));
         decision
     }
 

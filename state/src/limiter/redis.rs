@@ -1,9 +1,18 @@
 //! limiter: the Redis side.
+//!
+//! Flood checks are many and small: every handled message asks one. Each
+//! as its own script call cost Redis a call's setup and the mesh a round
+//! trip per update, so on a single node the checks that arrive while a call
+//! is out go together in the next one (`gcra.lua` decides them in order,
+//! as if called one by one). No library batches script calls by key like
+//! this; it is a channel and one task. A Redis Cluster gets one call per
+//! check: a script's keys must share a slot, and users' keys do not.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 use redis::Script;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::error::StoreError;
 use crate::limiter::RateDecision;
@@ -13,6 +22,95 @@ pub(crate) static GCRA: LazyLock<Script> = LazyLock::new(|| script(include_str!(
 
 pub(crate) static RESERVE: LazyLock<Script> = LazyLock::new(|| script(include_str!("reserve.lua")));
 
+/// Most checks in one script call.
+const MOST: usize = 64;
+
+/// One check: its two keys and four arguments (see `gcra.lua`).
+struct Check {
+    keys: [String; 2],
+    args: (u64, u32, u64, String),
+    reply: oneshot::Sender<Result<RateDecision, StoreError>>,
+}
+
+/// The queue of checks waiting for the next call, made on first use (its
+/// task needs the runtime) and ended when the last handle is dropped.
+#[derive(Default)]
+pub(crate) struct Batcher(OnceLock<mpsc::UnboundedSender<Check>>);
+
+impl Batcher {
+    fn sender(&self, conn: &Conn) -> &mpsc::UnboundedSender<Check> {
+        self.0.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(drain(conn.clone(), rx));
+            tx
+        })
+    }
+}
+
+/// Sends what is queued, one call at a time: while a call is out, the
+/// checks that arrive meanwhile gather for the next.
+async fn drain(mut conn: Conn, mut rx: mpsc::UnboundedReceiver<Check>) {
+    let mut batch = Vec::with_capacity(MOST);
+    while rx.recv_many(&mut batch, MOST).await > 0 {
+        let mut invocation = GCRA.prepare_invoke();
+        for check in &batch {
+            let (interval, burst, ttl, id) = &check.args;
+            invocation
+                .key(&check.keys[0])
+                .key(&check.keys[1])
+                .arg(interval)
+                .arg(burst)
+                .arg(ttl)
+                .arg(id);
+        }
+        let answer: Result<Vec<i64>, _> = invocation.invoke_async(&mut conn).await;
+        match answer {
+            Ok(values) if values.len() == 3 * batch.len() => {
+                for (check, v) in batch.drain(..).zip(values.chunks_exact(3)) {
+                    let _ = check.reply.send(Ok(decision(v[0], v[1], v[2])));
+                }
+            }
+            Ok(values) => {
+                let e = format!(
+                    "rate limit: {} values for {} checks",
+                    values.len(),
+                    batch.len()
+                );
+                for check in batch.drain(..) {
+                    let _ = check.reply.send(Err(StoreError::Protocol(e.clone())));
+                }
+            }
+            Err(e) => {
+                let e = StoreError::from(e);
+                for check in batch.drain(..) {
+                    let _ = check.reply.send(Err(copy(&e)));
+                }
+            }
+        }
+    }
+}
+
+/// A failure told to every check of the call, each as retryable as the
+/// original (its text kept: it never carries the URL).
+fn copy(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Backend(m) => StoreError::Backend(m.clone()),
+        other => StoreError::Protocol(other.to_string()),
+    }
+}
+
+fn decision(allowed: i64, wait: i64, first: i64) -> RateDecision {
+    if allowed == 1 {
+        RateDecision::Allowed
+    } else {
+        RateDecision::Limited {
+            retry_after: Duration::from_millis(wait.unsigned_abs()),
+            first: first == 1,
+        }
+    }
+}
+
 impl RedisBackend {
     pub(crate) async fn rate_limit(
         &self,
@@ -21,25 +119,31 @@ impl RedisBackend {
         burst: u32,
         memo: Option<(&str, Duration)>,
     ) -> Result<RateDecision, StoreError> {
-        let mut c = self.conn.clone();
         let tag = format!("{p}:{{{p}:rl:{key}}}", p = self.prefix);
-        let mut invocation = GCRA.key(format!("{tag}:tat"));
-        invocation
-            .key(format!("{tag}:notice"))
-            .arg(ms(interval))
-            .arg(burst.max(1));
-        if let Some((id, ttl)) = memo {
-            invocation.key(format!("{tag}:memo:{id}")).arg(ms(ttl));
+        let keys = [format!("{tag}:tat"), format!("{tag}:notice")];
+        let (ttl, id) = memo.map_or((0, String::new()), |(id, ttl)| (ms(ttl), id.to_owned()));
+        let args = (ms(interval), burst.max(1), ttl, id);
+        if let Conn::Cluster(_) = self.conn {
+            let mut c = self.conn.clone();
+            let (a, w, f): (i64, i64, i64) = GCRA
+                .key(&keys[0])
+                .key(&keys[1])
+                .arg(args.0)
+                .arg(args.1)
+                .arg(args.2)
+                .arg(&args.3)
+                .invoke_async(&mut c)
+                .await?;
+            return Ok(decision(a, w, f));
         }
-        let (allowed, wait, first): (i64, i64, i64) = invocation.invoke_async(&mut c).await?;
-        Ok(if allowed == 1 {
-            RateDecision::Allowed
-        } else {
-            RateDecision::Limited {
-                retry_after: Duration::from_millis(wait.unsigned_abs()),
-                first: first == 1,
-            }
-        })
+        let (reply, answer) = oneshot::channel();
+        self.limits
+            .sender(&self.conn)
+            .send(Check { keys, args, reply })
+            .map_err(|_| StoreError::Unavailable("rate limiter stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("rate limiter stopped".into()))?
     }
 
     pub(crate) async fn reserve_slot(

@@ -36,6 +36,8 @@ pub(crate) struct State {
     pub(crate) versioned: HashMap<String, (i64, Vec<u8>)>,
     /// GCRA theoretical arrival time, ms since epoch.
     pub(crate) tat: HashMap<String, i64>,
+    /// Each GCRA key's last few memoised decisions, by item id.
+    pub(crate) decided: HashMap<String, Decided>,
     /// Next free slot of each paced stream, µs since epoch.
     pub(crate) slots: HashMap<String, i64>,
     pub(crate) queues: HashMap<String, Queue>,
@@ -45,6 +47,15 @@ pub(crate) struct State {
     pub(crate) logs: HashMap<String, Log>,
     /// Writes since expired values and rate-limit entries were last swept.
     pub(crate) writes: usize,
+}
+
+/// A rate limit's remembered decisions (see `limiter/memory.rs`).
+#[derive(Default)]
+pub(crate) struct Decided {
+    /// Kept until then (ms since epoch).
+    pub(crate) until: i64,
+    /// Newest first.
+    pub(crate) recent: VecDeque<(Box<str>, crate::limiter::RateDecision)>,
 }
 
 /// Members ordered by time, and each member's time.
@@ -81,13 +92,16 @@ impl State {
     /// mesh holding an hour of per-update memos).
     pub(crate) fn sweep_now_and_then(&mut self, now: Now) {
         self.writes += 1;
-        if self.writes < 4096 || self.writes < self.values.len() + self.tat.len() {
+        if self.writes < 4096
+            || self.writes < self.values.len() + self.tat.len() + self.decided.len()
+        {
             return;
         }
         self.writes = 0;
         self.values
             .retain(|_, (_, exp)| exp.is_none_or(|e| e > now.instant));
         self.tat.retain(|_, tat| *tat > now.ms);
+        self.decided.retain(|_, d| d.until > now.ms);
     }
 }
 

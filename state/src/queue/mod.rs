@@ -20,6 +20,11 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy)]
 pub struct QueueConfig {
     /// How long a de-duplication mark lives (Telegram keeps updates 24 h).
+    /// Zero in a transaction's [`crate::Tx::enqueue`]: no mark at all, for
+    /// a transaction that settles a lease (so it commits at most once) and
+    /// an id no other transaction makes. The mark would refuse nothing
+    /// there, yet cost a command and a key kept for its lifetime per item
+    /// (a reply per handled update, kept a day).
     pub dedup_ttl: Duration,
     /// How long a claim is exclusive before another worker may take over.
     pub lease: Duration,

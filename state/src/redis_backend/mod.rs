@@ -7,7 +7,8 @@
 //!   scope (`{bot}:updates`) lives in that scope's slot instead:
 //!   `P:q:{bot}:updates:ready`, so transactions can span it and the
 //!   scope's other keys.
-//! - `P:{P:rl:KEY}:tat`, `:notice` and `:memo:ID`: one rate limit.
+//! - `P:{P:rl:KEY}:tat` (with the last few memoised decisions) and
+//!   `:notice`: one rate limit.
 //! - `P:v:KEY`: plain values; `P:r:KEY`: versioned records (hash `v`, `d`);
 //!   `P:s:`, `P:l:`, `P:z:`, `P:x:` sets, lists, schedules and logs. A key
 //!   with a `{scope}` in it takes that scope's slot (Redis hashes only the
@@ -47,6 +48,8 @@ pub(crate) static CLOCK: LazyLock<Script> = LazyLock::new(|| {
 pub(crate) struct RedisBackend {
     pub(crate) conn: Conn,
     pub(crate) prefix: String,
+    /// Flood checks waiting to go together (see `limiter/redis.rs`).
+    pub(crate) limits: Arc<crate::limiter::redis::Batcher>,
 }
 
 /// A single node (ConnectionManager) or a cluster. Every multi-key
@@ -165,6 +168,7 @@ impl RedisBackend {
                     conn: tokio::sync::Mutex::new(None),
                 })),
                 prefix: prefix.to_owned(),
+                limits: Arc::default(),
             });
         }
         // Never echo the URL: it may carry a password.
@@ -182,6 +186,7 @@ impl RedisBackend {
         Ok(Self {
             conn: Conn::Single(conn),
             prefix: prefix.to_owned(),
+            limits: Arc::default(),
         })
     }
 

@@ -216,7 +216,8 @@ local function write(name)
     local partition = A()
     local item = A()
     touch(partition)
-    if redis.call('SET', seen, '1', 'NX', 'PX', ttl) then
+    -- A ttl of 0 keeps no mark: the transaction commits at most once.
+    if ttl == '0' or redis.call('SET', seen, '1', 'NX', 'PX', ttl) then
       -- The bookkeeping is deferred like an acknowledgement's: replies
       -- committed together cost one ZADD and one INCRBY, not one each.
       if redis.call('RPUSH', list, stamp .. item) == 1 then

@@ -70,7 +70,8 @@ impl State {
                 } => {
                     let mark = backend.mark(id);
                     let q = self.queues.entry(queue.clone()).or_default();
-                    if q.dedup.insert(mark, now.ms, millis(*dedup_ttl)) {
+                    // Zero: no mark (see `QueueConfig::dedup_ttl`).
+                    if dedup_ttl.is_zero() || q.dedup.insert(mark, now.ms, millis(*dedup_ttl)) {
                         q.push_item(*lanes, partition, item, now.ms);
                     }
                 }

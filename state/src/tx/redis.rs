@@ -169,7 +169,13 @@ impl RedisBackend {
                 keys.push(self.queue_key(queue, "since"));
                 keys.push(self.queue_key(queue, &format!("seen:{id}")));
                 keys.push(self.queue_key(queue, &format!("list:{list}")));
-                args.push(ms(*dedup_ttl).to_string().into_bytes());
+                // 0: no mark (see `QueueConfig::dedup_ttl`).
+                let ttl = if dedup_ttl.is_zero() {
+                    0
+                } else {
+                    ms(*dedup_ttl)
+                };
+                args.push(ttl.to_string().into_bytes());
                 args.push(list.into_bytes());
                 args.push(entry);
             }

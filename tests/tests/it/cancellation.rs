@@ -168,7 +168,8 @@ async fn stripe_event_cancelled_at_every_await() {
 }
 
 /// A `/start` whose handling is dropped at every await point (the worker
-/// dies or is cancelled), then taken over when the lease ends: one reply.
+/// dies or is cancelled), then taken over when the lease ends: one reply,
+/// and the user registered with their language.
 #[tokio::test]
 async fn update_handling_cancelled_at_every_await() {
     let env = Env::from_pairs([
@@ -252,6 +253,18 @@ async fn update_handling_cancelled_at_every_await() {
         };
         let item: Item = serde_json::from_slice(&reply.item).unwrap();
         assert_eq!(item.action.chat(), user);
+        // The same worker (and its memory of registry writes) took over:
+        // a commit that never landed must not count as written.
+        assert_eq!(
+            store.sorted_len(bot_service::keys::USERS).await.unwrap(),
+            1,
+            "cancelled at point {at}: the user is registered"
+        );
+        assert_eq!(
+            store.get(&bot_service::keys::lang(user)).await.unwrap(),
+            Some(b"en".to_vec()),
+            "cancelled at point {at}: their language is kept"
+        );
     }
     println!("cancellation sweep (update handling): {count} await points, one reply each");
     assert!(count >= 2);
