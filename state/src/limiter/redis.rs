@@ -33,7 +33,8 @@ struct Check {
 }
 
 /// The queue of checks waiting for the next call, made on first use (its
-/// task needs the runtime) and ended when the last handle is dropped.
+/// task needs the runtime) and ended when the last handle is dropped. Like
+/// the store's connection, it lives on the runtime that first used it.
 #[derive(Default)]
 pub(crate) struct Batcher(OnceLock<mpsc::UnboundedSender<Check>>);
 
