@@ -351,11 +351,15 @@ impl Worker {
                 }
                 Outcome::Commit(mut effects) => {
                     calls += effects.sent();
-                    registered = effects.registered.take();
+                    // Remembered only if its writes go into the commit.
+                    let effects_registered = effects.registered.take();
                     let traceparent = h.span.in_scope(mesh_telemetry::current_traceparent);
                     let outbox = &self.config.outbox_queue;
                     match effects.into_tx(keys::UPDATES, &h.claim, outbox, &traceparent) {
-                        Ok(built) => tx = built,
+                        Ok(built) => {
+                            tx = built;
+                            registered = effects_registered;
+                        }
                         Err(e) => {
                             let reason = format!("cannot record effects: {e}");
                             tx.ack(keys::UPDATES, &h.claim, Some(&reason));
