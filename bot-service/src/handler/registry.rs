@@ -36,10 +36,15 @@ impl Registered {
     /// True when this process wrote `user` with `lang` less than
     /// [`FRESH`] ago, so writing them again changes nothing.
     pub fn current(&self, user: i64, lang: Option<&str>) -> bool {
+        self.current_at(user, lang, Instant::now())
+    }
+
+    /// [`Registered::current`] as of `now`.
+    fn current_at(&self, user: i64, lang: Option<&str>, now: Instant) -> bool {
         let written = self.written.lock().unwrap_or_else(|p| p.into_inner());
-        written
-            .get(&user)
-            .is_some_and(|(kept, at)| kept.as_deref() == lang && at.elapsed() < FRESH)
+        written.get(&user).is_some_and(|(kept, at)| {
+            kept.as_deref() == lang && now.saturating_duration_since(*at) < FRESH
+        })
     }
 
     /// Remembers that a commit writing `user` with `lang` landed.
@@ -68,6 +73,15 @@ mod tests {
         );
         assert!(!registered.current(7, None));
         assert!(!registered.current(8, Some("en")));
+    }
+
+    #[test]
+    fn written_again_after_ten_minutes() {
+        let registered = Registered::default();
+        registered.written(7, Some("en"));
+        let now = Instant::now();
+        assert!(registered.current_at(7, Some("en"), now + Duration::from_secs(599)));
+        assert!(!registered.current_at(7, Some("en"), now + Duration::from_secs(600)));
     }
 
     #[test]

@@ -25,10 +25,15 @@ pub(crate) static RESERVE: LazyLock<Script> = LazyLock::new(|| script(include_st
 /// Most checks in one script call.
 const MOST: usize = 64;
 
-/// One check: its two keys and four arguments (see `gcra.lua`).
-struct Check {
+/// One check's two keys and four arguments (see `gcra.lua`).
+struct Ask {
     keys: [String; 2],
     args: (u64, u32, u64, String),
+}
+
+/// A check waiting for the next call, and where its answer goes.
+struct Check {
+    ask: Ask,
     reply: oneshot::Sender<Result<RateDecision, StoreError>>,
 }
 
@@ -48,41 +53,49 @@ impl Batcher {
     }
 }
 
+/// Decides `asks` in one script call, in their order.
+async fn decide<'a>(
+    conn: &mut Conn,
+    asks: impl Iterator<Item = &'a Ask>,
+) -> Result<Vec<RateDecision>, StoreError> {
+    let mut invocation = GCRA.prepare_invoke();
+    let mut n = 0;
+    for Ask { keys, args } in asks {
+        let (interval, burst, ttl, id) = args;
+        invocation
+            .key(&keys[0])
+            .key(&keys[1])
+            .arg(interval)
+            .arg(burst)
+            .arg(ttl)
+            .arg(id);
+        n += 1;
+    }
+    let values: Vec<i64> = invocation.invoke_async(conn).await?;
+    if values.len() != 3 * n {
+        return Err(StoreError::Protocol(format!(
+            "rate limit: {} values for {n} checks",
+            values.len()
+        )));
+    }
+    Ok(values
+        .chunks_exact(3)
+        .map(|v| decision(v[0], v[1], v[2]))
+        .collect())
+}
+
 /// Sends what is queued, one call at a time: while a call is out, the
 /// checks that arrive meanwhile gather for the next.
 async fn drain(mut conn: Conn, mut rx: mpsc::UnboundedReceiver<Check>) {
     let mut batch = Vec::with_capacity(MOST);
     while rx.recv_many(&mut batch, MOST).await > 0 {
-        let mut invocation = GCRA.prepare_invoke();
-        for check in &batch {
-            let (interval, burst, ttl, id) = &check.args;
-            invocation
-                .key(&check.keys[0])
-                .key(&check.keys[1])
-                .arg(interval)
-                .arg(burst)
-                .arg(ttl)
-                .arg(id);
-        }
-        let answer: Result<Vec<i64>, _> = invocation.invoke_async(&mut conn).await;
-        match answer {
-            Ok(values) if values.len() == 3 * batch.len() => {
-                for (check, v) in batch.drain(..).zip(values.chunks_exact(3)) {
-                    let _ = check.reply.send(Ok(decision(v[0], v[1], v[2])));
-                }
-            }
-            Ok(values) => {
-                let e = format!(
-                    "rate limit: {} values for {} checks",
-                    values.len(),
-                    batch.len()
-                );
-                for check in batch.drain(..) {
-                    let _ = check.reply.send(Err(StoreError::Protocol(e.clone())));
+        match decide(&mut conn, batch.iter().map(|c| &c.ask)).await {
+            Ok(decisions) => {
+                for (check, d) in batch.drain(..).zip(decisions) {
+                    let _ = check.reply.send(Ok(d));
                 }
             }
             Err(e) => {
-                let e = StoreError::from(e);
                 for check in batch.drain(..) {
                     let _ = check.reply.send(Err(copy(&e)));
                 }
@@ -91,12 +104,18 @@ async fn drain(mut conn: Conn, mut rx: mpsc::UnboundedReceiver<Check>) {
     }
 }
 
+/// The batching task is gone (its runtime ended).
+fn stopped() -> StoreError {
+    StoreError::Unavailable("rate limiter stopped".into())
+}
+
 /// A failure told to every check of the call, each as retryable as the
 /// original (its text kept: it never carries the URL).
 fn copy(e: &StoreError) -> StoreError {
     match e {
         StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
         StoreError::Backend(m) => StoreError::Backend(m.clone()),
+        StoreError::Protocol(m) => StoreError::Protocol(m.clone()),
         other => StoreError::Protocol(other.to_string()),
     }
 }
@@ -123,28 +142,24 @@ impl RedisBackend {
         let tag = format!("{p}:{{{p}:rl:{key}}}", p = self.prefix);
         let keys = [format!("{tag}:tat"), format!("{tag}:notice")];
         let (ttl, id) = memo.map_or((0, String::new()), |(id, ttl)| (ms(ttl), id.to_owned()));
-        let args = (ms(interval), burst.max(1), ttl, id);
+        let ask = Ask {
+            keys,
+            args: (ms(interval), burst.max(1), ttl, id),
+        };
         if let Conn::Cluster(_) = self.conn {
             let mut c = self.conn.clone();
-            let (a, w, f): (i64, i64, i64) = GCRA
-                .key(&keys[0])
-                .key(&keys[1])
-                .arg(args.0)
-                .arg(args.1)
-                .arg(args.2)
-                .arg(&args.3)
-                .invoke_async(&mut c)
-                .await?;
-            return Ok(decision(a, w, f));
+            let decided = decide(&mut c, std::iter::once(&ask)).await?;
+            return decided
+                .into_iter()
+                .next()
+                .ok_or_else(|| StoreError::Protocol("rate limit: no answer".into()));
         }
         let (reply, answer) = oneshot::channel();
         self.limits
             .sender(&self.conn)
-            .send(Check { keys, args, reply })
-            .map_err(|_| StoreError::Unavailable("rate limiter stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("rate limiter stopped".into()))?
+            .send(Check { ask, reply })
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     pub(crate) async fn reserve_slot(
