@@ -980,6 +980,7 @@ suite!(
     remembered_only,
     acks_with_follow_ups,
     unmarked_enqueue,
+    set_writes_in_order,
 );
 
 /// An enqueue committed without a de-dup mark is queued and leaves no
@@ -1015,4 +1016,35 @@ async fn unmarked_enqueue(store: Store) {
         panic!("expected an item");
     };
     assert_eq!(first.item, b"one");
+}
+
+/// Set additions and removals in one call land in the order given, however
+/// the backend groups them: a removal before an addition of the same
+/// member leaves it in, an addition before a removal leaves it out, and a
+/// refused transaction's removal does nothing.
+async fn set_writes_in_order(store: Store) {
+    let set = "{s}:blocked";
+    store.set_add(set, "1").await.unwrap();
+    store.set_add(set, "2").await.unwrap();
+    let (mut a, mut b, mut c, mut d) = (Tx::new(), Tx::new(), Tx::new(), Tx::new());
+    a.set_remove(set, "1").set_remove(set, "2");
+    b.set_add(set, "1");
+    c.expect_absent("{s}:never-absent");
+    c.set_remove(set, "1");
+    d.set_add(set, "3")
+        .set_remove(set, "3")
+        .set_remove(set, "4");
+    store.set("{s}:never-absent", b"x", None).await.unwrap();
+    assert_eq!(
+        store.commit_all(&[a, b, c, d]).await.unwrap(),
+        [
+            TxOutcome::Committed,
+            TxOutcome::Committed,
+            TxOutcome::Refused(0),
+            TxOutcome::Committed
+        ]
+    );
+    let mut members = store.set_members(set).await.unwrap();
+    members.sort();
+    assert_eq!(members, ["1"]);
 }

@@ -18,8 +18,6 @@ bin="${1:-${CARGO_TARGET_DIR:-$root/target}/release}"
 label="${2:-this build}"
 port=6395
 source tests/bench/redis.sh
-wait_ready() { for _ in $(seq 200); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; exit 1; }
-metric() { curl -s "$1" | awk -v m="$2" 'index($0, m) == 1 {s += $NF} END {print s + 0}'; }
 redis_stat() { # calls | lua_usec | cpu_usec
   local stats; stats=$(redis-cli -p "$port" info all | tr -d '\r')
   echo "$stats" | awk -F'[:=,]' '

@@ -21,7 +21,6 @@ env "${common[@]}" BOT_SERVICE_ADDR=127.0.0.1:18561 BILLING_SERVICE_URL=http://1
 env "${common[@]}" GATEWAY_ADDR=127.0.0.1:18502 BOT_SERVICE_URL=http://127.0.0.1:18561 \
   BILLING_SERVICE_URL=http://127.0.0.1:18562 taskset -c 0 "$bin/gateway" > "$work/gateway.log" 2>&1 & pids+=($!)
 for _ in $(seq 200); do curl -sf http://127.0.0.1:18502/ready >/dev/null && break; sleep 0.1; done
-metric() { curl -s "$1" | awk -v m="$2" 'index($0, m) == 1 {s += $NF} END {print s + 0}'; }
 metrics=http://127.0.0.1:18571/metrics
 taskset -c 1 wrk -t1 -c16 -d2s -s tests/bench/ingest.lua http://127.0.0.1:18502 >/dev/null 2>&1
 redis-cli -p "$port" config resetstat >/dev/null

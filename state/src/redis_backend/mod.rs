@@ -191,11 +191,35 @@ impl RedisBackend {
     }
 
     pub(crate) fn queue_key(&self, queue: &str, part: &str) -> String {
-        if queue.contains('{') {
-            format!("{p}:q:{queue}:{part}", p = self.prefix)
+        self.queue_key_of(queue, &[part])
+    }
+
+    /// A queue's key for a part given in pieces (`["list:", lane]`), built
+    /// at its exact size: a settle names a dozen keys per item, and
+    /// `format!` growing each one showed in the worker's profile.
+    pub(crate) fn queue_key_of(&self, queue: &str, part: &[&str]) -> String {
+        let p = self.prefix.as_str();
+        let tagged = queue.contains('{');
+        let len = part.iter().map(|s| s.len()).sum::<usize>()
+            + queue.len()
+            + if tagged { p.len() + 4 } else { 2 * p.len() + 7 };
+        let mut key = String::with_capacity(len);
+        key.push_str(p);
+        if tagged {
+            key.push_str(":q:");
+            key.push_str(queue);
         } else {
-            format!("{p}:{{{p}:q:{queue}}}:{part}", p = self.prefix)
+            key.push_str(":{");
+            key.push_str(p);
+            key.push_str(":q:");
+            key.push_str(queue);
+            key.push('}');
         }
+        key.push(':');
+        for s in part {
+            key.push_str(s);
+        }
+        key
     }
 
     pub(crate) fn value_key(&self, key: &str) -> String {
@@ -266,6 +290,24 @@ mod tests {
         assert_eq!(hash_tag("p:{p:q:updates}:ready"), "p:q:updates");
         assert_eq!(hash_tag("p:v:plain"), "p:v:plain");
         assert_eq!(hash_tag("p:v:{}:x"), "p:v:{}:x");
+    }
+
+    /// Queue keys built in pieces at their exact size are the keys the
+    /// layout gives, for queues with and without a scope of their own.
+    #[tokio::test]
+    async fn queue_keys() {
+        let backend = super::RedisBackend::new("redis://127.0.0.1:6379", "pre").unwrap();
+        for queue in ["updates", "{bot}:outbox"] {
+            let layout = if queue.contains('{') {
+                format!("pre:q:{queue}:list:chat:7")
+            } else {
+                format!("pre:{{pre:q:{queue}}}:list:chat:7")
+            };
+            let key = backend.queue_key_of(queue, &["list:", "chat:7"]);
+            assert_eq!(key, layout);
+            assert_eq!(key.capacity(), key.len(), "{queue}");
+            assert_eq!(backend.queue_key(queue, "list:chat:7"), layout);
+        }
     }
 
     /// Cluster URLs are recognised by scheme or by a node list.

@@ -22,7 +22,7 @@ local function skip(name)
   ai = ai + a[2]
 end
 
--- Acknowledgements and enqueues defer their bookkeeping (pending count,
+-- Acknowledgements, enqueues and set removals defer their bookkeeping (pending count,
 -- held and attempts entries, ready and head-time entries) and one flush applies
 -- each kind for all of them in one command, so acknowledging k items costs
 -- their LPOP and LINDEX and a handful of commands, not eight each. Nothing
@@ -30,17 +30,20 @@ end
 -- partition with some flushes first (partitions are matched by name
 -- across queues, which only flushes more often).
 local function fresh_deferred()
-  return {touched = {}, decr = {}, incr = {}, hdel = {}, zrem = {}, zadd = {}, zaddnx = {}, order = {}}
+  return {touched = {}, decr = {}, incr = {}, hdel = {}, zrem = {}, zadd = {}, zaddnx = {}, srem = {}, order = {}}
 end
 local deferred = fresh_deferred()
-local function defer(kind, key, ...)
+-- One or two values (a member, or a score and member), passed as such:
+-- a vararg table per call showed in the settle's cost.
+local function defer(kind, key, a, b)
   local bucket = deferred[kind][key]
   if not bucket then
     bucket = {}
     deferred[kind][key] = bucket
     deferred.order[#deferred.order + 1] = {kind, key}
   end
-  for _, v in ipairs({...}) do bucket[#bucket + 1] = v end
+  bucket[#bucket + 1] = a
+  if b ~= nil then bucket[#bucket + 1] = b end
 end
 local function flush()
   for _, entry in ipairs(deferred.order) do
@@ -56,6 +59,8 @@ local function flush()
       redis.call('HDEL', key, unpack(bucket))
     elseif kind == 'zrem' then
       redis.call('ZREM', key, unpack(bucket))
+    elseif kind == 'srem' then
+      redis.call('SREM', key, unpack(bucket))
     else
       redis.call('ZADD', key, unpack(bucket))
     end
@@ -121,6 +126,12 @@ local function release_lane(st, lane, ready, attempts)
   st.token = false
   st.dirty = false
 end
+-- One more item of the lane's run is settled; the last gives it back.
+local function lane_settled(st, lane, last, ready, attempts)
+  st.settled = st.settled + 1
+  st.dirty = true
+  if last == '1' then release_lane(st, lane, ready, attempts) end
+end
 local function flush_lanes()
   local held = {}
   for _, st in pairs(lanes) do
@@ -183,10 +194,14 @@ local function write(name)
     if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
   elseif name == 'sadd' then
     local key = K()
+    -- A removal deferred before it goes first.
+    if deferred.srem[key] then flush() end
     redis.call('SADD', key, A())
   elseif name == 'srem' then
-    local key = K()
-    redis.call('SREM', key, A())
+    -- Deferred to one SREM per set for the call: every handled message
+    -- lifts its sender's block (almost always a no-op), and a script's
+    -- call costs Redis far more than the SREM itself.
+    defer('srem', K(), A())
   elseif name == 'push' then
     local key = K()
     local value = A()
@@ -206,18 +221,20 @@ local function write(name)
   elseif name == 'zrem' then
     local key = K()
     redis.call('ZREM', key, A())
-  elseif name == 'enq' then
+  elseif name == 'enq' or name == 'enq0' then
+    -- 'enq0' keeps no de-dup mark (its transaction commits at most once)
+    -- and is sent without the mark's key and ttl.
+    local marked = name == 'enq'
     local ready = K()
     local pending = K()
     local since = K()
-    local seen = K()
+    local seen = marked and K()
     local list = K()
-    local ttl = A()
+    local ttl = marked and A()
     local partition = A()
     local item = A()
     touch(partition)
-    -- A ttl of 0 keeps no mark: the transaction commits at most once.
-    if ttl == '0' or redis.call('SET', seen, '1', 'NX', 'PX', ttl) then
+    if not marked or redis.call('SET', seen, '1', 'NX', 'PX', ttl) then
       -- The bookkeeping is deferred like an acknowledgement's: replies
       -- committed together cost one ZADD and one INCRBY, not one each.
       if redis.call('RPUSH', list, stamp .. item) == 1 then
@@ -227,6 +244,21 @@ local function write(name)
       defer('incr', pending, 1)
       deferred.touched[partition] = true
     end
+  elseif name == 'lack' then
+    -- A lane item acknowledged, the common settle, with only the keys it
+    -- touches: the item is trimmed from its lane with the run's others.
+    local ready = K()
+    local held = K()
+    local attempts = K()
+    local pending = K()
+    local list = K()
+    local lane = A()
+    local last = A()
+    local st = lane_state(held, lane)
+    st.list = list
+    st.trim = st.trim + 1
+    defer('decr', pending, 1)
+    lane_settled(st, lane, last, ready, attempts)
   elseif name == 'ack' then
     local ready = K()
     local held = K()
@@ -289,38 +321,33 @@ local function write(name)
     local n = A()
     local st = lane_state(held, lane)
     st.list = list
-    if mode == 'ack' then
-      st.trim = st.trim + 1
-      defer('decr', pending, 1)
-    else
-      trim_lane(st)
-      local entry = redis.call('LPOP', list)
-      if entry then
-        local at, bare = unstamp(entry)
-        local _, item = split(bare)
-        if mode == 'dead' then
-          defer('decr', pending, 1)
-          redis.call('XADD', dead, 'MAXLEN', '~', 10000, '*',
-            'p', partition, 'i', item, 'r', text, 'a', n)
+    -- An acknowledgement comes as 'lack'; these take the item out on its
+    -- own.
+    trim_lane(st)
+    local entry = redis.call('LPOP', list)
+    if entry then
+      local at, bare = unstamp(entry)
+      local _, item = split(bare)
+      if mode == 'dead' then
+        defer('decr', pending, 1)
+        redis.call('XADD', dead, 'MAXLEN', '~', 10000, '*',
+          'p', partition, 'i', item, 'r', text, 'a', n)
+      else
+        -- Parked: the partition gets a list of its own (stamp kept),
+        -- which the claim sends its later lane items to until drained.
+        touch(partition)
+        if redis.call('RPUSH', plist, '\1' .. string.format('%d', at) .. '\1' .. item) == 1 then
+          redis.call('ZADD', since, at, partition)
+        end
+        if mode == 'park' then
+          redis.call('ZADD', ready, now + tonumber(text), partition)
+          redis.call('HSET', attempts, partition, n)
         else
-          -- Parked: the partition gets a list of its own (stamp kept),
-          -- which the claim sends its later lane items to until drained.
-          touch(partition)
-          if redis.call('RPUSH', plist, '\1' .. string.format('%d', at) .. '\1' .. item) == 1 then
-            redis.call('ZADD', since, at, partition)
-          end
-          if mode == 'park' then
-            redis.call('ZADD', ready, now + tonumber(text), partition)
-            redis.call('HSET', attempts, partition, n)
-          else
-            redis.call('ZADD', ready, 'NX', now, partition)
-          end
+          redis.call('ZADD', ready, 'NX', now, partition)
         end
       end
     end
-    st.settled = st.settled + 1
-    st.dirty = true
-    if last == '1' then release_lane(st, lane, ready, attempts) end
+    lane_settled(st, lane, last, ready, attempts)
   else
     error('unknown write ' .. name)
   end

@@ -23,9 +23,11 @@ pub(crate) const ARITY: &[(&str, usize, usize)] = &[
     ("zadd", 1, 2),
     ("zrem", 1, 1),
     ("enq", 5, 3),
+    ("enq0", 4, 2),
     ("ack", 7, 2),
     ("rel", 3, 3),
     ("lane", 8, 6),
+    ("lack", 5, 2),
 ];
 
 /// The line of `commit.lua` the table replaces.
@@ -149,6 +151,14 @@ mod tests {
                 dedup_ttl: ms,
                 lanes: 16,
                 id: s("7"),
+                partition: s("chat:1"),
+                item: b"i".to_vec(),
+            },
+            Op::Enqueue {
+                queue: s("q"),
+                dedup_ttl: Duration::ZERO,
+                lanes: 16,
+                id: s("8"),
                 partition: s("chat:1"),
                 item: b"i".to_vec(),
             },
