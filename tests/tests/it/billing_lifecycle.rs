@@ -278,7 +278,9 @@ async fn lapsed_access_is_swept() {
     let p = Product::start(
         "swept",
         &[
-            ("BILLING_PAST_DUE_GRACE_SECS", "1".into()),
+            // Past due must last long enough for a poll on a loaded
+            // machine to see it (with 1 s, a full suite run missed it).
+            ("BILLING_PAST_DUE_GRACE_SECS", "3".into()),
             ("BILLING_SWEEP_INTERVAL_SECS", "1".into()),
         ],
     )
