@@ -18,8 +18,9 @@ bin="${1:-${CARGO_TARGET_DIR:-$root/target}/release}"
 label="${2:-this build}"
 port=6395
 source tests/bench/redis.sh
-redis_stat() { # calls | lua_usec | cpu_usec
+redis_stat() { # FILE (the command stats, kept) -> calls | lua_usec | cpu_usec
   local stats; stats=$(redis-cli -p "$port" info all | tr -d '\r')
+  echo "$stats" | grep '^cmdstat_' > "$1"
   echo "$stats" | awk -F'[:=,]' '
     /^cmdstat_/ && $1 != "cmdstat_info" && $1 != "cmdstat_config" { calls += $3 }
     /^cmdstat_evalsha/ || /^cmdstat_eval:/ { lua += $5 }
@@ -31,8 +32,7 @@ run() {
   local name=$1 url=$2 metrics=$3 offset=$4
   taskset -c 1 wrk -t1 -c16 -d2s -s tests/bench/ingest.lua "$url" >/dev/null 2>&1 || true
   local handled_before; handled_before=$(metric "$metrics" bot_update_handle_seconds_count)
-  read -r calls0 lua0 cpu0 < <(redis_stat)
-  redis-cli -p "$port" info commandstats | tr -d '\r' > "$work/commands0"
+  read -r calls0 lua0 cpu0 < <(redis_stat "$work/commands0")
   local t0; t0=$(date +%s.%N)
   local out; out=$(KIND=start ID_OFFSET="$offset" taskset -c 1 wrk -t1 -c64 -d10s -s tests/bench/ingest.lua "$url")
   until [ "$(metric "$metrics" bot_update_handle_seconds_count)" -ge \
@@ -40,8 +40,7 @@ run() {
     sleep 0.05
   done
   local t1; t1=$(date +%s.%N)
-  read -r calls1 lua1 cpu1 < <(redis_stat)
-  redis-cli -p "$port" info commandstats | tr -d '\r' > "$work/commands1"
+  read -r calls1 lua1 cpu1 < <(redis_stat "$work/commands1")
   local n=$(( $(metric "$metrics" bot_update_handle_seconds_count) - handled_before ))
   local door; door=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')
   WORK="$work" python3 - "$name" "$n" "$t0" "$t1" "$door" "$calls0" "$calls1" "$lua0" "$lua1" "$cpu0" "$cpu1" "$ceiling" <<'PY'
