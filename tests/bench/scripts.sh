@@ -16,13 +16,7 @@ bin="${1:-${CARGO_TARGET_DIR:-$root/target}/release}"
 port=6397
 source tests/bench/redis.sh
 redis-cli -p "$port" config set slowlog-max-len 400000 >/dev/null
-env TELEGRAM_WEBHOOK_SECRET=benchsecret GATEWAY_RATE_LIMIT_RPS=0 RUST_LOG=warn BILLING_METRICS_ADDR=off \
-  REDIS_URL="redis://127.0.0.1:$port" REDIS_KEY_PREFIX="s-$$" GATEWAY_ADDR=127.0.0.1:18803 \
-  BOT_SERVICE_URL=http://127.0.0.1:18853 BILLING_SERVICE_URL=http://127.0.0.1:18854 \
-  PLANS_FILE="$root/plans.toml" BOT_METRICS_ADDR=127.0.0.1:18873 \
-  taskset -c 0 "$bin/mesh" all > "$work/one.log" 2>&1 & pids+=($!)
-wait_ready http://127.0.0.1:18803/ready
-taskset -c 1 wrk -t1 -c16 -d2s -s tests/bench/ingest.lua http://127.0.0.1:18803 >/dev/null 2>&1 || true
+one_process 18803 s
 sleep 1
 metrics=http://127.0.0.1:18873/metrics
 h0=$(metric "$metrics" bot_update_handle_seconds_count)
