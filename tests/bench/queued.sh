@@ -20,7 +20,7 @@ env "${common[@]}" BOT_SERVICE_ADDR=127.0.0.1:18561 BILLING_SERVICE_URL=http://1
   BOT_METRICS_ADDR=127.0.0.1:18571 taskset -c 0 "$bin/bot-service" > "$work/bot.log" 2>&1 & pids+=($!)
 env "${common[@]}" GATEWAY_ADDR=127.0.0.1:18502 BOT_SERVICE_URL=http://127.0.0.1:18561 \
   BILLING_SERVICE_URL=http://127.0.0.1:18562 taskset -c 0 "$bin/gateway" > "$work/gateway.log" 2>&1 & pids+=($!)
-for _ in $(seq 200); do curl -sf http://127.0.0.1:18502/ready >/dev/null && break; sleep 0.1; done
+wait_ready http://127.0.0.1:18502/ready
 metrics=http://127.0.0.1:18571/metrics
 taskset -c 1 wrk -t1 -c16 -d2s -s tests/bench/ingest.lua http://127.0.0.1:18502 >/dev/null 2>&1
 redis-cli -p "$port" config resetstat >/dev/null

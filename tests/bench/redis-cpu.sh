@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 root=$(pwd)
 bin="${1:-${CARGO_TARGET_DIR:-$root/target}/release}"
 command -v perf >/dev/null || { echo "perf is missing (apt-get install -y linux-perf)" >&2; exit 1; }
-port=6394
+port=6392
 source tests/bench/redis.sh
 one_process 18903 c
 server=$(redis-cli -p "$port" info server | tr -d '\r' | awk -F: '/^process_id:/ {print $2}')

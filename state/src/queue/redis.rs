@@ -103,13 +103,10 @@ impl RedisBackend {
         for new in items {
             let (mark, offset) = match sequence(config, new.id) {
                 Some(seq) => (
-                    self.queue_key(queue, &format!("bits:{}", seq / SEGMENT_IDS)),
+                    self.queue_key_of(queue, &["bits:", &(seq / SEGMENT_IDS).to_string()]),
                     (seq % SEGMENT_IDS).to_string(),
                 ),
-                None => (
-                    self.queue_key(queue, &format!("seen:{}", new.id)),
-                    String::new(),
-                ),
+                None => (self.queue_key_of(queue, &["seen:", new.id]), String::new()),
             };
             // A remembered-only item names no list of its own; the key
             // slot still holds one of the queue's keys for Cluster routing.
@@ -122,7 +119,7 @@ impl RedisBackend {
             };
             invocation
                 .key(mark)
-                .key(self.queue_key(queue, &format!("list:{name}")))
+                .key(self.queue_key_of(queue, &["list:", &name]))
                 .arg(name)
                 .arg(entry)
                 .arg(offset)
