@@ -19,14 +19,14 @@ impl Handler {
         match self.plans().await {
             Err(_) => self.t(lang, "plans-unavailable", &[]),
             Ok(plans) if plans.is_empty() => self.t(lang, "plans-none", &[]),
-            Ok(plans) => {
+            Ok(plans) => self.plan_lists.get(&plans, lang, || {
                 let mut out = self.t(lang, "plans-header", &[]);
                 for p in plans.iter() {
                     out.push('\n');
                     out.push_str(&self.plan_line(lang, p));
                 }
                 out
-            }
+            }),
         }
     }
 

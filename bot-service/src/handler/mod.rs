@@ -26,6 +26,7 @@ mod read;
 pub(crate) mod registry;
 mod user;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,6 +84,31 @@ struct PlanCache {
     plans: Option<(tokio::time::Instant, Arc<Vec<Plan>>)>,
 }
 
+/// The plan list as each language shows it, for the plans last fetched:
+/// every `/start` and `/plans` shows it, and formatting its prices and
+/// lines was a visible part of a handled `/start`'s cost.
+#[derive(Default)]
+struct PlanLists {
+    inner: std::sync::Mutex<Rendered>,
+}
+
+/// The plans the lists were rendered from, and the lists by language.
+type Rendered = (Option<Arc<Vec<Plan>>>, HashMap<Lang, String>);
+
+impl PlanLists {
+    /// The list of `plans` in `lang`, rendered by `render` the first time.
+    fn get(&self, plans: &Arc<Vec<Plan>>, lang: Lang, render: impl FnOnce() -> String) -> String {
+        // A poisoned lock only means a render panicked: the map is still whole.
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (of, texts) = &mut *inner;
+        if !of.as_ref().is_some_and(|of| Arc::ptr_eq(of, plans)) {
+            *of = Some(plans.clone());
+            texts.clear();
+        }
+        texts.entry(lang).or_insert_with(render).clone()
+    }
+}
+
 const PLAN_CACHE_TTL: Duration = Duration::from_secs(60);
 const UNPRICED_TTL: Duration = Duration::from_secs(2);
 
@@ -94,6 +120,7 @@ pub struct Handler {
     store: Store,
     texts: Arc<Catalogue>,
     plans: Arc<Mutex<PlanCache>>,
+    plan_lists: Arc<PlanLists>,
     registered: Arc<registry::Registered>,
 }
 
@@ -107,6 +134,7 @@ impl Handler {
             store,
             texts,
             plans: Arc::default(),
+            plan_lists: Arc::default(),
             registered: Arc::default(),
         }
     }
@@ -159,7 +187,9 @@ impl Handler {
         {
             return Ok(plans.clone());
         }
-        let plans = Arc::new(self.billing.plans().await?);
+        // Boxed: it runs once a minute, and a gRPC call's future would size
+        // every `/start`'s.
+        let plans = Arc::new(Box::pin(self.billing.plans()).await?);
         // Prices may still be loading at billing (read from Stripe after
         // its start): look again soon rather than show no price for a minute.
         let priced = plans
@@ -178,11 +208,35 @@ impl Handler {
 
     /// Handles one raw update.
     pub async fn handle_update(&self, update: &[u8]) -> Result<Effects, HandleError> {
+        // Most handled updates are plain text messages: read just what the
+        // commands use.
+        if let Some(text) = read::read_text(update) {
+            let mut out = Effects::new(format!("u{}", text.update_id));
+            if let Some(from) = text.from.as_ref().filter(|u| !u.is_bot) {
+                let said = user::Said {
+                    from,
+                    chat: text.chat,
+                    private: text.private,
+                    text: &text.text,
+                    reply_to: text.reply_to,
+                };
+                self.on_text(&said, text.update_id, &mut out).await?;
+            }
+            return Ok(out);
+        }
         // Acceptance queues no chatter; an item queued by an older version
-        // may still be some.
+        // may still be some. (A plain text message is read above, and
+        // `on_text` ignores chatter with the same rule.)
         if crate::intake::chatter::ignorable(update, self.config.username.as_deref()) {
             return Ok(Effects::new(""));
         }
+        // Boxed: a whole `Update` and the handlers of the rarer kinds would
+        // otherwise size the future of every update, text ones included.
+        Box::pin(self.handle_other(update)).await
+    }
+
+    /// Handles an update that is not a plain text message.
+    async fn handle_other(&self, update: &[u8]) -> Result<Effects, HandleError> {
         let update: Update = read::read_update(update)
             .map_err(|e| HandleError::Permanent(format!("unreadable update: {e}")))?;
         let id = i64::from(update.id.0);

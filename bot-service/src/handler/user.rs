@@ -41,6 +41,21 @@ pub(super) fn rail_key(e: &Entitlement) -> &'static str {
     }
 }
 
+/// A text message, as the commands read it (from teloxide's `Message`, or
+/// straight from the update's JSON: `read::read_text`).
+pub(super) struct Said<'a> {
+    /// The sender, not a bot.
+    pub from: &'a User,
+    /// The chat's id.
+    pub chat: i64,
+    /// Whether the chat is a private one.
+    pub private: bool,
+    /// The text.
+    pub text: &'a str,
+    /// The chat and id of the message this one replies to.
+    pub reply_to: Option<(i64, i32)>,
+}
+
 impl Handler {
     pub(super) async fn on_message(
         &self,
@@ -58,11 +73,30 @@ impl Handler {
         let Some(text) = m.text() else {
             return Ok(());
         };
-        let command = parse_command(text);
-        if !m.chat.is_private() && !self.addressed(command.as_ref()) {
+        let said = Said {
+            from,
+            chat: m.chat.id.0,
+            private: m.chat.is_private(),
+            text,
+            reply_to: m.reply_to_message().map(|r| (r.chat.id.0, r.id.0)),
+        };
+        self.on_text(&said, update_id, out).await
+    }
+
+    /// A text message from a person: a command, or something the bot
+    /// doesn't understand.
+    pub(super) async fn on_text(
+        &self,
+        said: &Said<'_>,
+        update_id: i64,
+        out: &mut Effects,
+    ) -> Result<(), HandleError> {
+        let command = parse_command(said.text);
+        if !said.private && !self.addressed(command.as_ref()) {
             return Ok(());
         }
-        let ctx = self.ctx(from, m.chat.id.0, update_id, out);
+        let from = said.from;
+        let ctx = self.ctx(from, said.chat, update_id, out);
         if !self.within_limit(&ctx, out).await? {
             return Ok(());
         }
@@ -86,21 +120,21 @@ impl Handler {
                 out.send(crate::delivery::action::message(ctx.chat, text));
                 Ok(())
             }
-            "subscribe" => self.subscribe(&ctx, out).await,
-            "join" => self.join(&ctx, out).await,
-            "status" => self.status(&ctx, out).await,
-            "portal" => self.portal(&ctx, &format!("u{update_id}"), out).await,
-            "cancel" => self.cancel_ask(&ctx, out).await,
-            "stats" if admin => self.stats(&ctx, out).await,
-            "user" if admin => self.user_info(&ctx, args, out).await,
-            "broadcast_cancel" if admin => self.broadcast_cancel(&ctx, out).await,
-            "grant" if admin => self.grant(&ctx, args, out).await,
-            "revoke" if admin => self.revoke(&ctx, args, out).await,
-            "refund" if admin => self.refund(&ctx, args, out).await,
-            "broadcast" if admin => {
-                let reply = m.reply_to_message().map(|r| (r.chat.id.0, r.id.0));
-                self.broadcast(&ctx, args, reply, out).await
-            }
+            // The commands that ask billing or an admin's: boxed, so that
+            // their futures (gRPC calls) don't size every handled update's,
+            // which the worker moves as it starts each one.
+            "subscribe" => Box::pin(self.subscribe(&ctx, out)).await,
+            "join" => Box::pin(self.join(&ctx, out)).await,
+            "status" => Box::pin(self.status(&ctx, out)).await,
+            "portal" => Box::pin(self.portal(&ctx, &format!("u{update_id}"), out)).await,
+            "cancel" => Box::pin(self.cancel_ask(&ctx, out)).await,
+            "stats" if admin => Box::pin(self.stats(&ctx, out)).await,
+            "user" if admin => Box::pin(self.user_info(&ctx, args, out)).await,
+            "broadcast_cancel" if admin => Box::pin(self.broadcast_cancel(&ctx, out)).await,
+            "grant" if admin => Box::pin(self.grant(&ctx, args, out)).await,
+            "revoke" if admin => Box::pin(self.revoke(&ctx, args, out)).await,
+            "refund" if admin => Box::pin(self.refund(&ctx, args, out)).await,
+            "broadcast" if admin => Box::pin(self.broadcast(&ctx, args, said.reply_to, out)).await,
             // Admin commands from anyone else get the same answer as nonsense.
             _ => {
                 out.send(self.say(ctx.chat, ctx.lang, "unknown"));

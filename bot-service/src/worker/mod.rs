@@ -266,11 +266,12 @@ impl Worker {
         let work = async {
             match kind {
                 Kind::Update => self.handler.handle_update(&payload).await,
+                // Boxed, so that their futures don't size every update's.
                 Kind::Notice => match NotifyEntitlementRequest::decode(payload.as_ref()) {
-                    Ok(notice) => self.handler.handle_notice(&notice).await,
+                    Ok(notice) => Box::pin(self.handler.handle_notice(&notice)).await,
                     Err(e) => Err(HandleError::Permanent(format!("unreadable notice: {e}"))),
                 },
-                Kind::Job => self.handler.handle_job(&payload).await,
+                Kind::Job => Box::pin(self.handler.handle_job(&payload)).await,
             }
         };
         let result =
