@@ -147,8 +147,9 @@ pub fn read_text(raw: &[u8]) -> Option<TextMessage> {
 
 #[cfg(test)]
 mod tests {
-    use super::{read_text, read_update};
     use teloxide_core::types::UpdateKind;
+
+    use super::{read_text, read_update};
 
     /// Where the plain read reads a message, teloxide reads the same text
     /// message; where teloxide reads one with only these fields, so does
