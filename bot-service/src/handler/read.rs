@@ -51,7 +51,7 @@ fn split(raw: &[u8]) -> Option<Update> {
 /// copy of the object (the largest single cost of a handled `/start` in
 /// the in-memory mesh's profile).
 #[derive(Debug, Clone, PartialEq)]
-pub struct TextMessage {
+pub struct TextMessage<'a> {
     /// The update's id.
     pub update_id: i64,
     /// The sender (none for a channel's post).
@@ -60,8 +60,8 @@ pub struct TextMessage {
     pub chat: i64,
     /// Whether the chat is a private one.
     pub private: bool,
-    /// The text.
-    pub text: String,
+    /// The text (borrowed from the update unless it has escapes).
+    pub text: Cow<'a, str>,
     /// The chat and id of the message this one replies to.
     pub reply_to: Option<(i64, i32)>,
 }
@@ -88,7 +88,8 @@ struct Plain<'a> {
     #[serde(borrow)]
     chat: ChatRef<'a>,
     from: Option<User>,
-    text: String,
+    #[serde(borrow)]
+    text: Cow<'a, str>,
     #[serde(borrow)]
     reply_to_message: Option<Replied<'a>>,
     #[serde(borrow, default)]
@@ -126,7 +127,7 @@ struct Replied<'a> {
 /// Reads `raw` as a plain text message, or `None` when it is anything
 /// else (then [`read_update`] reads it). Where it reads one, teloxide
 /// reads the same sender, chat, text and replied-to message.
-pub fn read_text(raw: &[u8]) -> Option<TextMessage> {
+pub fn read_text(raw: &[u8]) -> Option<TextMessage<'_>> {
     let update: TextUpdate<'_> = serde_json::from_slice(raw).ok()?;
     let m = update.message;
     // teloxide refuses a chat of a type it doesn't know.
@@ -235,7 +236,7 @@ mod tests {
                 (m.chat.id.0, m.chat.is_private()),
                 "{raw}"
             );
-            assert_eq!(Some(ours.text.as_str()), m.text(), "{raw}");
+            assert_eq!(Some(&*ours.text), m.text(), "{raw}");
             let reply = m.reply_to_message().map(|r| (r.chat.id.0, r.id.0));
             assert_eq!(ours.reply_to, reply, "{raw}");
         }
